@@ -1,0 +1,1 @@
+//! FTP control-dialogue decoding (RFC 959 and extensions).
