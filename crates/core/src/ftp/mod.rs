@@ -1,1 +1,13 @@
-//! FTP control-dialogue decoding (RFC 959 and extensions).
+//! FTP control-dialogue decoding and data-connection tracking (RFC 959 and extensions).
+pub mod address;
+pub mod command;
+mod control;
+mod data;
+pub mod expect;
+pub mod line;
+pub mod listing;
+pub mod path;
+pub mod reply;
+pub mod reply_info;
+pub mod session;
+pub mod transfer;

@@ -1,0 +1,591 @@
+//! The analyzer: frames in, events out. It owns the flow table and every FTP session and
+//! transfer, and it never reads a clock: packet time is the only time.
+//!
+//! Call order: [`Analyzer::handle_frame`] for each frame (timestamps may go backwards; the
+//! clock only moves forward), [`Analyzer::handle_timeout`] when time passes with no frames (live
+//! capture), [`Analyzer::finish`] once at the end, and [`Analyzer::poll_event`] after each call
+//! until it returns `None`.
+
+use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
+use crate::defrag::Defragmenter;
+use crate::event::{Anomaly, AnomalyKind, Event, SessionId, TransferId};
+use crate::flow::reassembly::{Chunk, ReassemblyLimits};
+use crate::flow::{Conn, FlowKey, Role, guess_initiator};
+use crate::frame::{Frame, Timestamp};
+use crate::ftp::expect::ExpectationTable;
+use crate::ftp::session::Session;
+use crate::ftp::transfer::Transfer;
+use crate::limits::{Limits, SECOND};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+/// Counters for the summary and the status bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub frames: u64,
+    /// Bytes on the wire (orig_len) and bytes captured.
+    pub wire_bytes: u64,
+    pub captured_bytes: u64,
+    pub tcp_segments: u64,
+    pub not_tcp: u64,
+    pub connections: u64,
+    pub sessions: u64,
+    pub transfers: u64,
+    /// Per [`AnomalyKind::index`]: how many happened (events may have been capped).
+    pub anomalies: Vec<u64>,
+}
+
+impl Stats {
+    pub fn anomaly_count(&self, kind: AnomalyKind) -> u64 {
+        self.anomalies.get(kind.index()).copied().unwrap_or(0)
+    }
+}
+
+pub struct Analyzer {
+    pub(crate) limits: Limits,
+    pub(crate) flows: HashMap<FlowKey, Conn>,
+    pub(crate) sessions: HashMap<SessionId, Session>,
+    pub(crate) transfers: HashMap<TransferId, Transfer>,
+    pub(crate) expectations: ExpectationTable,
+    defrag: Defragmenter,
+    events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+    now: Option<Timestamp>,
+    last_sweep: Timestamp,
+    next_session: SessionId,
+    next_transfer: TransferId,
+    ooo_total: usize,
+    finished: bool,
+}
+
+/// How long a closed connection is remembered, so its last ACKs do not open a new one.
+const CLOSED_LINGER: Timestamp = 30 * SECOND;
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+impl Analyzer {
+    pub fn new(limits: Limits) -> Self {
+        Analyzer {
+            limits,
+            flows: HashMap::new(),
+            sessions: HashMap::new(),
+            transfers: HashMap::new(),
+            expectations: ExpectationTable::default(),
+            defrag: Defragmenter::default(),
+            events: VecDeque::new(),
+            stats: Stats {
+                anomalies: vec![0; AnomalyKind::ALL.len()],
+                ..Stats::default()
+            },
+            now: None,
+            last_sweep: 0,
+            next_session: 0,
+            next_transfer: 0,
+            ooo_total: 0,
+            finished: false,
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Connections, sessions and transfers in flight (for memory checks and the status bar).
+    pub fn in_flight(&self) -> (usize, usize, usize) {
+        (self.flows.len(), self.sessions.len(), self.transfers.len())
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn anomaly(
+        &mut self,
+        kind: AnomalyKind,
+        ts: Timestamp,
+        session: Option<SessionId>,
+        flow: Option<(SocketAddr, SocketAddr)>,
+        detail: String,
+    ) {
+        let count = match self.stats.anomalies.get_mut(kind.index()) {
+            Some(c) => {
+                *c += 1;
+                *c
+            }
+            None => return,
+        };
+        if count <= self.limits.anomaly_events_per_kind {
+            self.emit(Event::Anomaly(Anomaly {
+                kind,
+                ts,
+                session,
+                flow,
+                detail,
+            }));
+        }
+    }
+
+    pub(crate) fn new_session_id(&mut self) -> SessionId {
+        self.next_session += 1;
+        self.stats.sessions += 1;
+        self.next_session
+    }
+
+    pub(crate) fn new_transfer_id(&mut self) -> TransferId {
+        self.next_transfer += 1;
+        self.stats.transfers += 1;
+        self.next_transfer
+    }
+
+    fn advance_clock(&mut self, ts: Timestamp) {
+        let now = match self.now {
+            Some(now) if now >= ts => now,
+            _ => ts,
+        };
+        if self.now.is_none() {
+            self.last_sweep = now;
+        }
+        self.now = Some(now);
+        if now - self.last_sweep >= self.limits.sweep_interval {
+            self.last_sweep = now;
+            self.sweep(now);
+        }
+    }
+
+    pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        if self.finished {
+            return;
+        }
+        self.stats.frames += 1;
+        self.stats.wire_bytes += u64::from(frame.orig_len);
+        self.stats.captured_bytes += frame.data.len() as u64;
+        self.advance_clock(frame.ts);
+        let ts = frame.ts;
+        match decode(frame.link, frame.data) {
+            Decoded::Tcp(seg) => self.handle_segment(ts, &seg),
+            Decoded::Fragment(frag) => {
+                let (max_bytes, max_datagrams) = (
+                    self.limits.max_fragment_bytes,
+                    self.limits.max_fragment_datagrams,
+                );
+                match self.defrag.push(ts, &frag, max_bytes, max_datagrams) {
+                    Ok(Some(whole)) => {
+                        match decode_tcp(whole.src, whole.dst, &whole.payload, whole.wire_len) {
+                            Decoded::Tcp(seg) => self.handle_segment(ts, &seg),
+                            Decoded::Malformed(what) => self.anomaly(
+                                AnomalyKind::FrameMalformed,
+                                ts,
+                                None,
+                                None,
+                                format!("reassembled datagram: {what}"),
+                            ),
+                            _ => {}
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => self.anomaly(
+                        AnomalyKind::IpFragmentOverflow,
+                        ts,
+                        None,
+                        None,
+                        format!("fragment of {} → {} dropped", frag.src, frag.dst),
+                    ),
+                }
+            }
+            Decoded::NotTcp => self.stats.not_tcp += 1,
+            Decoded::UnsupportedLink => self.anomaly(
+                AnomalyKind::LinkUnsupported,
+                ts,
+                None,
+                None,
+                format!("{:?}", frame.link),
+            ),
+            Decoded::Malformed(what) => self.anomaly(
+                AnomalyKind::FrameMalformed,
+                ts,
+                None,
+                None,
+                what.to_string(),
+            ),
+        }
+    }
+
+    /// Time passed with no frames (live capture): expire what is idle.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if !self.finished {
+            self.advance_clock(now);
+        }
+    }
+
+    fn reassembly_limits(&self) -> ReassemblyLimits {
+        ReassemblyLimits {
+            max_bytes: self.limits.max_ooo_bytes_per_direction,
+            max_segments: self.limits.max_ooo_segments_per_direction,
+            max_distance: self.limits.max_seq_distance,
+        }
+    }
+
+    fn handle_segment(&mut self, ts: Timestamp, seg: &TcpSegment<'_>) {
+        self.stats.tcp_segments += 1;
+        let key = FlowKey::new(seg.src, seg.dst);
+        let opening = seg.flags.syn && !seg.flags.ack;
+        if let Some(conn) = self.flows.get(&key) {
+            let reused = opening && (conn.closed || (conn.handshake_seen && conn.has_payload));
+            if reused {
+                if !conn.closed {
+                    let flow = Some((conn.initiator, conn.responder));
+                    self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
+                    self.close_conn(key, ts, "closed");
+                }
+                self.remove_conn(key);
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
+                return; // nothing to follow: stray ACKs and resets of connections we never saw
+            }
+            if !self.open_conn(key, ts, seg, opening) {
+                return;
+            }
+        }
+        let limits = self.reassembly_limits();
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        conn.last_ts = ts;
+        if conn.closed {
+            return;
+        }
+        let dir = conn.dir_from(seg.src);
+        let Some(stream) = conn.dirs.get_mut(dir) else {
+            return;
+        };
+        if seg.flags.syn {
+            stream.syn(seg.seq);
+            if !seg.flags.ack {
+                conn.handshake_seen = true;
+            }
+        }
+        if seg.flags.rst {
+            conn.reset = true;
+            self.close_conn(key, ts, "reset");
+            return;
+        }
+        let follow = !matches!(conn.role, Role::Ignored);
+        let flow = (conn.initiator, conn.responder);
+        let mut chunks = Vec::new();
+        let data_seq = if seg.flags.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        if seg.wire_payload_len > 0 && follow {
+            conn.has_payload = true;
+            let Some(stream) = conn.dirs.get_mut(dir) else {
+                return;
+            };
+            let before = stream.held_bytes();
+            let outcome = stream.push(
+                data_seq,
+                seg.payload,
+                seg.wire_payload_len,
+                limits,
+                &mut chunks,
+            );
+            let after = stream.held_bytes();
+            self.ooo_total = (self.ooo_total + after).saturating_sub(before);
+            if self.ooo_total > self.limits.max_ooo_bytes_total {
+                // Too much held across all flows: give up on this direction's hole.
+                stream.flush(&mut chunks);
+                self.ooo_total = self.ooo_total.saturating_sub(after);
+                self.anomaly(
+                    AnomalyKind::TcpOooOverflow,
+                    ts,
+                    None,
+                    Some(flow),
+                    "total out-of-order limit".into(),
+                );
+            }
+            if outcome.overflow {
+                self.anomaly(
+                    AnomalyKind::TcpOooOverflow,
+                    ts,
+                    None,
+                    Some(flow),
+                    String::new(),
+                );
+            }
+            if outcome.overlap_mismatch {
+                self.anomaly(
+                    AnomalyKind::TcpOverlapMismatch,
+                    ts,
+                    None,
+                    Some(flow),
+                    format!("seq {}: first copy kept", seg.seq),
+                );
+            }
+            if outcome.out_of_window {
+                self.anomaly(
+                    AnomalyKind::TcpOutOfWindow,
+                    ts,
+                    None,
+                    Some(flow),
+                    format!("seq {}", seg.seq),
+                );
+            }
+            if (seg.payload.len() as u64) < u64::from(seg.wire_payload_len) {
+                let missing = u64::from(seg.wire_payload_len) - seg.payload.len() as u64;
+                self.anomaly(
+                    AnomalyKind::SnaplenTruncated,
+                    ts,
+                    None,
+                    Some(flow),
+                    format!("{missing} payload bytes not captured"),
+                );
+            }
+        } else if seg.wire_payload_len > 0 {
+            conn.has_payload = true;
+        }
+        if seg.flags.fin
+            && let Some(stream) = self.flows.get_mut(&key).and_then(|c| c.dirs.get_mut(dir))
+        {
+            stream.fin(data_seq, seg.wire_payload_len);
+        }
+        self.deliver(key, dir, ts, chunks);
+        self.after_segment(key, dir, ts);
+    }
+
+    /// Creates a connection and decides what it is. False when the table is full.
+    fn open_conn(
+        &mut self,
+        key: FlowKey,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        opening: bool,
+    ) -> bool {
+        if self.flows.len() >= self.limits.max_flows {
+            let now = self.now.unwrap_or(ts);
+            self.sweep(now);
+            if self.flows.len() >= self.limits.max_flows {
+                let flow = Some((seg.src, seg.dst));
+                self.anomaly(
+                    AnomalyKind::FlowTableFull,
+                    ts,
+                    None,
+                    flow,
+                    format!("{} connections", self.flows.len()),
+                );
+                return false;
+            }
+        }
+        let (initiator, responder) = if opening {
+            (seg.src, seg.dst)
+        } else if seg.flags.syn {
+            (seg.dst, seg.src) // a SYN-ACK comes from the responder
+        } else {
+            guess_initiator(seg.src, seg.dst)
+        };
+        self.stats.connections += 1;
+        self.flows.insert(key, Conn::new(initiator, responder, ts));
+        let role = self.classify_new(key, initiator, responder, ts, seg.flags.syn);
+        if let Some(conn) = self.flows.get_mut(&key) {
+            conn.role = role;
+        }
+        true
+    }
+
+    /// Hands reassembled chunks of one direction to whatever the connection is.
+    pub(crate) fn deliver(&mut self, key: FlowKey, dir: usize, ts: Timestamp, chunks: Vec<Chunk>) {
+        if chunks.is_empty() {
+            return;
+        }
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        match &mut conn.role {
+            Role::Control(sid) => {
+                let sid = *sid;
+                for chunk in chunks {
+                    self.control_chunk(sid, dir, ts, chunk);
+                }
+            }
+            Role::Data(tid) => {
+                let tid = *tid;
+                for chunk in chunks {
+                    self.data_chunk(tid, dir, ts, chunk);
+                }
+            }
+            Role::Unclassified {
+                chunks: held,
+                bytes,
+            } => {
+                for chunk in chunks {
+                    if let Chunk::Data(d) = chunk {
+                        *bytes += d.len();
+                        held.push((ts, dir, d));
+                    }
+                }
+                self.try_classify(key, ts, false);
+            }
+            Role::Ignored => {}
+        }
+    }
+
+    /// Closes connections whose both directions are done, and data streams whose sender is.
+    fn after_segment(&mut self, key: FlowKey, dir: usize, ts: Timestamp) {
+        let Some(conn) = self.flows.get(&key) else {
+            return;
+        };
+        if conn.closed {
+            return;
+        }
+        if conn.both_finished() {
+            self.close_conn(key, ts, "closed");
+            return;
+        }
+        if let Role::Data(tid) = conn.role
+            && conn.dirs.get(dir).is_some_and(|d| d.is_finished())
+        {
+            self.data_sender_finished(tid, dir, ts);
+        }
+    }
+
+    /// Ends a connection: delivers what is held, then tells its session or transfer.
+    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: &'static str) {
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        if conn.closed {
+            return;
+        }
+        conn.closed = true;
+        let mut flushed: Vec<(usize, Vec<Chunk>)> = Vec::new();
+        for (dir, stream) in conn.dirs.iter_mut().enumerate() {
+            let held = stream.held_bytes();
+            let mut chunks = Vec::new();
+            stream.flush(&mut chunks);
+            self.ooo_total = self.ooo_total.saturating_sub(held);
+            flushed.push((dir, chunks));
+        }
+        for (dir, chunks) in flushed {
+            self.deliver(key, dir, ts, chunks);
+        }
+        if matches!(
+            self.flows.get(&key).map(|c| &c.role),
+            Some(Role::Unclassified { .. })
+        ) {
+            self.try_classify(key, ts, true);
+        }
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let role = std::mem::replace(&mut conn.role, Role::Ignored);
+        let fins = [conn.dirs[0].fin_seen(), conn.dirs[1].fin_seen()];
+        let reset = conn.reset;
+        match role {
+            Role::Control(sid) => self.end_session(sid, ts, reason),
+            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, ts),
+            Role::Unclassified { .. } | Role::Ignored => {}
+        }
+    }
+
+    fn remove_conn(&mut self, key: FlowKey) {
+        if let Some(conn) = self.flows.remove(&key) {
+            let held: usize = conn.dirs.iter().map(|d| d.held_bytes()).sum();
+            self.ooo_total = self.ooo_total.saturating_sub(held);
+        }
+    }
+
+    /// Expires idle connections, old expectations and stale fragments.
+    fn sweep(&mut self, now: Timestamp) {
+        let mut expired: Vec<(Timestamp, FlowKey, bool)> = self
+            .flows
+            .iter()
+            .filter_map(|(key, c)| {
+                let idle = now - c.last_ts;
+                let gone = if c.closed {
+                    idle > CLOSED_LINGER
+                } else if !c.has_payload {
+                    idle > self.limits.handshake_timeout
+                } else {
+                    idle > self.limits.idle_timeout
+                };
+                gone.then_some((c.last_ts, *key, !c.closed && c.has_payload))
+            })
+            .collect();
+        expired.sort_unstable();
+        for (_, key, report) in expired {
+            if report {
+                let flow = self.flows.get(&key).map(|c| (c.initiator, c.responder));
+                self.anomaly(AnomalyKind::FlowIdleTimeout, now, None, flow, String::new());
+            }
+            self.close_conn(key, now, "idle");
+            self.remove_conn(key);
+        }
+        let ttl = self.limits.expectation_ttl;
+        let sessions = &self.sessions;
+        self.expectations
+            .retain(|e| now - e.ts <= ttl && sessions.contains_key(&e.session));
+        let dropped = self.defrag.expire(now, self.limits.fragment_timeout);
+        if dropped > 0 {
+            self.anomaly(
+                AnomalyKind::IpFragmentTimeout,
+                now,
+                None,
+                None,
+                format!("{dropped} datagrams"),
+            );
+        }
+    }
+
+    /// The capture ended: every connection, session and transfer is finished with what is
+    /// known, in a deterministic order.
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        let now = self.now.unwrap_or(0);
+        let mut open: Vec<(Timestamp, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, c)| !c.closed)
+            .map(|(k, c)| (c.first_ts, *k))
+            .collect();
+        open.sort_unstable();
+        // Control connections last, so their transfers see the data connections end first.
+        let (control, other): (Vec<_>, Vec<_>) = open.into_iter().partition(|(_, k)| {
+            matches!(self.flows.get(k).map(|c| &c.role), Some(Role::Control(_)))
+        });
+        for (_, key) in other.into_iter().chain(control) {
+            self.close_conn(key, now, "capture_end");
+        }
+        let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        sessions.sort_unstable();
+        for sid in sessions {
+            self.end_session(sid, now, "capture_end");
+        }
+        let mut transfers: Vec<TransferId> = self.transfers.keys().copied().collect();
+        transfers.sort_unstable();
+        for tid in transfers {
+            self.end_transfer(tid, now);
+        }
+        self.flows.clear();
+        self.finished = true;
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.now.unwrap_or(0)
+    }
+}

@@ -1,0 +1,312 @@
+//! What the analyzer tells the world: [`Event`]s, the core's only output.
+//!
+//! Names here are part of the JSON Lines schema (`AnomalyKind::as_str`, `TransferStatus::as_str`,
+//! `LinkRule::as_str` ...): they are stable snake_case words; add new ones, never rename.
+
+use crate::frame::Timestamp;
+use std::net::SocketAddr;
+
+pub type SessionId = u64;
+pub type TransferId = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    SessionStarted(SessionStart),
+    /// A command with its replies (preliminary and final), or a reply no command asked for
+    /// (the greeting, unsolicited 421s), emitted when the final reply arrives or the session
+    /// ends without it.
+    Exchange(Exchange),
+    SessionEnded(SessionSummary),
+    TransferStarted(TransferStart),
+    /// Bytes of a transfer, in stream order, exactly as they crossed the data connection.
+    TransferData {
+        transfer: TransferId,
+        data: Vec<u8>,
+    },
+    /// `len` bytes of the transfer are missing here (reassembly gap or snaplen cut).
+    TransferGap {
+        transfer: TransferId,
+        len: u64,
+    },
+    TransferEnded(Box<TransferRecord>),
+    Anomaly(Anomaly),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStart {
+    pub session: SessionId,
+    pub ts: Timestamp,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Why this connection was taken for FTP: `port_21` or `dialogue` (220 greeting or a
+    /// client command seen on another port).
+    pub detected_by: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub ts: Timestamp,
+    /// The verb, upper-cased (verbs are case-insensitive, RFC 959 §5.3).
+    pub verb: Vec<u8>,
+    /// Everything after the first space, as sent.
+    pub arg: Vec<u8>,
+    /// The argument is a secret (PASS or ACCT of a non-anonymous user): mask it on output.
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub ts: Timestamp,
+    pub code: u16,
+    /// The reply text without the code: lines joined with `\n` (multi-line replies keep their
+    /// inner lines as sent).
+    pub text: Vec<u8>,
+    /// Lines of a multi-line reply beyond `Limits::max_reply_lines`, counted but not kept.
+    pub lines_dropped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub session: SessionId,
+    pub command: Option<CommandLine>,
+    /// Preliminary (1xx) replies first, then the final one, if any arrived.
+    pub replies: Vec<Reply>,
+}
+
+impl Exchange {
+    /// The reply that completed the command (2xx-5xx), if any.
+    pub fn final_reply(&self) -> Option<&Reply> {
+        self.replies.iter().rev().find(|r| r.code >= 200)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginState {
+    /// No USER/PASS seen answered.
+    None,
+    /// 230 seen.
+    Ok,
+    /// 530 (or 4xx/5xx to USER/PASS) seen and no 230.
+    Failed,
+}
+
+impl LoginState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginState::None => "none",
+            LoginState::Ok => "ok",
+            LoginState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub session: SessionId,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub user: Option<Vec<u8>>,
+    pub password: Option<Vec<u8>>,
+    /// The user is `anonymous` or `ftp`: the password is an e-mail address, shown as is.
+    pub anonymous: bool,
+    pub login: LoginState,
+    pub login_attempts: u32,
+    /// AUTH TLS/SSL was accepted (234): the rest of the dialogue is ciphertext.
+    pub tls: bool,
+    pub commands: u64,
+    pub transfers: u64,
+    /// `closed` (FIN), `reset` (RST), `idle` (timeout) or `capture_end`.
+    pub end_reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferStart {
+    pub transfer: TransferId,
+    pub session: Option<SessionId>,
+    pub ts: Timestamp,
+    /// The data connection's initiator and responder (None for a transfer that failed before
+    /// any data connection).
+    pub data_initiator: Option<SocketAddr>,
+    pub data_responder: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Download,
+    Upload,
+    Unknown,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Download => "download",
+            Direction::Upload => "upload",
+            Direction::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataMode {
+    Passive,
+    Active,
+}
+
+impl DataMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataMode::Passive => "passive",
+            DataMode::Active => "active",
+        }
+    }
+}
+
+/// Which rule tied a data connection to the endpoint a session announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRule {
+    /// The connection's address and port are the announced ones.
+    Exact,
+    /// The announced address differs (NAT), but the port matches and the connection runs
+    /// between the control connection's own peers.
+    NatPeers,
+    /// Only the announced port matches, within `Limits::port_only_window`.
+    PortOnly,
+    /// Not linked: an orphan data connection, or a command that never got one.
+    None,
+}
+
+impl LinkRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkRule::Exact => "exact",
+            LinkRule::NatPeers => "nat_peers",
+            LinkRule::PortOnly => "port_only",
+            LinkRule::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferStatus {
+    Complete,
+    Truncated,
+    Aborted,
+    Failed,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Complete => "complete",
+            TransferStatus::Truncated => "truncated",
+            TransferStatus::Aborted => "aborted",
+            TransferStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRecord {
+    pub transfer: TransferId,
+    pub session: Option<SessionId>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// RETR, STOR, STOU, APPE, LIST, NLST, MLSD; None for a data connection no command claimed.
+    pub command: Option<Vec<u8>>,
+    /// The argument as sent (for STOU, the name the server chose when it said so).
+    pub path: Option<Vec<u8>>,
+    /// `path` resolved against the working directory, when that is known.
+    pub full_path: Option<Vec<u8>>,
+    pub direction: Direction,
+    pub mode: Option<DataMode>,
+    /// The command or reply that announced the endpoint: PASV, EPSV, LPSV, PORT, EPRT, LPRT.
+    pub announced_by: Option<&'static str>,
+    /// The endpoint as announced (for EPSV, the control server's address with the port).
+    pub announced: Option<SocketAddr>,
+    pub link: LinkRule,
+    pub data_initiator: Option<SocketAddr>,
+    pub data_responder: Option<SocketAddr>,
+    /// TYPE in force: `A`, `I`, `E`, `L` (None when never set).
+    pub transfer_type: Option<u8>,
+    /// REST offset the transfer started at.
+    pub offset: u64,
+    /// Bytes that crossed and were captured.
+    pub bytes: u64,
+    /// What SIZE (213) or the 150 reply announced, less the REST offset.
+    pub expected_bytes: Option<u64>,
+    /// Bytes known to be missing: gaps inside, and the shortfall against `expected_bytes`.
+    pub missing_bytes: u64,
+    pub status: TransferStatus,
+    /// Why the status is what it is, in words.
+    pub reason: String,
+    /// The final reply to the transfer command.
+    pub reply_code: Option<u16>,
+    /// True for LIST, NLST and MLSD.
+    pub listing: bool,
+}
+
+/// Where an anomaly happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    pub kind: AnomalyKind,
+    pub ts: Timestamp,
+    pub session: Option<SessionId>,
+    /// The TCP connection (initiator, responder) when there is one.
+    pub flow: Option<(SocketAddr, SocketAddr)>,
+    pub detail: String,
+}
+
+macro_rules! anomaly_kinds {
+    ($( $variant:ident => $name:literal, $doc:literal; )*) => {
+        /// Every anomaly the core can report. `as_str` is the stable name in JSON.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum AnomalyKind { $( #[doc = $doc] $variant, )* }
+
+        impl AnomalyKind {
+            pub const ALL: &'static [AnomalyKind] = &[ $( AnomalyKind::$variant, )* ];
+            pub fn as_str(self) -> &'static str {
+                match self { $( AnomalyKind::$variant => $name, )* }
+            }
+            pub fn description(self) -> &'static str {
+                match self { $( AnomalyKind::$variant => $doc, )* }
+            }
+            pub fn index(self) -> usize { self as usize }
+        }
+    };
+}
+
+anomaly_kinds! {
+    LinkUnsupported => "link_unsupported", "frame of a link type ftpscope does not decode";
+    FrameMalformed => "frame_malformed", "link, IP or TCP header cut short or invalid";
+    SnaplenTruncated => "snaplen_truncated", "the capture kept fewer bytes than the frame had; the rest is a gap";
+    IpFragmentTimeout => "ip_fragment_timeout", "an IP datagram's fragments never all arrived";
+    IpFragmentOverflow => "ip_fragment_overflow", "too many fragmented datagrams or bytes held; some dropped";
+    FlowTableFull => "flow_table_full", "too many TCP connections at once; a new one was not tracked";
+    TcpMidstream => "tcp_midstream", "connection picked up without its handshake";
+    TcpPortReuse => "tcp_port_reuse", "a new connection reused the 4-tuple of an open one";
+    TcpOverlapMismatch => "tcp_overlap_mismatch", "overlapping segments carried different bytes; the first copy was kept";
+    TcpOutOfWindow => "tcp_out_of_window", "segment far outside the expected sequence range, dropped";
+    TcpOooOverflow => "tcp_ooo_overflow", "too many out-of-order bytes held; the hole was skipped";
+    TcpGap => "tcp_gap", "bytes never captured; skipped and counted";
+    FlowIdleTimeout => "flow_idle_timeout", "connection idle too long; closed by the analyzer";
+    ClassifyOverflow => "classify_overflow", "connection on another port never looked like FTP; not followed";
+    LineTooLong => "line_too_long", "control line over the limit; cut";
+    ControlGap => "control_gap", "bytes missing in the control dialogue; resynchronised at the next line";
+    ReplyMalformed => "reply_malformed", "server line without a valid reply code";
+    ReplyTooLong => "reply_too_long", "multi-line reply with too many lines; extra lines counted, not kept";
+    CommandMalformed => "command_malformed", "client line that is not a plausible FTP command";
+    PendingCommandsOverflow => "pending_commands_overflow", "too many commands waiting for replies; oldest dropped";
+    UnsolicitedReply => "unsolicited_reply", "reply with no command waiting for it";
+    AddressMalformed => "address_malformed", "PORT/EPRT/LPRT argument or 227/228/229 reply that does not parse";
+    AddressMismatch => "address_mismatch", "announced data address differs from the control peers (NAT, proxy or FTP bounce)";
+    ExpectationOverflow => "expectation_overflow", "too many announced data endpoints; oldest forgotten";
+    DataBothDirections => "data_both_directions", "data connection carried bytes both ways; the second direction was ignored";
+    DataWithoutCommand => "data_without_command", "data connection linked to a session but no transfer command claimed it";
+    OrphanData => "orphan_data", "data connection that no announced endpoint explains";
+    TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
+    UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
+    TlsStarted => "tls_started", "AUTH TLS/SSL accepted; the rest of the control channel is ciphertext";
+}

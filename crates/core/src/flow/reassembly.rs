@@ -1,0 +1,477 @@
+//! One direction of a TCP byte stream, rebuilt from segments (RFC 9293 §3.4 and §3.10.7.4).
+//!
+//! Sequence numbers are 32-bit and wrap; the stream offset is 64-bit and does not. A segment's
+//! offset is found from its signed distance to the next expected sequence number, so wraparound
+//! needs no special case.
+//!
+//! Overlap policy: **first copy wins**. Bytes already delivered are never replaced; an
+//! out-of-order segment only fills the parts of the hole that no earlier segment covered. When
+//! two buffered copies of the same bytes differ, the caller is told (`overlap_mismatch`), so the
+//! anomaly can be named. Bytes the capture never saw are delivered as [`Chunk::Gap`]s: when the
+//! out-of-order buffer is full, when the connection ends with a hole, and when a segment was cut
+//! by the snaplen.
+
+use std::collections::BTreeMap;
+
+/// Stream bytes in order, or a run of bytes that were never captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Data(Vec<u8>),
+    Gap(u64),
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The segment overlapped buffered bytes with different content.
+    pub overlap_mismatch: bool,
+    /// The segment was too far from the expected sequence number and was dropped.
+    pub out_of_window: bool,
+    /// The out-of-order buffer overflowed and a hole was skipped.
+    pub overflow: bool,
+}
+
+#[derive(Debug)]
+struct Held {
+    /// Captured bytes; shorter than `wire_len` when the snaplen cut the segment.
+    data: Vec<u8>,
+    wire_len: u64,
+}
+
+#[derive(Debug)]
+pub struct Reassembler {
+    started: bool,
+    /// Sequence number of the next byte to deliver.
+    next_seq: u32,
+    /// Stream offset of the next byte to deliver.
+    delivered: u64,
+    held: BTreeMap<u64, Held>,
+    held_bytes: usize,
+    fin_at: Option<u64>,
+    /// Bytes skipped as gaps so far.
+    pub gap_bytes: u64,
+}
+
+/// Caps for one direction's out-of-order buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ReassemblyLimits {
+    pub max_bytes: usize,
+    pub max_segments: usize,
+    pub max_distance: u32,
+}
+
+impl Default for Reassembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reassembler {
+    pub fn new() -> Self {
+        Reassembler {
+            started: false,
+            next_seq: 0,
+            delivered: 0,
+            held: BTreeMap::new(),
+            held_bytes: 0,
+            fin_at: None,
+            gap_bytes: 0,
+        }
+    }
+
+    /// A SYN was seen: data starts at `isn + 1`. Ignored once data has been delivered.
+    pub fn syn(&mut self, isn: u32) {
+        if !self.started || (self.delivered == 0 && self.held.is_empty()) {
+            self.started = true;
+            self.next_seq = isn.wrapping_add(1);
+        }
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.started
+    }
+
+    /// Bytes held out of order right now.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Stream offset of the next byte to deliver (= bytes delivered, gaps included).
+    pub fn offset(&self) -> u64 {
+        self.delivered
+    }
+
+    /// True once the FIN was seen and every byte before it was delivered or skipped.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.fin_at, Some(fin) if self.delivered >= fin)
+    }
+
+    pub fn fin_seen(&self) -> bool {
+        self.fin_at.is_some()
+    }
+
+    /// Signed distance from the next expected sequence number, as a stream offset.
+    fn offset_of(&self, seq: u32) -> i64 {
+        self.delivered as i64 + i64::from(seq.wrapping_sub(self.next_seq) as i32)
+    }
+
+    /// Records a FIN whose sequence number is `seq` (the FIN comes after `payload_len` bytes).
+    pub fn fin(&mut self, seq: u32, payload_len: u32) {
+        if !self.started {
+            self.started = true;
+            self.next_seq = seq;
+        }
+        let at = self.offset_of(seq.wrapping_add(payload_len));
+        if at >= 0 && self.fin_at.is_none() {
+            self.fin_at = Some(at as u64);
+        }
+    }
+
+    /// Takes one segment; whatever becomes contiguous is appended to `out`.
+    pub fn push(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        wire_len: u32,
+        limits: ReassemblyLimits,
+        out: &mut Vec<Chunk>,
+    ) -> PushOutcome {
+        let mut outcome = PushOutcome::default();
+        if wire_len == 0 {
+            return outcome;
+        }
+        if !self.started {
+            // Picked up mid-stream: the first byte seen is offset 0.
+            self.started = true;
+            self.next_seq = seq;
+        }
+        let distance = seq.wrapping_sub(self.next_seq) as i32;
+        if distance.unsigned_abs() > limits.max_distance {
+            outcome.out_of_window = true;
+            return outcome;
+        }
+        let start = self.offset_of(seq);
+        let end = start + i64::from(wire_len);
+        if end <= self.delivered as i64 {
+            return outcome; // a retransmission of bytes already delivered
+        }
+        let start = start.max(0) as u64;
+        let end = end as u64;
+        let captured = payload.len() as u64;
+        if start <= self.delivered {
+            // In order (perhaps overlapping what was delivered): deliver the new part now.
+            let skip = self.delivered - start;
+            self.emit(payload, skip, captured, end - start, out);
+            self.drain(out, &mut outcome);
+        } else {
+            self.hold(start, payload, u64::from(wire_len), &mut outcome);
+            if self.held_bytes > limits.max_bytes || self.held.len() > limits.max_segments {
+                outcome.overflow = true;
+                while self.held_bytes > limits.max_bytes / 2
+                    || self.held.len() > limits.max_segments / 2
+                {
+                    if !self.skip_to_next_held(out, &mut outcome) {
+                        break;
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Delivers everything held, skipping holes, then the missing tail before a FIN. Called
+    /// when the connection ends.
+    pub fn flush(&mut self, out: &mut Vec<Chunk>) {
+        let mut outcome = PushOutcome::default();
+        while self.skip_to_next_held(out, &mut outcome) {}
+        if let Some(fin) = self.fin_at
+            && fin > self.delivered
+        {
+            self.gap(fin - self.delivered, out);
+        }
+    }
+
+    /// Emits bytes `[from, wire_len)` of a segment whose first `captured` bytes are known.
+    fn emit(&mut self, data: &[u8], from: u64, captured: u64, wire_len: u64, out: &mut Vec<Chunk>) {
+        if from < captured {
+            let bytes = data.get(from as usize..captured as usize).unwrap_or(&[]);
+            push_data(out, bytes);
+        }
+        let known = captured.max(from);
+        if wire_len > known {
+            self.gap_bytes += wire_len - known;
+            push_gap(out, wire_len - known);
+        }
+        let advanced = wire_len - from;
+        self.delivered += advanced;
+        self.next_seq = self.next_seq.wrapping_add(advanced as u32);
+    }
+
+    fn gap(&mut self, len: u64, out: &mut Vec<Chunk>) {
+        self.gap_bytes += len;
+        push_gap(out, len);
+        self.delivered += len;
+        self.next_seq = self.next_seq.wrapping_add(len as u32);
+    }
+
+    /// Delivers held segments that are now contiguous.
+    fn drain(&mut self, out: &mut Vec<Chunk>, outcome: &mut PushOutcome) {
+        while let Some(entry) = self.held.first_entry() {
+            let start = *entry.key();
+            if start > self.delivered {
+                break;
+            }
+            let held = entry.remove();
+            self.held_bytes -= held.data.len();
+            let end = start + held.wire_len;
+            if end <= self.delivered {
+                continue;
+            }
+            let _ = outcome;
+            let skip = self.delivered - start;
+            self.emit(&held.data, skip, held.data.len() as u64, held.wire_len, out);
+        }
+    }
+
+    /// Skips the hole before the first held segment (as a gap) and drains. False if none held.
+    fn skip_to_next_held(&mut self, out: &mut Vec<Chunk>, outcome: &mut PushOutcome) -> bool {
+        let Some((&start, _)) = self.held.first_key_value() else {
+            return false;
+        };
+        if start > self.delivered {
+            self.gap(start - self.delivered, out);
+        }
+        self.drain(out, outcome);
+        true
+    }
+
+    /// Buffers an out-of-order segment, keeping only the parts no held segment covers yet.
+    fn hold(&mut self, start: u64, data: &[u8], wire_len: u64, outcome: &mut PushOutcome) {
+        let end = start + wire_len;
+        // Held segments that overlap [start, end), in order (at most one starts before `start`).
+        let mut covered: Vec<(u64, u64)> = Vec::new();
+        let before = self.held.range(..start).next_back();
+        let overlapping = before
+            .into_iter()
+            .chain(self.held.range(start..end))
+            .filter(|(s, h)| **s + h.wire_len > start && **s < end);
+        for (&s, h) in overlapping {
+            let (lo, hi) = (s.max(start), (s + h.wire_len).min(end));
+            if differs(h, s, data, start, lo, hi) {
+                outcome.overlap_mismatch = true;
+            }
+            covered.push((lo, hi));
+        }
+        let mut cursor = start;
+        let mut pieces = Vec::new();
+        for (lo, hi) in covered {
+            if lo > cursor {
+                pieces.push((cursor, lo));
+            }
+            cursor = cursor.max(hi);
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        for (lo, hi) in pieces {
+            let from = (lo - start) as usize;
+            let to = ((hi - start) as usize).min(data.len());
+            let bytes = data.get(from..to.max(from)).unwrap_or(&[]).to_vec();
+            self.held_bytes += bytes.len();
+            self.held.insert(
+                lo,
+                Held {
+                    data: bytes,
+                    wire_len: hi - lo,
+                },
+            );
+        }
+    }
+}
+
+/// True when the captured bytes of `held` (at `held_start`) and `data` (at `start`) differ
+/// somewhere in `[lo, hi)`.
+fn differs(held: &Held, held_start: u64, data: &[u8], start: u64, lo: u64, hi: u64) -> bool {
+    let a_end = (held_start + held.data.len() as u64).min(hi);
+    let b_end = (start + data.len() as u64).min(hi);
+    let common_end = a_end.min(b_end);
+    if common_end <= lo {
+        return false;
+    }
+    let a = held
+        .data
+        .get((lo - held_start) as usize..(common_end - held_start) as usize);
+    let b = data.get((lo - start) as usize..(common_end - start) as usize);
+    a != b
+}
+
+fn push_data(out: &mut Vec<Chunk>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    if let Some(Chunk::Data(last)) = out.last_mut() {
+        last.extend_from_slice(bytes);
+    } else {
+        out.push(Chunk::Data(bytes.to_vec()));
+    }
+}
+
+fn push_gap(out: &mut Vec<Chunk>, len: u64) {
+    if let Some(Chunk::Gap(last)) = out.last_mut() {
+        *last += len;
+    } else {
+        out.push(Chunk::Gap(len));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ReassemblyLimits = ReassemblyLimits {
+        max_bytes: 1 << 20,
+        max_segments: 1000,
+        max_distance: 1 << 30,
+    };
+
+    fn collect(chunks: &[Chunk]) -> (Vec<u8>, u64) {
+        let mut data = Vec::new();
+        let mut gaps = 0;
+        for c in chunks {
+            match c {
+                Chunk::Data(d) => data.extend_from_slice(d),
+                Chunk::Gap(g) => gaps += g,
+            }
+        }
+        (data, gaps)
+    }
+
+    fn run(isn: u32, segments: &[(u32, &[u8])]) -> (Vec<u8>, u64, PushOutcome) {
+        let mut r = Reassembler::new();
+        r.syn(isn);
+        let mut out = Vec::new();
+        let mut any = PushOutcome::default();
+        for (off, data) in segments {
+            let o = r.push(
+                isn.wrapping_add(1).wrapping_add(*off),
+                data,
+                data.len() as u32,
+                LIMITS,
+                &mut out,
+            );
+            any.overlap_mismatch |= o.overlap_mismatch;
+            any.overflow |= o.overflow;
+        }
+        r.flush(&mut out);
+        let (d, g) = collect(&out);
+        (d, g, any)
+    }
+
+    #[test]
+    fn in_order_reordered_and_duplicated_give_the_same_stream() {
+        let cases: &[&[(u32, &[u8])]] = &[
+            &[(0, b"hello "), (6, b"world")],
+            &[(6, b"world"), (0, b"hello ")],
+            &[(0, b"hello "), (0, b"hello "), (6, b"world"), (6, b"world")],
+            &[(3, b"lo wo"), (0, b"hel"), (8, b"rld")],
+            &[(0, b"hello world"), (2, b"llo")],
+        ];
+        for segs in cases {
+            let (data, gaps, o) = run(1000, segs);
+            assert_eq!(data, b"hello world", "{segs:?}");
+            assert_eq!(gaps, 0);
+            assert!(!o.overlap_mismatch);
+        }
+    }
+
+    #[test]
+    fn sequence_wraparound() {
+        let isn = u32::MAX - 3;
+        let (data, gaps, _) = run(isn, &[(0, b"abcdef"), (6, b"ghij")]);
+        assert_eq!(data, b"abcdefghij");
+        assert_eq!(gaps, 0);
+        let (data, _, _) = run(isn, &[(6, b"ghij"), (0, b"abcdef")]);
+        assert_eq!(data, b"abcdefghij");
+    }
+
+    #[test]
+    fn dropped_segment_becomes_a_counted_gap() {
+        let (data, gaps, _) = run(5, &[(0, b"aaaa"), (8, b"cccc")]);
+        assert_eq!(data, b"aaaacccc");
+        assert_eq!(gaps, 4);
+    }
+
+    #[test]
+    fn missing_tail_before_fin_is_a_gap() {
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        r.push(1, b"abcd", 4, LIMITS, &mut out);
+        r.fin(1 + 10, 0); // FIN after 10 bytes, 6 never captured
+        r.flush(&mut out);
+        assert_eq!(collect(&out), (b"abcd".to_vec(), 6));
+        assert!(r.is_finished());
+    }
+
+    #[test]
+    fn overlap_with_different_bytes_keeps_first_copy() {
+        let (data, _, o) = run(0, &[(4, b"XXXX"), (2, b"yyyyyy"), (0, b"zz")]);
+        assert_eq!(data, b"zzyyXXXX");
+        assert!(o.overlap_mismatch);
+    }
+
+    #[test]
+    fn snaplen_cut_segment_counts_missing_bytes() {
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        r.push(1, b"ab", 6, LIMITS, &mut out);
+        r.push(7, b"cd", 2, LIMITS, &mut out);
+        assert_eq!(collect(&out), (b"abcd".to_vec(), 4));
+    }
+
+    #[test]
+    fn overflow_skips_hole_and_stays_bounded() {
+        let limits = ReassemblyLimits {
+            max_bytes: 100,
+            max_segments: 10,
+            max_distance: 1 << 30,
+        };
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        let mut overflowed = false;
+        for i in 0..50u32 {
+            let o = r.push(1 + 10 + i * 10, &[b'x'; 10], 10, limits, &mut out);
+            overflowed |= o.overflow;
+            assert!(r.held_bytes() <= 110);
+        }
+        assert!(overflowed);
+        r.flush(&mut out);
+        let (data, gaps) = collect(&out);
+        assert_eq!(gaps, 10);
+        assert_eq!(data.len(), 500);
+    }
+
+    #[test]
+    fn midstream_pickup_starts_at_first_segment() {
+        let mut r = Reassembler::new();
+        let mut out = Vec::new();
+        r.push(777, b"abc", 3, LIMITS, &mut out);
+        r.push(780, b"def", 3, LIMITS, &mut out);
+        assert_eq!(collect(&out), (b"abcdef".to_vec(), 0));
+    }
+
+    #[test]
+    fn far_segment_is_out_of_window() {
+        let limits = ReassemblyLimits {
+            max_bytes: 100,
+            max_segments: 10,
+            max_distance: 1000,
+        };
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        assert!(r.push(1_000_000, b"x", 1, limits, &mut out).out_of_window);
+        assert!(out.is_empty());
+    }
+}

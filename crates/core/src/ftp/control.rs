@@ -1,0 +1,699 @@
+//! The control dialogue driven through the analyzer: finding FTP on a connection, framing its
+//! lines, and applying each command and reply to the session (RFC 959 §4-5, RFC 2228 AUTH,
+//! RFC 2428/1639 endpoints, RFC 3659 SIZE/REST).
+
+use crate::analyzer::Analyzer;
+use crate::event::{
+    AnomalyKind, CommandLine, DataMode, Event, Exchange, LoginState, Reply, SessionId, SessionStart,
+};
+use crate::flow::reassembly::Chunk;
+use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, Role};
+use crate::frame::Timestamp;
+use crate::ftp::address;
+use crate::ftp::command::{self, CommandKind};
+use crate::ftp::expect::Expectation;
+use crate::ftp::line::FramedLine;
+use crate::ftp::path;
+use crate::ftp::reply::{self, ReplyStep};
+use crate::ftp::reply_info;
+use crate::ftp::session::{Pending, Session, is_anonymous_user};
+use std::net::SocketAddr;
+
+/// What the first lines of an unclassified connection say.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// FTP control; the client is on this side.
+    Ftp {
+        client_dir: usize,
+    },
+    NotFtp,
+    Undecided,
+}
+
+/// The first line of one direction, if complete.
+fn first_line(chunks: &[(Timestamp, usize, Vec<u8>)], dir: usize) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    for (_, d, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
+        let _ = d;
+        match memchr::memchr(b'\n', bytes) {
+            Some(i) => {
+                line.extend_from_slice(bytes.get(..i).unwrap_or(&[]));
+                return Some(line);
+            }
+            None => line.extend_from_slice(bytes),
+        }
+    }
+    None
+}
+
+fn is_greeting(line: &[u8]) -> bool {
+    let upper = line.to_ascii_uppercase();
+    // SMTP also greets with 220: its greeting names the protocol.
+    matches!(reply::reply_code(line), Some((120 | 220 | 421, _)))
+        && memchr::memmem::find(&upper, b"SMTP").is_none()
+}
+
+/// Decides from the first line of each side whether a connection on a port other than 21 is
+/// FTP control. The server speaks first (a 220 greeting); a client's first line is a known
+/// FTP verb. USER and PASS alone are not enough (POP3 has them too).
+fn judge(chunks: &[(Timestamp, usize, Vec<u8>)]) -> Verdict {
+    let lines = [
+        first_line(chunks, FROM_INITIATOR),
+        first_line(chunks, FROM_RESPONDER),
+    ];
+    for (server_dir, client_dir) in [
+        (FROM_RESPONDER, FROM_INITIATOR),
+        (FROM_INITIATOR, FROM_RESPONDER),
+    ] {
+        let client_verb = lines
+            .get(client_dir)
+            .and_then(|l| l.as_ref())
+            .map(|l| command::split_command(l).0);
+        let client_smtp = client_verb
+            .as_deref()
+            .is_some_and(|v| matches!(v, b"HELO" | b"EHLO" | b"LHLO"));
+        if let Some(Some(line)) = lines.get(server_dir)
+            && is_greeting(line)
+            && !client_smtp
+        {
+            return Verdict::Ftp { client_dir };
+        }
+    }
+    let Some(Some(client)) = lines.get(FROM_INITIATOR) else {
+        return if lines.iter().any(Option::is_some) {
+            Verdict::NotFtp
+        } else {
+            Verdict::Undecided
+        };
+    };
+    let verb = command::split_command(client).0;
+    let server_spoke = lines.get(FROM_RESPONDER).is_some_and(Option::is_some);
+    if command::is_known_verb(&verb)
+        && !matches!(&verb[..], b"USER" | b"PASS" | b"QUIT" | b"HELP" | b"NOOP")
+    {
+        return Verdict::Ftp {
+            client_dir: FROM_INITIATOR,
+        };
+    }
+    if server_spoke {
+        Verdict::NotFtp
+    } else {
+        Verdict::Undecided
+    }
+}
+
+impl Analyzer {
+    /// Decides what a new connection is, before any payload.
+    pub(crate) fn classify_new(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        ts: Timestamp,
+        syn: bool,
+    ) -> Role {
+        if responder.port() == 21 {
+            let sid = self.start_session(
+                key,
+                initiator,
+                responder,
+                FROM_INITIATOR,
+                ts,
+                "port_21",
+                syn,
+            );
+            return Role::Control(sid);
+        }
+        let window = self.limits.port_only_window;
+        let mut found = self
+            .expectations
+            .take_match(initiator, responder, ts, window);
+        if found.is_none() && !syn {
+            // Picked up mid-stream, the guess of who opened it may be wrong.
+            found = self
+                .expectations
+                .take_match(responder, initiator, ts, window);
+            if let Some((exp, rule)) = found {
+                let tid = self.link_data(key, responder, initiator, exp, rule, ts);
+                return Role::Data(tid);
+            }
+        }
+        if let Some((exp, rule)) = found {
+            return Role::Data(self.link_data(key, initiator, responder, exp, rule, ts));
+        }
+        if initiator.port() == 20 || responder.port() == 20 {
+            return Role::Data(self.orphan_data(key, initiator, responder, ts));
+        }
+        Role::Unclassified {
+            chunks: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Looks at an unclassified connection's first bytes; `closing` forces a decision.
+    pub(crate) fn try_classify(&mut self, key: FlowKey, ts: Timestamp, closing: bool) {
+        let Some(conn) = self.flows.get(&key) else {
+            return;
+        };
+        let Role::Unclassified { chunks, bytes } = &conn.role else {
+            return;
+        };
+        let mut verdict = judge(chunks);
+        if verdict == Verdict::Undecided && (closing || *bytes > self.limits.max_classify_bytes) {
+            verdict = Verdict::NotFtp;
+        }
+        let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen);
+        let role = match verdict {
+            Verdict::Undecided => return,
+            Verdict::Ftp { client_dir } => {
+                let (client, server) = if client_dir == FROM_INITIATOR {
+                    (initiator, responder)
+                } else {
+                    (responder, initiator)
+                };
+                Role::Control(
+                    self.start_session(key, client, server, client_dir, ts, "dialogue", syn),
+                )
+            }
+            Verdict::NotFtp => {
+                // A data connection no announcement explains, between hosts that speak FTP.
+                let related = self.sessions.values().any(|s| {
+                    let (c, v) = (s.client.ip(), s.server.ip());
+                    (initiator.ip() == c && responder.ip() == v)
+                        || (initiator.ip() == v && responder.ip() == c)
+                });
+                if related {
+                    Role::Data(self.orphan_data(key, initiator, responder, ts))
+                } else {
+                    Role::Ignored
+                }
+            }
+        };
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let Role::Unclassified { chunks, .. } = std::mem::replace(&mut conn.role, role) else {
+            return;
+        };
+        for (chunk_ts, dir, bytes) in chunks {
+            self.deliver(key, dir, chunk_ts, vec![Chunk::Data(bytes)]);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_session(
+        &mut self,
+        key: FlowKey,
+        client: SocketAddr,
+        server: SocketAddr,
+        client_dir: usize,
+        ts: Timestamp,
+        detected_by: &'static str,
+        expect_greeting: bool,
+    ) -> SessionId {
+        let sid = self.new_session_id();
+        let session = Session::new(
+            sid,
+            key,
+            client,
+            server,
+            client_dir,
+            ts,
+            self.limits.max_line_len,
+            expect_greeting,
+        );
+        self.sessions.insert(sid, session);
+        self.emit(Event::SessionStarted(SessionStart {
+            session: sid,
+            ts,
+            client,
+            server,
+            detected_by,
+        }));
+        sid
+    }
+
+    pub(crate) fn control_chunk(
+        &mut self,
+        sid: SessionId,
+        dir: usize,
+        ts: Timestamp,
+        chunk: Chunk,
+    ) {
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if session.tls {
+            return;
+        }
+        session.last_ts = ts;
+        let from_client = dir == session.client_dir;
+        let flow = Some((session.client, session.server));
+        let mut lines: Vec<FramedLine> = Vec::new();
+        let framer = if from_client {
+            &mut session.commands_in
+        } else {
+            &mut session.replies_in
+        };
+        match chunk {
+            Chunk::Data(bytes) => framer.push(&bytes, &mut lines),
+            Chunk::Gap(len) => {
+                framer.gap();
+                let cut_reply = if from_client {
+                    None
+                } else {
+                    session.replies.gap()
+                };
+                let side = if from_client { "client" } else { "server" };
+                self.anomaly(
+                    AnomalyKind::ControlGap,
+                    ts,
+                    Some(sid),
+                    flow,
+                    format!("{len} bytes missing from the {side}"),
+                );
+                if let Some(reply) = cut_reply {
+                    self.on_reply(sid, reply);
+                }
+            }
+        }
+        self.control_lines(sid, from_client, ts, lines);
+    }
+
+    fn control_lines(
+        &mut self,
+        sid: SessionId,
+        from_client: bool,
+        ts: Timestamp,
+        lines: Vec<FramedLine>,
+    ) {
+        for line in lines {
+            if self.sessions.get(&sid).is_none_or(|s| s.tls) {
+                return;
+            }
+            if line.cut {
+                let flow = self.sessions.get(&sid).map(|s| (s.client, s.server));
+                let side = if from_client { "command" } else { "reply" };
+                let detail = format!("{side} line over {} bytes", self.limits.max_line_len);
+                self.anomaly(AnomalyKind::LineTooLong, ts, Some(sid), flow, detail);
+            }
+            if from_client {
+                self.on_command(sid, ts, &line.bytes);
+            } else {
+                self.on_reply_line(sid, ts, &line.bytes);
+            }
+        }
+    }
+
+    fn on_command(&mut self, sid: SessionId, ts: Timestamp, line: &[u8]) {
+        let (verb, arg) = command::split_command(line);
+        let max_pending = self.limits.max_pending_commands;
+        let max_exp = self.limits.max_expectations_per_session;
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let flow = Some((session.client, session.server));
+        session.commands += 1;
+        let kind = command::kind_of(&verb);
+        let mut pending = Pending {
+            command: None,
+            kind,
+            replies: Vec::new(),
+            transfer: None,
+            target: None,
+            number: None,
+        };
+        let mut anomalies: Vec<(AnomalyKind, String)> = Vec::new();
+        if !command::looks_like_verb(&verb) {
+            anomalies.push((
+                AnomalyKind::CommandMalformed,
+                format!("{:?}", String::from_utf8_lossy(&verb)),
+            ));
+        }
+        match kind {
+            CommandKind::User => {
+                session.anonymous = is_anonymous_user(&arg);
+                session.user = Some(arg.clone());
+                session.password = None;
+            }
+            CommandKind::Pass => session.password = Some(arg.clone()),
+            CommandKind::Cwd | CommandKind::Size => {
+                pending.target =
+                    path::resolve(session.cwd.as_deref(), &arg).or_else(|| Some(arg.clone()));
+            }
+            CommandKind::Rest => {
+                pending.number = std::str::from_utf8(&arg)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+            }
+            CommandKind::ActiveEndpoint => {
+                let parsed = match &verb[..] {
+                    b"PORT" => address::parse_port_arg(&arg),
+                    b"EPRT" => address::parse_eprt_arg(&arg),
+                    _ => address::parse_lprt_arg(&arg),
+                };
+                match parsed {
+                    Ok(announced) => {
+                        let by = verb_name(&verb);
+                        if announced.ip() != session.client.ip() {
+                            anomalies.push((
+                                AnomalyKind::AddressMismatch,
+                                format!(
+                                    "{by} announces {announced}, client is {}",
+                                    session.client.ip()
+                                ),
+                            ));
+                        }
+                        let exp = Expectation {
+                            id: 0,
+                            session: sid,
+                            announced,
+                            mode: DataMode::Active,
+                            announced_by: by,
+                            ts,
+                            control_client: session.client,
+                            control_server: session.server,
+                        };
+                        self.add_expectation(sid, exp, max_exp);
+                    }
+                    Err(e) => anomalies.push((
+                        AnomalyKind::AddressMalformed,
+                        format!(
+                            "{} {}: {}",
+                            verb_name(&verb),
+                            String::from_utf8_lossy(&arg),
+                            e.name()
+                        ),
+                    )),
+                }
+            }
+            CommandKind::Abor => self.abort_transfers(sid),
+            CommandKind::Transfer(tc) => {
+                pending.transfer = Some(self.data_command(sid, tc, &verb, &arg, ts));
+            }
+            _ => {}
+        }
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let secret = matches!(kind, CommandKind::Pass | CommandKind::Acct) && !session.anonymous;
+        pending.command = Some(CommandLine {
+            ts,
+            verb,
+            arg,
+            secret,
+        });
+        session.pending.push_back(pending);
+        let overflow = if session.pending.len() > max_pending {
+            session.pending.pop_front()
+        } else {
+            None
+        };
+        if let Some(dropped) = overflow {
+            anomalies.push((
+                AnomalyKind::PendingCommandsOverflow,
+                format!("{max_pending} commands waiting"),
+            ));
+            self.emit(Event::Exchange(Exchange {
+                session: sid,
+                command: dropped.command,
+                replies: dropped.replies,
+            }));
+        }
+        for (kind, detail) in anomalies {
+            self.anomaly(kind, ts, Some(sid), flow, detail);
+        }
+    }
+
+    fn add_expectation(&mut self, sid: SessionId, exp: Expectation, max: usize) {
+        let port = exp.announced.port();
+        let id = self.expectations.add(exp);
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        session.announced_any = true;
+        session.expectations.push_back((port, id));
+        if session.expectations.len() > max
+            && let Some((old_port, old_id)) = session.expectations.pop_front()
+        {
+            let flow = Some((session.client, session.server));
+            self.expectations.remove(old_port, old_id);
+            self.anomaly(
+                AnomalyKind::ExpectationOverflow,
+                exp_ts(self),
+                Some(sid),
+                flow,
+                format!("{max} endpoints"),
+            );
+        }
+    }
+
+    fn on_reply_line(&mut self, sid: SessionId, ts: Timestamp, line: &[u8]) {
+        let max_lines = self.limits.max_reply_lines;
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let flow = Some((session.client, session.server));
+        match session.replies.push_line(ts, line, max_lines) {
+            ReplyStep::Complete(reply) => self.on_reply(sid, reply),
+            ReplyStep::Continues => {}
+            ReplyStep::Malformed => {
+                let shown: Vec<u8> = line.iter().take(64).copied().collect();
+                let detail = format!("{:?}", String::from_utf8_lossy(&shown));
+                self.anomaly(AnomalyKind::ReplyMalformed, ts, Some(sid), flow, detail);
+            }
+        }
+    }
+
+    pub(crate) fn on_reply(&mut self, sid: SessionId, reply: Reply) {
+        let ts = reply.ts;
+        let max_exp = self.limits.max_expectations_per_session;
+        let max_hints = self.limits.max_size_hints;
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let flow = Some((session.client, session.server));
+        if reply.lines_dropped > 0 {
+            let detail = format!("{} lines not kept", reply.lines_dropped);
+            self.anomaly(AnomalyKind::ReplyTooLong, ts, Some(sid), flow, detail);
+        }
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let Some(front) = session.pending.front_mut() else {
+            // Nothing asked for it: a greeting we did not expect (mid-stream pickup) or a 421.
+            let expected = reply.code == 421 || (session.commands == 0 && reply.code >= 100);
+            if !expected {
+                self.anomaly(
+                    AnomalyKind::UnsolicitedReply,
+                    ts,
+                    Some(sid),
+                    flow,
+                    format!("{}", reply.code),
+                );
+            }
+            self.emit(Event::Exchange(Exchange {
+                session: sid,
+                command: None,
+                replies: vec![reply],
+            }));
+            return;
+        };
+        if reply.code < 200 {
+            // Preliminary: the command still waits for its final reply.
+            let transfer = front.transfer;
+            front.replies.push(reply.clone());
+            if let Some(tid) = transfer {
+                self.transfer_preliminary(tid, &reply);
+            }
+            return;
+        }
+        let Some(mut done) = session.pending.pop_front() else {
+            return;
+        };
+        let code = reply.code;
+        let ok = (200..300).contains(&code);
+        let mut anomalies: Vec<(AnomalyKind, String)> = Vec::new();
+        match done.kind {
+            CommandKind::User if code == 230 => {
+                session.login = LoginState::Ok;
+            }
+            CommandKind::User | CommandKind::Pass | CommandKind::Acct if code >= 400 => {
+                session.login_attempts += u32::from(done.kind != CommandKind::User);
+                if session.login != LoginState::Ok {
+                    session.login = LoginState::Failed;
+                }
+            }
+            CommandKind::Pass | CommandKind::Acct if code == 230 || code == 202 => {
+                session.login_attempts += u32::from(done.kind == CommandKind::Pass);
+                session.login = LoginState::Ok;
+            }
+            CommandKind::Auth if code == 234 => session.tls = true,
+            CommandKind::Cwd if ok => {
+                session.cwd = reply_info::path_from_250(&reply.text).or(done.target.take());
+            }
+            CommandKind::Cdup if ok => session.cwd = session.cwd.as_deref().map(path::parent),
+            CommandKind::Pwd | CommandKind::Mkd if code == 257 && done.kind == CommandKind::Pwd => {
+                if let Some(dir) = reply_info::path_from_257(&reply.text) {
+                    session.cwd = Some(dir);
+                }
+            }
+            CommandKind::Type if ok => {
+                let arg = done
+                    .command
+                    .as_ref()
+                    .map(|c| c.arg.clone())
+                    .unwrap_or_default();
+                session.transfer_type = arg
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .map(u8::to_ascii_uppercase);
+            }
+            CommandKind::Mode if ok => {
+                let arg = done
+                    .command
+                    .as_ref()
+                    .map(|c| c.arg.clone())
+                    .unwrap_or_default();
+                if !arg.first().is_some_and(|b| b.eq_ignore_ascii_case(&b'S')) {
+                    anomalies.push((
+                        AnomalyKind::UnsupportedMode,
+                        String::from_utf8_lossy(&arg).into_owned(),
+                    ));
+                }
+            }
+            CommandKind::Rest if code == 350 => session.rest = done.number,
+            CommandKind::Size if code == 213 => {
+                if let (Some(size), Some(target)) =
+                    (reply_info::size_from_213(&reply.text), done.target.take())
+                {
+                    session.remember_size(target, size, max_hints);
+                }
+            }
+            CommandKind::Rein if ok => {
+                session.login = LoginState::None;
+                session.user = None;
+                session.password = None;
+            }
+            CommandKind::PassiveRequest if matches!(code, 227..=229) => {
+                let server = session.server;
+                let verb = done
+                    .command
+                    .as_ref()
+                    .map(|c| c.verb.clone())
+                    .unwrap_or_default();
+                let parsed = match code {
+                    227 => address::parse_227_text(&reply.text),
+                    229 => address::parse_229_text(&reply.text)
+                        .map(|port| SocketAddr::new(server.ip(), port)),
+                    _ => address::parse_228_text(&reply.text),
+                };
+                match parsed {
+                    Ok(announced) => {
+                        if announced.ip() != server.ip() {
+                            anomalies.push((
+                                AnomalyKind::AddressMismatch,
+                                format!("{code} announces {announced}, server is {}", server.ip()),
+                            ));
+                        }
+                        let exp = Expectation {
+                            id: 0,
+                            session: sid,
+                            announced,
+                            mode: DataMode::Passive,
+                            announced_by: verb_name(&verb),
+                            ts,
+                            control_client: session.client,
+                            control_server: server,
+                        };
+                        self.add_expectation(sid, exp, max_exp);
+                    }
+                    Err(e) => anomalies.push((
+                        AnomalyKind::AddressMalformed,
+                        format!(
+                            "{code} {}: {}",
+                            String::from_utf8_lossy(&reply.text),
+                            e.name()
+                        ),
+                    )),
+                }
+            }
+            _ => {}
+        }
+        if let Some(tid) = done.transfer {
+            self.transfer_final(tid, &reply);
+        }
+        done.replies.push(reply);
+        for (kind, detail) in anomalies {
+            self.anomaly(kind, ts, Some(sid), flow, detail);
+        }
+        // The virtual greeting entry carries no command; emit it like any other exchange.
+        self.emit(Event::Exchange(Exchange {
+            session: sid,
+            command: done.command,
+            replies: done.replies,
+        }));
+    }
+
+    /// The control connection ended: finish its dialogue and whatever waits on it.
+    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: &'static str) {
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let mut client_lines = Vec::new();
+        let mut server_lines = Vec::new();
+        if !session.tls {
+            session.commands_in.finish(&mut client_lines);
+            session.replies_in.finish(&mut server_lines);
+        }
+        self.control_lines(sid, false, ts, server_lines);
+        self.control_lines(sid, true, ts, client_lines);
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if let Some(reply) = session.replies.finish() {
+            self.on_reply(sid, reply);
+        }
+        let Some(mut session) = self.sessions.remove(&sid) else {
+            return;
+        };
+        for p in session.pending.drain(..) {
+            if p.command.is_some() || !p.replies.is_empty() {
+                self.emit(Event::Exchange(Exchange {
+                    session: sid,
+                    command: p.command,
+                    replies: p.replies,
+                }));
+            }
+        }
+        for (port, id) in session.expectations.drain(..) {
+            self.expectations.remove(port, id);
+        }
+        let waiting: Vec<_> = session
+            .awaiting_conn
+            .drain(..)
+            .chain(session.unclaimed.drain(..))
+            .collect();
+        let end = ts.max(session.last_ts);
+        self.emit(Event::SessionEnded(session.summary(end, reason)));
+        for tid in waiting {
+            self.try_finish(tid, ts);
+        }
+    }
+}
+
+fn verb_name(verb: &[u8]) -> &'static str {
+    match verb {
+        b"PORT" => "PORT",
+        b"EPRT" => "EPRT",
+        b"LPRT" => "LPRT",
+        b"PASV" => "PASV",
+        b"EPSV" => "EPSV",
+        b"LPSV" => "LPSV",
+        _ => "other",
+    }
+}
+
+fn exp_ts(a: &Analyzer) -> Timestamp {
+    a.now()
+}
