@@ -1,3 +1,223 @@
-fn main() {
-    println!("Hello, world!");
+//! ftpscope: the binary. Every side effect lives here: files, standard streams, the terminal.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use ftpscope::capture::{CaptureReader, MergedCapture};
+use ftpscope::cli::{AsciiEol, Cli};
+use ftpscope::output::json::{JsonLines, transfer_json};
+use ftpscope::output::report::Report;
+use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
+use ftpscope::text;
+use ftpscope::transfers::TransferTracker;
+use ftpscope_core::{Analyzer, Limits};
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Writes every transfer record to DIR/index.jsonl.
+struct ExtractIndex {
+    out: BufWriter<File>,
+    ascii_eol: AsciiEol,
+}
+
+impl Output for ExtractIndex {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        if let Record::Transfer(t) = record {
+            if self.ascii_eol == AsciiEol::Local
+                && t.record.transfer_type == Some(b'A')
+                && let Some(path) = &t.file
+            {
+                to_local_eol(path)?;
+            }
+            serde_json::to_writer(&mut self.out, &transfer_json(t))?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Rewrites an extracted TYPE A file with LF line endings, streaming.
+fn to_local_eol(path: &Path) -> io::Result<()> {
+    let tmp = path.with_extension("eol-tmp");
+    {
+        let mut input = io::BufReader::with_capacity(1 << 20, File::open(path)?);
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut pending_cr = false;
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if pending_cr && b != b'\n' {
+                    out.write_all(b"\r")?;
+                }
+                pending_cr = b == b'\r';
+                if !pending_cr {
+                    out.write_all(&[b])?;
+                }
+            }
+        }
+        if pending_cr {
+            out.write_all(b"\r")?;
+        }
+        out.flush()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// A capture opened for reading, and its size when known (for the progress bar).
+type OpenedInput = (CaptureReader<Box<dyn Read + Send>>, Option<u64>);
+
+fn open_input(name: &str) -> Result<OpenedInput> {
+    let (reader, size): (Box<dyn Read + Send>, Option<u64>) = if name == "-" {
+        (Box::new(io::stdin()), None)
+    } else {
+        let file = File::open(name)
+            .with_context(|| format!("cannot open {}", text::escape(name.as_bytes())))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let capture = CaptureReader::open(reader)
+        .with_context(|| format!("cannot read {}", text::escape(name.as_bytes())))?;
+    Ok((capture, size))
+}
+
+/// A one-line progress bar on standard error, redrawn at most a few times a second.
+fn progress_bar(total: Option<u64>) -> impl FnMut(u64) {
+    let mut last = std::time::Instant::now();
+    move |done: u64| {
+        if last.elapsed().as_millis() < 200 {
+            return;
+        }
+        last = std::time::Instant::now();
+        let line = match total {
+            Some(t) if t > 0 => {
+                let pct = (done as f64 / t as f64 * 100.0).min(100.0);
+                let filled = (pct / 5.0) as usize;
+                format!(
+                    "[{}{}] {pct:5.1}%  {}",
+                    "#".repeat(filled),
+                    ".".repeat(20 - filled),
+                    text::human_bytes(done)
+                )
+            }
+            _ => format!("{} read", text::human_bytes(done)),
+        };
+        eprint!("\r\x1b[2K{line}");
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut inputs = Vec::new();
+    let mut total: Option<u64> = Some(0);
+    for name in &cli.read {
+        let (capture, size) = open_input(name)?;
+        total = total.zip(size).map(|(a, b)| a + b);
+        inputs.push((name.clone(), capture));
+    }
+    let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
+    let mut capture = MergedCapture::new(inputs);
+
+    let stdout = io::stdout();
+    let mut json = cli.json.then(|| {
+        JsonLines::new(
+            BufWriter::with_capacity(1 << 16, stdout.lock()),
+            cli.show_passwords,
+        )
+    });
+    let want_report = cli.report || !cli.json;
+    let mut report =
+        want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
+    let mut index = match &cli.extract {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let path: PathBuf = dir.join("index.jsonl");
+            let file =
+                File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+            Some(ExtractIndex {
+                out: BufWriter::new(file),
+                ascii_eol: cli.ascii_eol,
+            })
+        }
+        None => None,
+    };
+    let tracker = TransferTracker::new(cli.extract.clone()).with_context(|| {
+        format!(
+            "cannot write into {}",
+            cli.extract.as_deref().unwrap_or(Path::new(".")).display()
+        )
+    })?;
+
+    let mut outputs: Vec<&mut dyn Output> = Vec::new();
+    if let Some(j) = json.as_mut() {
+        outputs.push(j);
+    }
+    if let Some(i) = index.as_mut() {
+        outputs.push(i);
+    }
+    if let Some(r) = report.as_mut() {
+        outputs.push(r);
+    }
+    let mut pipeline = Pipeline {
+        analyzer: Analyzer::new(Limits::default()),
+        tracker,
+        outputs,
+    };
+    let show_progress = !cli.no_progress && io::stderr().is_terminal();
+    let mut bar = progress_bar(total);
+    let mut progress = |done: u64| {
+        if show_progress {
+            bar(done)
+        }
+    };
+    let summary = pipeline.run(names, &mut capture, &mut progress)?;
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    for d in &summary.damage {
+        eprintln!(
+            "ftpscope: {} is damaged at byte {}: {} (analysed up to there)",
+            text::escape(d.name.as_bytes()),
+            d.damage.offset,
+            text::escape(d.damage.what.as_bytes())
+        );
+    }
+    if let Some(e) = &summary.extract_error {
+        eprintln!(
+            "ftpscope: extraction incomplete: {}",
+            text::escape(e.as_bytes())
+        );
+        return Ok(ExitCode::from(4));
+    }
+    Ok(if summary.damage.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`ftpscope ... | head`) is not a failure.
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("ftpscope: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

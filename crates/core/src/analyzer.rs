@@ -285,6 +285,23 @@ impl Analyzer {
         }
         let follow = !matches!(conn.role, Role::Ignored);
         let flow = (conn.initiator, conn.responder);
+        if seg.flags.ack && follow {
+            // What the peer acknowledged tells us which bytes of the other direction were
+            // sent but never captured.
+            let other = 1 - dir;
+            let mut acked = Vec::new();
+            if let Some(stream) = conn.dirs.get_mut(other) {
+                let before = stream.held_bytes();
+                stream.ack(seg.ack, limits.max_distance, &mut acked);
+                self.ooo_total = self.ooo_total.saturating_sub(before - stream.held_bytes());
+            }
+            if !acked.is_empty() {
+                self.deliver(key, other, ts, acked);
+            }
+        }
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
         let mut chunks = Vec::new();
         let data_seq = if seg.flags.syn {
             seg.seq.wrapping_add(1)
@@ -527,7 +544,11 @@ impl Analyzer {
             .collect();
         expired.sort_unstable();
         for (_, key, report) in expired {
-            if report {
+            let ftp = self
+                .flows
+                .get(&key)
+                .is_some_and(|c| matches!(c.role, Role::Control(_) | Role::Data(_)));
+            if report && ftp {
                 let flow = self.flows.get(&key).map(|c| (c.initiator, c.responder));
                 self.anomaly(AnomalyKind::FlowIdleTimeout, now, None, flow, String::new());
             }

@@ -178,6 +178,29 @@ impl Reassembler {
         outcome
     }
 
+    /// The peer acknowledged everything before `ack`. If bytes are held beyond a hole that the
+    /// acknowledgement covers, the capture missed them (the peer got them): the covered part
+    /// of the hole becomes a gap at once instead of waiting for the connection to end.
+    pub fn ack(&mut self, ack: u32, max_distance: u32, out: &mut Vec<Chunk>) {
+        if !self.started || self.held.is_empty() {
+            return;
+        }
+        let distance = ack.wrapping_sub(self.next_seq) as i32;
+        if distance <= 0 || distance.unsigned_abs() > max_distance {
+            return;
+        }
+        let acked = self.delivered + u64::from(distance.unsigned_abs());
+        let Some((&first, _)) = self.held.first_key_value() else {
+            return;
+        };
+        let lost_until = acked.min(first);
+        if lost_until > self.delivered {
+            self.gap(lost_until - self.delivered, out);
+            let mut outcome = PushOutcome::default();
+            self.drain(out, &mut outcome);
+        }
+    }
+
     /// Delivers everything held, skipping holes, then the missing tail before a FIN. Called
     /// when the connection ends.
     pub fn flush(&mut self, out: &mut Vec<Chunk>) {
@@ -450,6 +473,20 @@ mod tests {
         let (data, gaps) = collect(&out);
         assert_eq!(gaps, 10);
         assert_eq!(data.len(), 500);
+    }
+
+    #[test]
+    fn ack_past_a_hole_skips_it_at_once() {
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        r.push(1, b"aaaa", 4, LIMITS, &mut out);
+        r.push(9, b"cccc", 4, LIMITS, &mut out);
+        r.ack(5, 1 << 30, &mut out); // acks only what we have: nothing to do
+        assert_eq!(collect(&out), (b"aaaa".to_vec(), 0));
+        r.ack(13, 1 << 30, &mut out); // the peer got bytes 5..9 we never saw
+        assert_eq!(collect(&out), (b"aaaacccc".to_vec(), 4));
+        assert_eq!(r.held_bytes(), 0);
     }
 
     #[test]

@@ -259,6 +259,18 @@ impl Analyzer {
             Chunk::Data(bytes) => framer.push(&bytes, &mut lines),
             Chunk::Gap(len) => {
                 framer.gap();
+                if from_client {
+                    // A command was (most likely) lost in the gap; its reply will still come,
+                    // so hold a place for it to keep replies paired with the right commands.
+                    session.pending.push_back(Pending {
+                        command: None,
+                        kind: CommandKind::Other,
+                        replies: Vec::new(),
+                        transfer: None,
+                        target: None,
+                        number: None,
+                    });
+                }
                 let cut_reply = if from_client {
                     None
                 } else {
@@ -355,11 +367,12 @@ impl Analyzer {
                 match parsed {
                     Ok(announced) => {
                         let by = verb_name(&verb);
-                        if announced.ip() != session.client.ip() {
+                        if announced.ip() != session.client.ip() && !session.mismatch_reported {
+                            session.mismatch_reported = true;
                             anomalies.push((
                                 AnomalyKind::AddressMismatch,
                                 format!(
-                                    "{by} announces {announced}, client is {}",
+                                    "{by} announces {announced}, client is {} (reported once per session)",
                                     session.client.ip()
                                 ),
                             ));
@@ -590,10 +603,11 @@ impl Analyzer {
                 };
                 match parsed {
                     Ok(announced) => {
-                        if announced.ip() != server.ip() {
+                        if announced.ip() != server.ip() && !session.mismatch_reported {
+                            session.mismatch_reported = true;
                             anomalies.push((
                                 AnomalyKind::AddressMismatch,
-                                format!("{code} announces {announced}, server is {}", server.ip()),
+                                format!("{code} announces {announced}, server is {} (reported once per session)", server.ip()),
                             ));
                         }
                         let exp = Expectation {

@@ -2,7 +2,8 @@
 //!
 //! Inside a multi-line reply, lines may start with anything, digits included; only a line that
 //! starts with the opening code followed by a space (or the bare code) closes it. Codes outside
-//! 100-599 are malformed (RFC 959 §4.2.1 defines only first digits 1-5).
+//! 100-699 are malformed (RFC 959 §4.2.1 defines first digits 1-5; RFC 2228 §4 adds 6yz for
+//! protected replies).
 
 use crate::event::Reply;
 use crate::frame::Timestamp;
@@ -40,7 +41,7 @@ pub fn reply_code(line: &[u8]) -> Option<(u16, Option<u8>)> {
     let code = digits
         .iter()
         .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-    if !(100..600).contains(&code) {
+    if !(100..700).contains(&code) {
         return None;
     }
     let sep = line.get(3).copied();
@@ -156,6 +157,10 @@ mod tests {
         );
         assert_eq!(feed(&["hello"]), vec![Err(())]);
         assert_eq!(feed(&["999 nope"]), vec![Err(())]);
+        assert_eq!(
+            feed(&["631 protected"]),
+            vec![Ok((631, "protected".into()))]
+        );
         assert_eq!(feed(&["099 nope"]), vec![Err(())]);
         assert_eq!(feed(&["22x"]), vec![Err(())]);
         assert_eq!(feed(&["220x"]), vec![Err(())]);

@@ -54,6 +54,8 @@ pub struct Session {
     /// (port, id) of this session's expectations, oldest first.
     pub expectations: VecDeque<(u16, u64)>,
     pub announced_any: bool,
+    /// An announced address differed from the control peers (reported once).
+    pub mismatch_reported: bool,
     /// Transfers created by a data connection, waiting for the command that claims them.
     pub unclaimed: VecDeque<TransferId>,
     /// Transfers created by a command, waiting for their data connection.
@@ -109,6 +111,7 @@ impl Session {
             size_hints: VecDeque::new(),
             expectations: VecDeque::new(),
             announced_any: false,
+            mismatch_reported: false,
             unclaimed: VecDeque::new(),
             awaiting_conn: VecDeque::new(),
             commands: 0,

@@ -1,0 +1,10 @@
+//! ftpscope as a library: the capture readers, the driving pipeline and the outputs, used by
+//! the `ftpscope` binary and by the integration tests. The analysis itself is the sans-IO
+//! `ftpscope-core` crate.
+pub mod capture;
+pub mod cli;
+pub mod model;
+pub mod output;
+pub mod pipeline;
+pub mod text;
+pub mod transfers;

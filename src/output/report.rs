@@ -1,0 +1,243 @@
+//! The readable text report: sessions, logins, the dialogue, transfers with verdicts,
+//! anomalies and damage. Everything from the wire is escaped before it is printed.
+
+use crate::model::Model;
+use crate::output::json::MASK;
+use crate::pipeline::{Output, Record, RunSummary};
+use crate::text::{escape, human_bytes, rfc3339};
+use crate::transfers::TransferOutcome;
+use ftpscope_core::{AnomalyKind, Exchange, Timestamp};
+use std::io::{self, Write};
+
+pub struct Report<W: Write> {
+    out: W,
+    model: Model,
+    show_passwords: bool,
+}
+
+impl<W: Write> Report<W> {
+    pub fn new(out: W, show_passwords: bool) -> Self {
+        Report {
+            out,
+            model: Model::default(),
+            show_passwords,
+        }
+    }
+}
+
+fn clock(ts: Timestamp) -> String {
+    // HH:MM:SS.mmm of the RFC 3339 form.
+    rfc3339(ts).get(11..23).unwrap_or("").to_owned()
+}
+
+fn secs(from: Timestamp, to: Timestamp) -> String {
+    format!("{:.1} s", (to - from) as f64 / 1e9)
+}
+
+fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String {
+    let mut line = format!(
+        "{}  ",
+        clock(
+            e.command
+                .as_ref()
+                .map(|c| c.ts)
+                .or(e.replies.first().map(|r| r.ts))
+                .unwrap_or(0)
+        )
+    );
+    if let Some(c) = &e.command {
+        line.push_str(&escape(&c.verb));
+        if !c.arg.is_empty() {
+            line.push(' ');
+            if c.secret && !show_passwords && !anonymous {
+                line.push_str(MASK);
+            } else {
+                line.push_str(&escape(&c.arg));
+            }
+        }
+        line.push_str(" → ");
+    }
+    match e.final_reply().or(e.replies.last()) {
+        Some(r) => {
+            let first = r.text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let more = if r.text.contains(&b'\n') { " …" } else { "" };
+            line.push_str(&format!("{} {}{more}", r.code, escape(first)));
+        }
+        None => line.push_str("(no reply)"),
+    }
+    line
+}
+
+fn transfer_line(t: &TransferOutcome) -> String {
+    let r = &t.record;
+    let what = r
+        .full_path
+        .as_deref()
+        .or(r.path.as_deref())
+        .map(escape)
+        .unwrap_or_else(|| "-".into());
+    let verb = r
+        .command
+        .as_deref()
+        .map(escape)
+        .unwrap_or_else(|| "(no command)".into());
+    let how = match (r.mode, r.announced_by) {
+        (Some(m), Some(by)) => format!("{} via {by}, link {}", m.as_str(), r.link.as_str()),
+        _ => format!("link {}", r.link.as_str()),
+    };
+    let size = match r.expected_bytes {
+        Some(e) if e != r.bytes => format!("{} of {}", human_bytes(r.bytes), human_bytes(e)),
+        _ => human_bytes(r.bytes),
+    };
+    let offset = if r.offset > 0 {
+        format!(" from offset {}", r.offset)
+    } else {
+        String::new()
+    };
+    let mut line = format!(
+        "#{} {verb} {what}  {} {how}  {size}{offset}  {}",
+        r.transfer,
+        r.direction.as_str(),
+        r.status.as_str().to_uppercase()
+    );
+    if r.missing_bytes > 0 {
+        line.push_str(&format!(" ({} missing)", human_bytes(r.missing_bytes)));
+    }
+    line.push_str(&format!("\n        {}; sha256 {}", r.reason, t.sha256));
+    if let Some(l) = &t.listing {
+        line.push_str(&format!(
+            "\n        listing: {} entries{}",
+            l.entries.len(),
+            if l.truncated { " (truncated)" } else { "" }
+        ));
+    }
+    if let Some(f) = &t.file {
+        line.push_str(&format!(
+            "\n        file: {}",
+            escape(f.to_string_lossy().as_bytes())
+        ));
+    }
+    if let (Some(prev), Some(f)) = (t.resumes, &t.combined_file) {
+        line.push_str(&format!(
+            "\n        resumes #{prev}: combined file {}",
+            escape(f.to_string_lossy().as_bytes())
+        ));
+    } else if let Some(prev) = t.resumes {
+        line.push_str(&format!("\n        resumes #{prev}"));
+    }
+    if let Some(e) = &t.file_error {
+        line.push_str(&format!("\n        error: {}", escape(e.as_bytes())));
+    }
+    line
+}
+
+impl<W: Write> Output for Report<W> {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.model.apply(record);
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &RunSummary) -> io::Result<()> {
+        let o = &mut self.out;
+        let names: Vec<String> = s.inputs.iter().map(|n| escape(n.as_bytes())).collect();
+        writeln!(o, "ftpscope report: {}", names.join(", "))?;
+        let anomalies: u64 = s.stats.anomalies.iter().sum();
+        writeln!(
+            o,
+            "{} frames, {}, {} TCP connections, {} FTP sessions, {} transfers, {} anomalies\n",
+            s.stats.frames,
+            human_bytes(s.stats.wire_bytes),
+            s.stats.connections,
+            s.stats.sessions,
+            s.stats.transfers,
+            anomalies
+        )?;
+        for d in &s.damage {
+            writeln!(
+                o,
+                "DAMAGED INPUT {}: at byte {}: {}\n",
+                escape(d.name.as_bytes()),
+                d.damage.offset,
+                escape(d.damage.what.as_bytes())
+            )?;
+        }
+        for sv in &self.model.sessions {
+            let st = &sv.start;
+            write!(o, "Session {}  {} → {}", st.session, st.client, st.server)?;
+            if let Some(sum) = &sv.summary {
+                let user = sum
+                    .user
+                    .as_deref()
+                    .map(escape)
+                    .unwrap_or_else(|| "-".into());
+                write!(o, "  user {user} (login {})", sum.login.as_str())?;
+                if sum.tls {
+                    write!(o, "  TLS")?;
+                }
+                writeln!(
+                    o,
+                    "\n  {}  for {}, ended: {}",
+                    rfc3339(sum.start),
+                    secs(sum.start, sum.end),
+                    sum.end_reason
+                )?;
+            } else {
+                writeln!(o)?;
+            }
+            let anonymous = sv.summary.as_ref().is_some_and(|s| s.anonymous);
+            for e in &sv.exchanges {
+                writeln!(o, "  {}", exchange_line(e, anonymous, self.show_passwords))?;
+            }
+            if sv.exchanges_dropped > 0 {
+                writeln!(o, "  … {} more commands not shown", sv.exchanges_dropped)?;
+            }
+            if !sv.transfers.is_empty() {
+                writeln!(o, "  Transfers:")?;
+                for t in &sv.transfers {
+                    writeln!(o, "    {}", transfer_line(t))?;
+                }
+            }
+            writeln!(o)?;
+        }
+        if !self.model.orphans.is_empty() {
+            writeln!(o, "Data connections no session explains:")?;
+            for t in &self.model.orphans {
+                let r = &t.record;
+                let ends = format!(
+                    "{} → {}",
+                    r.data_initiator.map_or("?".into(), |a| a.to_string()),
+                    r.data_responder.map_or("?".into(), |a| a.to_string())
+                );
+                writeln!(o, "    {ends}\n    {}", transfer_line(t))?;
+            }
+            writeln!(o)?;
+        }
+        if anomalies > 0 {
+            writeln!(o, "Anomalies:")?;
+            for kind in AnomalyKind::ALL {
+                let n = s.stats.anomaly_count(*kind);
+                if n == 0 {
+                    continue;
+                }
+                let example = self.model.anomalies.iter().find(|a| a.kind == *kind);
+                let detail = example
+                    .map(|a| escape(a.detail.as_bytes()))
+                    .unwrap_or_default();
+                writeln!(
+                    o,
+                    "  {:>6}  {:<26} {}",
+                    n,
+                    kind.as_str(),
+                    kind.description()
+                )?;
+                if !detail.is_empty() {
+                    writeln!(o, "          first: {detail}")?;
+                }
+            }
+        }
+        if let Some(e) = &s.extract_error {
+            writeln!(o, "\nExtraction error: {}", escape(e.as_bytes()))?;
+        }
+        o.flush()
+    }
+}

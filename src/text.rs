@@ -1,0 +1,148 @@
+//! Showing wire bytes safely: escaped for terminals, lossless in JSON, and timestamps in
+//! RFC 3339.
+//!
+//! Nothing from the wire reaches a terminal raw: control characters (C0, DEL, C1), and
+//! Unicode bidirectional overrides are written as escapes, so a user name like
+//! `\x1b]0;owned\x07` cannot retitle the terminal or clear the screen.
+
+use ftpscope_core::Timestamp;
+use std::fmt::Write as _;
+
+/// Bytes as text safe for a terminal: printable UTF-8 kept, everything else escaped as `\xNN`
+/// or `\u{NNNN}`, backslash doubled.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                c if c.is_control() || is_bidi_control(c) => {
+                    let code = c as u32;
+                    if code < 0x100 {
+                        let _ = write!(out, "\\x{code:02x}");
+                    } else {
+                        let _ = write!(out, "\\u{{{code:04x}}}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// Bidirectional formatting characters can make a name read differently from what it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Bytes for a JSON string: the text itself when it is UTF-8 (JSON escapes control characters),
+/// else a lossy version; callers add a `_hex` field for the exact bytes.
+pub fn json_text(bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_owned(), None),
+        Err(_) => (
+            String::from_utf8_lossy(bytes).into_owned(),
+            Some(hex(bytes)),
+        ),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// RFC 3339 UTC time with microseconds, e.g. `2010-03-22T12:34:56.123456Z`.
+pub fn rfc3339(ts: Timestamp) -> String {
+    let secs = ts.div_euclid(1_000_000_000);
+    let nanos = ts.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        nanos / 1000
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A byte count for people: `1.2 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"B"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_would_act_on_a_terminal() {
+        assert_eq!(escape(b"\x1b]0;x\x07"), "\\x1b]0;x\\x07");
+        assert_eq!(escape(b"\x1b[2J"), "\\x1b[2J");
+        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape(b"a\xffb"), "a\\xffb");
+        assert_eq!(escape("x\u{202e}y".as_bytes()), "x\\u{202e}y");
+        assert_eq!(escape("\u{9b}".as_bytes()), "\\x9b");
+        assert_eq!(escape(b"..\\x"), "..\\\\x");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(1_269_261_296_123_456_789),
+            "2010-03-22T12:34:56.123456Z"
+        );
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(rfc3339(-1_000_000_000), "1969-12-31T23:59:59.000000Z");
+    }
+
+    #[test]
+    fn json_text_keeps_exact_bytes() {
+        assert_eq!(json_text(b"ok"), ("ok".into(), None));
+        assert_eq!(
+            json_text(b"a\xff"),
+            ("a\u{fffd}".into(), Some("61ff".into()))
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Helpers shared by the integration tests: run the real pipeline in-process on capture files
+//! and get its JSON Lines back as values.
+#![allow(dead_code)]
+
+use ftpscope::capture::{CaptureReader, MergedCapture};
+use ftpscope::output::json::JsonLines;
+use ftpscope::pipeline::{Pipeline, RunSummary};
+use ftpscope::transfers::TransferTracker;
+use ftpscope_core::{Analyzer, Limits};
+use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        // CI always has the corpus beside the checkout; only a developer's odd layout lacks it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/corpus is missing in CI"
+        );
+        eprintln!("note: ../shared/corpus not found; corpus checks skipped");
+        None
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Runs the pipeline on in-memory capture bytes (several inputs are merged).
+pub fn run_bytes(
+    inputs: Vec<(String, Vec<u8>)>,
+    extract: Option<PathBuf>,
+    limits: Limits,
+) -> (Vec<Value>, RunSummary) {
+    let mut readers = Vec::new();
+    let mut names = Vec::new();
+    for (name, bytes) in inputs {
+        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(bytes));
+        match CaptureReader::open(reader) {
+            Ok(r) => {
+                names.push(name.clone());
+                readers.push((name, r));
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    let mut capture = MergedCapture::new(readers);
+    let mut out = Vec::new();
+    let summary = {
+        let mut json = JsonLines::new(&mut out, false);
+        let tracker = TransferTracker::new(extract).expect("extract dir");
+        let mut pipeline = Pipeline {
+            analyzer: Analyzer::new(limits),
+            tracker,
+            outputs: vec![&mut json],
+        };
+        pipeline
+            .run(names, &mut capture, &mut |_| {})
+            .expect("pipeline")
+    };
+    let values = String::from_utf8(out)
+        .expect("utf-8 json")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid json line"))
+        .collect();
+    (values, summary)
+}
+
+pub fn run_file(path: &Path, extract: Option<PathBuf>) -> (Vec<Value>, RunSummary) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    run_bytes(
+        vec![(path.display().to_string(), bytes)],
+        extract,
+        Limits::default(),
+    )
+}
+
+pub fn of_type<'a>(values: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    values.iter().filter(|v| v["type"] == ty).collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

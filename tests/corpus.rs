@@ -1,0 +1,263 @@
+//! Every capture in ../shared/corpus: each file whose sha256 another tool states comes out of
+//! ftpscope with that sha256, sessions are found where tshark finds them (and on ports tshark
+//! needs to be told about), and the cases where ftpscope finds more than tshark are shown.
+
+mod common;
+
+use common::{corpus_dir, of_type, run_file};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+struct Case {
+    name: String,
+    pcap: PathBuf,
+    expected: Value,
+}
+
+fn cases(root: &Path) -> Vec<Case> {
+    let mut out = Vec::new();
+    for source in std::fs::read_dir(root).unwrap().flatten() {
+        if !source.path().is_dir() {
+            continue;
+        }
+        for case in std::fs::read_dir(source.path()).unwrap().flatten() {
+            let exp = case.path().join("expected.json");
+            let Ok(text) = std::fs::read_to_string(&exp) else {
+                continue;
+            };
+            let expected: Value = serde_json::from_str(&text).unwrap();
+            let pcap = case.path().join(expected["pcap"].as_str().unwrap());
+            out.push(Case {
+                name: expected["case"].as_str().unwrap().to_owned(),
+                pcap,
+                expected,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// (name, sha256, who says so) for every file another tool states a hash for.
+fn stated_files(expected: &Value) -> Vec<(String, String, &'static str)> {
+    let mut files = Vec::new();
+    for f in expected["tshark"]["exported_files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let name = f["name"].as_str().unwrap_or("?").to_owned();
+        if let Some(instead) = f.get("expected_instead") {
+            if let Some(sha) = instead["sha256"].as_str() {
+                files.push((name, sha.to_owned(), "tshark, corrected"));
+            }
+        } else if f.get("known_wrong").is_none() {
+            files.push((name, f["sha256"].as_str().unwrap().to_owned(), "tshark"));
+        }
+    }
+    let peer = &expected["peer"];
+    for key in ["files", "extracted_files"] {
+        for f in peer[key].as_array().into_iter().flatten() {
+            if let Some(sha) = f["sha256"].as_str() {
+                let name = f["name"]
+                    .as_str()
+                    .or(f["to"].as_str())
+                    .unwrap_or("?")
+                    .to_owned();
+                files.push((name, sha.to_owned(), "peer"));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn every_stated_file_comes_out_with_its_sha256() {
+    let Some(root) = corpus_dir() else { return };
+    let all = cases(&root);
+    assert!(all.len() >= 60, "corpus has {} cases", all.len());
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in &all {
+        let (values, summary) = run_file(&case.pcap, None);
+        assert!(
+            summary.damage.is_empty(),
+            "{}: damaged? {:?}",
+            case.name,
+            summary.damage
+        );
+        let got: BTreeSet<&str> = of_type(&values, "transfer")
+            .iter()
+            .filter_map(|t| t["sha256"].as_str())
+            .collect();
+        for (name, sha, who) in stated_files(&case.expected) {
+            checked += 1;
+            if !got.contains(sha.as_str()) {
+                failures.push(format!(
+                    "{}: {name} ({who}) sha256 {sha} not found",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 30, "only {checked} stated files");
+}
+
+#[test]
+fn sessions_are_found_wherever_tshark_finds_them_even_on_other_ports() {
+    let Some(root) = corpus_dir() else { return };
+    for case in cases(&root) {
+        let (values, _) = run_file(&case.pcap, None);
+        let ours: BTreeSet<(String, String)> = of_type(&values, "session")
+            .iter()
+            .map(|s| {
+                (
+                    s["client"].as_str().unwrap().to_owned(),
+                    s["server"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        for s in case.expected["tshark"]["ftp_control_session_list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let want = (
+                s["client"].as_str().unwrap().to_owned(),
+                s["server"].as_str().unwrap().to_owned(),
+            );
+            // tshark names IPv6 endpoints without brackets; normalise ours the same way.
+            let found = ours.iter().any(|(c, v)| {
+                let strip = |a: &str| a.replace(['[', ']'], "");
+                strip(c) == strip(&want.0) && strip(v) == strip(&want.1)
+            });
+            assert!(
+                found,
+                "{}: tshark's session {:?} not found among {:?}",
+                case.name, want, ours
+            );
+        }
+    }
+}
+
+fn transfer<'a>(values: &'a [Value], command: &str, path_suffix: &str) -> &'a Value {
+    of_type(values, "transfer")
+        .into_iter()
+        .find(|t| {
+            t["command"] == command && t["path"].as_str().is_some_and(|p| p.ends_with(path_suffix))
+        })
+        .unwrap_or_else(|| panic!("no {command} {path_suffix} in {values:#?}"))
+}
+
+#[test]
+fn data_connection_opened_before_retr_is_linked_where_tshark_exports_nothing() {
+    let Some(root) = corpus_dir() else { return };
+    let (values, _) = run_file(&root.join("zeek/retr/retr.pcap"), None);
+    let t = transfer(&values, "RETR", "README");
+    assert_eq!(t["bytes"], 16557);
+    assert_eq!(t["status"], "complete");
+    assert_eq!(t["announced_by"], "EPSV");
+    assert_eq!(t["link"], "exact");
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("zeek/retr/expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        expected["tshark"]["exported_files"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    );
+}
+
+#[test]
+fn ftp_on_non_standard_ports_is_found_by_its_dialogue() {
+    let Some(root) = corpus_dir() else { return };
+    for (case, port) in [
+        ("ppa/wrongdissector-port137", 137),
+        ("ppa/wrongdissector-port443", 443),
+    ] {
+        let dir = root.join(case);
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
+        let (values, _) = run_file(&dir.join(expected["pcap"].as_str().unwrap()), None);
+        let sessions = of_type(&values, "session");
+        assert_eq!(sessions.len(), 1, "{case}");
+        assert!(
+            sessions[0]["server"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{port}"))
+        );
+        assert_eq!(sessions[0]["detected_by"], "dialogue");
+        assert!(
+            !of_type(&values, "transfer").is_empty(),
+            "{case}: its transfers are followed too"
+        );
+    }
+}
+
+#[test]
+fn nat_rewritten_227_is_reported_and_eprt_over_ipv6_links() {
+    let Some(root) = corpus_dir() else { return };
+    // A server behind NAT announces its public address on a private network.
+    let (values, _) = run_file(
+        &root.join("zeek/cwd-navigation").join("cwd-navigation.pcap"),
+        None,
+    );
+    let mismatch = of_type(&values, "anomaly")
+        .into_iter()
+        .find(|a| a["kind"] == "address_mismatch");
+    assert!(mismatch.is_some(), "NAT-rewritten 227 must be reported");
+    // IPv6 EPRT (active) and EPSV transfers all link exactly.
+    let (values, _) = run_file(
+        &root.join("suricata-verify/firewall-117-ftp-all-data-ipv6/input.pcap"),
+        None,
+    );
+    let transfers = of_type(&values, "transfer");
+    assert!(
+        transfers
+            .iter()
+            .any(|t| t["announced_by"] == "EPRT" && t["link"] == "exact")
+    );
+    assert!(
+        transfers
+            .iter()
+            .any(|t| t["announced_by"] == "EPSV" && t["link"] == "exact")
+    );
+}
+
+#[test]
+fn incomplete_captures_get_honest_verdicts() {
+    let Some(root) = corpus_dir() else { return };
+    // The capture ends after 5808 of 4980924 announced bytes.
+    let (values, _) = run_file(&root.join("ppa/ftp/ftp.pcap"), None);
+    let t = transfer(&values, "RETR", "Music.mp3");
+    assert_eq!(t["status"], "truncated");
+    assert_eq!(t["expected_bytes"], 4980924);
+    assert_eq!(
+        t["missing_bytes"].as_u64().unwrap(),
+        4980924 - t["bytes"].as_u64().unwrap()
+    );
+    // Gigabytes of gaps and sequence wraparound: truncated, every missing byte counted.
+    let (values, _) = run_file(&root.join("zeek/bigtransfer/bigtransfer.pcap"), None);
+    let t = transfer(&values, "RETR", "rand.txt");
+    assert_eq!(t["status"], "truncated");
+    assert_eq!(t["expected_bytes"], 5416666670u64);
+    assert_eq!(
+        t["missing_bytes"].as_u64().unwrap() + t["bytes"].as_u64().unwrap(),
+        5416666670
+    );
+    // Only the data connection was captured: an orphan, still extracted, direction known from port 20.
+    let (values, _) = run_file(
+        &root.join("ppa/ftp-uploadfailed/ftp-uploadfailed.pcap"),
+        None,
+    );
+    let orphans = of_type(&values, "transfer");
+    assert_eq!(orphans.len(), 1);
+    assert!(orphans[0]["session"].is_null());
+    assert_eq!(orphans[0]["direction"], "upload");
+    assert!(orphans[0]["bytes"].as_u64().unwrap() > 1_000_000);
+}
