@@ -309,6 +309,18 @@ impl Analyzer {
                 let detail = format!("{side} line over {} bytes", self.limits.max_line_len);
                 self.anomaly(AnomalyKind::LineTooLong, ts, Some(sid), flow, detail);
             }
+            if line.after_gap {
+                // Keep the first line after a gap only if it reads as a whole line: a known
+                // verb, or a reply code. Otherwise it is the tail of a line whose start was lost.
+                let whole = if from_client {
+                    command::is_known_verb(&command::split_command(&line.bytes).0)
+                } else {
+                    reply::reply_code(&line.bytes).is_some()
+                };
+                if !whole {
+                    continue;
+                }
+            }
             if from_client {
                 self.on_command(sid, ts, &line.bytes);
             } else {

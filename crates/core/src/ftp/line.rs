@@ -4,7 +4,8 @@
 //! ABOR, option negotiation) and sometimes NUL bytes. The framer strips IAC sequences (IAC IAC
 //! is a literal 0xFF), ends a line at LF (dropping a CR before it), and cuts lines longer than
 //! the limit: the part kept is returned marked `cut`, the rest of that line is skipped. After a
-//! gap in the stream the partial line is dropped and framing resynchronises at the next LF.
+//! gap in the stream the partial line is dropped; the first line after it is returned marked
+//! `after_gap`, since only its content can tell whether the gap ended on a line boundary.
 
 const IAC: u8 = 0xFF;
 const SB: u8 = 250;
@@ -18,6 +19,8 @@ pub struct FramedLine {
     pub bytes: Vec<u8>,
     /// The line was longer than the limit; `bytes` holds its start.
     pub cut: bool,
+    /// The first line after a gap: it may be the tail of a line whose start was lost.
+    pub after_gap: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +39,10 @@ enum Telnet {
 pub struct LineFramer {
     buf: Vec<u8>,
     max_line: usize,
-    /// Skipping the rest of a cut line, or resynchronising after a gap.
+    /// Skipping the rest of a cut line.
     skipping: bool,
+    /// A gap came since the last line ended.
+    after_gap: bool,
     telnet: Telnet,
 }
 
@@ -47,6 +52,7 @@ impl LineFramer {
             buf: Vec::new(),
             max_line,
             skipping: false,
+            after_gap: false,
             telnet: Telnet::Data,
         }
     }
@@ -102,6 +108,7 @@ impl LineFramer {
             out.push(FramedLine {
                 bytes: line,
                 cut: true,
+                after_gap: std::mem::take(&mut self.after_gap),
             });
             self.skipping = true;
         } else {
@@ -122,13 +129,15 @@ impl LineFramer {
         out.push(FramedLine {
             bytes: line,
             cut: false,
+            after_gap: std::mem::take(&mut self.after_gap),
         });
     }
 
-    /// Bytes were lost: drop the partial line and resynchronise at the next LF.
+    /// Bytes were lost: drop the partial line; the next line is marked `after_gap`.
     pub fn gap(&mut self) {
         self.buf.clear();
-        self.skipping = true;
+        self.skipping = false;
+        self.after_gap = true;
         self.telnet = Telnet::Data;
     }
 
@@ -193,18 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn gap_resyncs_at_next_line() {
+    fn gap_drops_the_partial_line_and_marks_the_next() {
         let mut f = LineFramer::new(100);
         let mut out = Vec::new();
         f.push(b"RETR par", &mut out);
         f.gap();
         f.push(b"tial\r\nNOOP\r\n", &mut out);
-        assert_eq!(
-            out,
-            vec![FramedLine {
-                bytes: b"NOOP".to_vec(),
-                cut: false
-            }]
-        );
+        let got: Vec<(&[u8], bool)> = out.iter().map(|l| (&l.bytes[..], l.after_gap)).collect();
+        assert_eq!(got, vec![(&b"tial"[..], true), (&b"NOOP"[..], false)]);
     }
 }
