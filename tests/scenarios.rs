@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::scenario::{Conn, Wire, pattern};
+use common::scenario::{Conn, Frame, Wire, pattern};
+
+/// Rearranges a transfer's data segments before they go on the wire.
+type Order = dyn Fn(Vec<Frame>) -> Vec<Frame>;
 use common::{of_type, run_bytes, sha256_hex};
 use ftpscope_core::Limits;
 use serde_json::Value;
@@ -81,7 +84,7 @@ fn passive_retr(
 fn in_order_reordered_and_duplicated_segments_give_the_same_file() {
     let data = pattern(10_500, 7);
     let want = sha256_hex(&data);
-    let orders: Vec<Box<dyn Fn(Vec<common::scenario::Frame>) -> Vec<common::scenario::Frame>>> = vec![
+    let orders: Vec<Box<Order>> = vec![
         Box::new(|s| s),
         Box::new(|mut s| {
             s.reverse();
