@@ -290,9 +290,7 @@ anomaly_kinds! {
     TcpOverlapMismatch => "tcp_overlap_mismatch", "overlapping segments carried different bytes; the first copy was kept";
     TcpOutOfWindow => "tcp_out_of_window", "segment far outside the expected sequence range, dropped";
     TcpOooOverflow => "tcp_ooo_overflow", "too many out-of-order bytes held; the hole was skipped";
-    TcpGap => "tcp_gap", "bytes never captured; skipped and counted";
     FlowIdleTimeout => "flow_idle_timeout", "connection idle too long; closed by the analyzer";
-    ClassifyOverflow => "classify_overflow", "connection on another port never looked like FTP; not followed";
     LineTooLong => "line_too_long", "control line over the limit; cut";
     ControlGap => "control_gap", "bytes missing in the control dialogue; resynchronised at the next line";
     ReplyMalformed => "reply_malformed", "server line without a valid reply code";
@@ -308,5 +306,4 @@ anomaly_kinds! {
     OrphanData => "orphan_data", "data connection that no announced endpoint explains";
     TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
-    TlsStarted => "tls_started", "AUTH TLS/SSL accepted; the rest of the control channel is ciphertext";
 }

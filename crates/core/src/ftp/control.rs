@@ -230,6 +230,16 @@ impl Analyzer {
             server,
             detected_by,
         }));
+        if !expect_greeting {
+            // No handshake: the greeting and perhaps the login happened before the capture.
+            self.anomaly(
+                AnomalyKind::TcpMidstream,
+                ts,
+                Some(sid),
+                Some((client, server)),
+                "control connection".into(),
+            );
+        }
         sid
     }
 
