@@ -1,0 +1,303 @@
+//! The real binary: its exit statuses, error messages, standard input, extraction on disk and
+//! what reaches a terminal.
+
+mod common;
+
+use common::scenario::{Wire, pattern};
+use common::sha256_hex;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn ftpscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ftpscope-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A session with a hostile user name, a hostile path and a REST resume in a second session.
+fn hostile_and_resumed_capture() -> Vec<u8> {
+    let mut w = Wire::default();
+    let whole = pattern(6000, 42);
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 \x1b]0;owned\x07ready\r\n");
+    w.client(&mut c, b"USER \x1b[2Jmallory\r\n");
+    w.server(&mut c, b"331 pw\r\n");
+    w.client(&mut c, b"PASS s3cret\r\n");
+    w.server(&mut c, b"230 ok\r\n");
+    w.client(&mut c, b"PASV\r\n");
+    w.server(&mut c, b"227 Entering Passive Mode (10,0,0,2,19,137).\r\n");
+    let mut d = w.connect("10.0.0.1:40001", "10.0.0.2:5001", 1, 2);
+    w.client(&mut c, b"RETR ../../etc/passwd\r\n");
+    w.server(&mut d, b"root:x:0:0\n");
+    w.close(&mut d, false);
+    w.server(&mut c, b"226 ok\r\n");
+    // First part of a file, then the client gives up.
+    w.client(&mut c, b"PASV\r\n");
+    w.server(&mut c, b"227 Entering Passive Mode (10,0,0,2,19,138).\r\n");
+    let mut d = w.connect("10.0.0.1:40002", "10.0.0.2:5002", 1, 2);
+    w.client(&mut c, b"RETR /pub/big.bin\r\n");
+    w.server(
+        &mut c,
+        b"150 Opening BINARY mode data connection for /pub/big.bin (6000 bytes).\r\n",
+    );
+    w.server(&mut d, &whole[..2500]);
+    w.client(&mut c, b"ABOR\r\n");
+    w.close(&mut d, true);
+    w.server(&mut c, b"426 aborted\r\n226 ABOR ok\r\n");
+    w.close(&mut c, true);
+    // A second session resumes it.
+    let mut c = w.connect("10.0.0.1:40010", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 hi\r\n");
+    w.client(&mut c, b"USER anonymous\r\n");
+    w.server(&mut c, b"230 ok\r\n");
+    w.client(&mut c, b"REST 2500\r\n");
+    w.server(&mut c, b"350 Restarting at 2500\r\n");
+    w.client(&mut c, b"PASV\r\n");
+    w.server(&mut c, b"227 Entering Passive Mode (10,0,0,2,19,139).\r\n");
+    let mut d = w.connect("10.0.0.1:40011", "10.0.0.2:5003", 1, 2);
+    w.client(&mut c, b"RETR /pub/big.bin\r\n");
+    w.server(
+        &mut c,
+        b"150 Opening BINARY mode data connection for /pub/big.bin (6000 bytes).\r\n",
+    );
+    w.server(&mut d, &whole[2500..]);
+    w.close(&mut d, false);
+    w.server(&mut c, b"226 ok\r\n");
+    w.close(&mut c, true);
+    w.pcap()
+}
+
+#[test]
+fn extraction_stays_inside_the_folder_and_joins_resumed_parts() {
+    let dir = temp("extract");
+    let pcap = dir.join("in.pcap");
+    std::fs::write(&pcap, hostile_and_resumed_capture()).unwrap();
+    let out_dir = dir.join("out");
+    let out = ftpscope(
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "--json",
+            "-x",
+            out_dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let transfers: Vec<_> = records.iter().filter(|r| r["type"] == "transfer").collect();
+    assert_eq!(transfers.len(), 3);
+    let canonical = out_dir.canonicalize().unwrap();
+    for t in &transfers {
+        let file = Path::new(t["file"].as_str().unwrap())
+            .canonicalize()
+            .unwrap();
+        assert!(file.starts_with(&canonical), "{} escaped", file.display());
+        assert_eq!(
+            sha256_hex(&std::fs::read(&file).unwrap()),
+            t["sha256"].as_str().unwrap()
+        );
+    }
+    assert!(
+        transfers[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("session-1/etc/passwd")
+    );
+    assert!(
+        transfers[1]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("session-1/pub/big.bin.aborted")
+    );
+    let resumed = transfers[2];
+    assert_eq!(resumed["offset"], 2500);
+    assert_eq!(resumed["status"], "complete");
+    assert_eq!(resumed["resumes_transfer"], transfers[1]["transfer"]);
+    let combined = std::fs::read(resumed["combined_file"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        combined,
+        pattern(6000, 42),
+        "the combined file is the whole original"
+    );
+    assert_eq!(resumed["combined_sha256"], sha256_hex(&combined).as_str());
+    // The index lists the same transfer records.
+    let index = std::fs::read_to_string(out_dir.join("index.jsonl")).unwrap();
+    assert_eq!(index.lines().count(), 3);
+    assert!(
+        !out_dir.join(".ftpscope-partial").exists(),
+        "temporary folder removed"
+    );
+    // Running again never overwrites: new names are chosen.
+    let again = ftpscope(
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "-x",
+            out_dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(again.status.success());
+    assert!(
+        out_dir.join("session-1/etc/passwd (2)").exists(),
+        "a second run picks a new name"
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("session-1/etc/passwd")).unwrap(),
+        b"root:x:0:0\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_report_escapes_what_would_act_on_a_terminal_and_masks_passwords() {
+    let out = ftpscope(&["-r", "-"], Some(&hostile_and_resumed_capture()));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07'),
+        "raw escape reached the terminal"
+    );
+    assert!(text.contains("\\x1b[2Jmallory"));
+    assert!(text.contains("\\x1b]0;owned\\x07ready"));
+    assert!(!text.contains("s3cret"));
+    assert!(text.contains("PASS ********"));
+    let shown = ftpscope(
+        &["-r", "-", "--show-passwords"],
+        Some(&hostile_and_resumed_capture()),
+    );
+    assert!(
+        String::from_utf8(shown.stdout)
+            .unwrap()
+            .contains("PASS s3cret")
+    );
+}
+
+#[test]
+fn errors_are_clear_and_exit_statuses_say_what_happened() {
+    let missing = ftpscope(&["-r", "/nonexistent/x.pcap"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8(missing.stderr).unwrap();
+    assert!(
+        err.starts_with("ftpscope: cannot open /nonexistent/x.pcap"),
+        "{err}"
+    );
+
+    let not_capture = ftpscope(&["-r", "-"], Some(b"PK\x03\x04 this is a zip file"));
+    assert_eq!(not_capture.status.code(), Some(1));
+    assert!(
+        String::from_utf8(not_capture.stderr)
+            .unwrap()
+            .contains("not a pcap or pcapng file")
+    );
+
+    let mut damaged = hostile_and_resumed_capture();
+    damaged.truncate(damaged.len() - 10);
+    let out = ftpscope(&["-r", "-", "--json"], Some(&damaged));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("is damaged at byte") && err.contains("analysed up to there"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("\"type\":\"damage\"")
+    );
+
+    let usage = ftpscope(&[], None);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .args(["-r", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let capture = hostile_and_resumed_capture();
+    let mut stdin = child.stdin.take().unwrap();
+    drop(child.stdout.take()); // the reader went away
+    let _ = stdin.write_all(&capture);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ascii_transfers_can_be_written_with_local_line_endings() {
+    let mut w = Wire::default();
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 hi\r\n");
+    w.client(&mut c, b"TYPE A\r\n");
+    w.server(&mut c, b"200 ascii\r\n");
+    w.client(&mut c, b"PASV\r\n");
+    w.server(&mut c, b"227 Entering Passive Mode (10,0,0,2,19,137).\r\n");
+    let mut d = w.connect("10.0.0.1:40001", "10.0.0.2:5001", 1, 2);
+    w.client(&mut c, b"RETR notes.txt\r\n");
+    w.server(&mut d, b"one\r\ntwo\r\n");
+    w.close(&mut d, false);
+    w.server(&mut c, b"226 ok\r\n");
+    let dir = temp("eol");
+    let pcap = dir.join("in.pcap");
+    std::fs::write(&pcap, w.pcap()).unwrap();
+    for (eol, want) in [
+        ("wire", &b"one\r\ntwo\r\n"[..]),
+        ("local", &b"one\ntwo\n"[..]),
+    ] {
+        let out_dir = dir.join(eol);
+        let out = ftpscope(
+            &[
+                "-r",
+                pcap.to_str().unwrap(),
+                "-x",
+                out_dir.to_str().unwrap(),
+                "--ascii-eol",
+                eol,
+            ],
+            None,
+        );
+        assert!(out.status.success());
+        assert_eq!(
+            std::fs::read(out_dir.join("session-1/notes.txt")).unwrap(),
+            want,
+            "{eol}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
