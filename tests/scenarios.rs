@@ -552,3 +552,64 @@ fn several_captures_are_merged_in_time_order() {
     assert_eq!(codes, [220, 331, 230, 215]);
     assert_eq!(of_type(&values, "session")[0]["end_reason"], "closed");
 }
+
+#[test]
+fn ip_fragments_are_reassembled() {
+    let mut w = Wire::default();
+    let mut c = login(&mut w);
+    w.client(&mut c, b"LPSV\r\n");
+    w.server(
+        &mut c,
+        b"228 Entering Long Passive Mode (4,4,10,0,0,2,2,19,137)\r\n",
+    );
+    let mut d = w.connect("10.0.0.1:40001", "10.0.0.2:5001", 1, 2);
+    w.client(&mut c, b"RETR frag.bin\r\n");
+    let data = pattern(2000, 8);
+    let whole = w.make(&mut d, false, &data);
+    // Split the IPv4 datagram in two fragments: 14 Ethernet + 20 IP header, payload at 34.
+    let (eth_ip, payload) = whole.bytes.split_at(34);
+    let cut = 1024; // a multiple of 8
+    for (offset, part, more) in [
+        (0usize, &payload[..cut], true),
+        (cut, &payload[cut..], false),
+    ] {
+        let mut frame = eth_ip.to_vec();
+        let total = (20 + part.len()) as u16;
+        frame[16..18].copy_from_slice(&total.to_be_bytes());
+        let flags_offset = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        frame[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+        frame.extend_from_slice(part);
+        w.frames.push(common::scenario::Frame {
+            ts_us: whole.ts_us,
+            bytes: frame,
+            caplen: None,
+        });
+    }
+    w.close(&mut d, false);
+    w.server(&mut c, b"226 ok\r\n");
+    let values = run(&w);
+    let t = only_transfer(&values);
+    assert_eq!(t["sha256"], sha256_hex(&data).as_str());
+    assert_eq!(t["announced_by"], "LPSV");
+    assert_eq!(t["status"], "complete");
+}
+
+#[test]
+fn stou_takes_the_name_the_server_chose() {
+    let mut w = Wire::default();
+    let mut c = login(&mut w);
+    w.client(&mut c, b"LPRT 4,4,10,0,0,1,2,156,64\r\n");
+    w.server(&mut c, b"200 LPRT ok\r\n");
+    w.client(&mut c, b"STOU\r\n");
+    w.server(&mut c, b"150 FILE: upload.0001\r\n");
+    let mut d = w.connect("10.0.0.2:20", "10.0.0.1:40000", 1, 2);
+    w.client(&mut d, b"unique");
+    w.close(&mut d, true);
+    w.server(&mut c, b"226 Transfer complete.\r\n");
+    let values = run(&w);
+    let t = only_transfer(&values);
+    assert_eq!(t["command"], "STOU");
+    assert_eq!(t["path"], "upload.0001");
+    assert_eq!(t["announced_by"], "LPRT");
+    assert_eq!(t["direction"], "upload");
+}
