@@ -58,8 +58,8 @@ struct Live {
 struct Resumable {
     key: (IpAddr, Vec<u8>),
     transfer: TransferId,
-    path: PathBuf,
-    /// Bytes 0..covers of the remote file are in `path`.
+    path: Option<PathBuf>,
+    /// Bytes 0..covers of the remote file are in `path` (when extracting).
     covers: u64,
 }
 
@@ -222,16 +222,18 @@ impl TransferTracker {
             return;
         }
         let key = (server, path);
-        if r.offset > 0
-            && let Some(prev) = self
-                .resumable
+        let earlier = if r.offset > 0 {
+            self.resumable
                 .iter()
                 .rev()
                 .find(|p| p.key == key && p.covers >= r.offset)
-        {
+        } else {
+            None
+        };
+        if let Some(prev) = earlier {
             outcome.resumes = Some(prev.transfer);
-            if let Some(file) = &outcome.file {
-                match write_combined(&prev.path, r.offset, file) {
+            if let (Some(prev_file), Some(file)) = (&prev.path, &outcome.file) {
+                match write_combined(prev_file, r.offset, file) {
                     Ok((path, sha)) => {
                         outcome.combined_file = Some(path);
                         outcome.combined_sha256 = Some(sha);
@@ -242,26 +244,26 @@ impl TransferTracker {
                 }
             }
         }
-        let covers = r.offset + r.bytes;
-        let source = if r.offset > 0 {
-            outcome.combined_file.clone()
-        } else {
-            outcome.file.clone()
-        };
-        if r.missing_bytes == 0 || r.offset == 0 {
-            // A truncated first part still covers its bytes 0..bytes when it has no gap inside.
-            let contiguous = r.missing_bytes == 0 || r.bytes + r.offset == covers;
-            if let (Some(path), true) = (source, contiguous) {
-                if self.resumable.len() >= RESUME_MEMORY {
-                    self.resumable.pop_front();
-                }
-                self.resumable.push_back(Resumable {
-                    key,
-                    transfer: r.transfer,
-                    path,
-                    covers,
-                });
+        // Remember what this transfer holds of the remote file, from byte 0, for a later
+        // resume: a first part, or a resumed part joined to what it resumed. A gap inside
+        // breaks the chain.
+        let r = &outcome.record;
+        let from_zero = r.offset == 0 || outcome.resumes.is_some();
+        if from_zero && r.gap_bytes == 0 && r.bytes > 0 {
+            let path = if r.offset == 0 {
+                outcome.file.clone()
+            } else {
+                outcome.combined_file.clone()
+            };
+            if self.resumable.len() >= RESUME_MEMORY {
+                self.resumable.pop_front();
             }
+            self.resumable.push_back(Resumable {
+                key,
+                transfer: r.transfer,
+                path,
+                covers: r.offset + r.bytes,
+            });
         }
     }
 

@@ -152,6 +152,7 @@ pub fn transfer_json(o: &TransferOutcome) -> Value {
         "expected_bytes".into(),
         r.expected_bytes.map_or(Value::Null, Value::from),
     );
+    m.insert("gap_bytes".into(), r.gap_bytes.into());
     m.insert("missing_bytes".into(), r.missing_bytes.into());
     m.insert("sha256".into(), o.sha256.clone().into());
     m.insert("status".into(), r.status.as_str().into());

@@ -237,6 +237,8 @@ pub struct TransferRecord {
     pub bytes: u64,
     /// What SIZE (213) or the 150 reply announced, less the REST offset.
     pub expected_bytes: Option<u64>,
+    /// Bytes never captured inside the stream (reassembly gaps, snaplen cuts).
+    pub gap_bytes: u64,
     /// Bytes known to be missing: gaps inside, and the shortfall against `expected_bytes`.
     pub missing_bytes: u64,
     pub status: TransferStatus,

@@ -656,9 +656,7 @@ impl Analyzer {
             }
             _ => {}
         }
-        if let Some(tid) = done.transfer {
-            self.transfer_final(tid, &reply);
-        }
+        let transfer = done.transfer.map(|tid| (tid, reply.clone()));
         done.replies.push(reply);
         for (kind, detail) in anomalies {
             self.anomaly(kind, ts, Some(sid), flow, detail);
@@ -669,6 +667,10 @@ impl Analyzer {
             command: done.command,
             replies: done.replies,
         }));
+        // After the exchange, so a transfer its final reply completes comes after the command.
+        if let Some((tid, reply)) = transfer {
+            self.transfer_final(tid, &reply);
+        }
     }
 
     /// The control connection ended: finish its dialogue and whatever waits on it.

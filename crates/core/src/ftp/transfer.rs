@@ -202,6 +202,7 @@ impl Transfer {
             offset: self.offset(),
             bytes: self.bytes,
             expected_bytes: self.expected_bytes(),
+            gap_bytes: self.gap_bytes,
             missing_bytes,
             status,
             reason,
