@@ -266,3 +266,30 @@ fn incomplete_captures_get_honest_verdicts() {
     assert_eq!(orphans[0]["direction"], "upload");
     assert!(orphans[0]["bytes"].as_u64().unwrap() > 1_000_000);
 }
+
+#[test]
+fn a_command_split_over_many_segments_stays_one_command() {
+    let Some(root) = corpus_dir() else { return };
+    let dir = root.join("suricata-verify/ftp-too-long-command-buffered");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    // tshark takes every segment of the 40 KB RETR line for a command of its own.
+    let tshark_commands = expected["tshark"]["commands"].as_array().unwrap().len();
+    assert!(
+        tshark_commands > 20,
+        "tshark saw {tshark_commands} commands"
+    );
+    let (values, _) = run_file(&dir.join("ftp-too-long-command.pcap"), None);
+    let verbs: Vec<&str> = of_type(&values, "command")
+        .iter()
+        .filter_map(|c| c["command"].as_str())
+        .collect();
+    assert_eq!(
+        verbs,
+        ["USER", "PASS", "SYST", "TYPE", "PASV", "RETR", "RETR"]
+    );
+    let long = of_type(&values, "anomaly")
+        .into_iter()
+        .find(|a| a["kind"] == "line_too_long");
+    assert!(long.is_some(), "the over-long line is reported");
+}

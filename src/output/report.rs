@@ -30,6 +30,17 @@ fn clock(ts: Timestamp) -> String {
     rfc3339(ts).get(11..23).unwrap_or("").to_owned()
 }
 
+/// Wire bytes for one report line: escaped, and cut when very long (a 40 KB argument would
+/// bury the dialogue); the length says how much there was.
+fn short(bytes: &[u8]) -> String {
+    const MAX: usize = 160;
+    if bytes.len() <= MAX {
+        escape(bytes)
+    } else {
+        format!("{}… ({} bytes)", escape(&bytes[..MAX]), bytes.len())
+    }
+}
+
 fn secs(from: Timestamp, to: Timestamp) -> String {
     format!("{:.1} s", (to - from) as f64 / 1e9)
 }
@@ -52,7 +63,7 @@ fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String 
             if c.secret && !show_passwords && !anonymous {
                 line.push_str(MASK);
             } else {
-                line.push_str(&escape(&c.arg));
+                line.push_str(&short(&c.arg));
             }
         }
         line.push_str(" → ");
@@ -61,7 +72,7 @@ fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String 
         Some(r) => {
             let first = r.text.split(|&b| b == b'\n').next().unwrap_or(&[]);
             let more = if r.text.contains(&b'\n') { " …" } else { "" };
-            line.push_str(&format!("{} {}{more}", r.code, escape(first)));
+            line.push_str(&format!("{} {}{more}", r.code, short(first)));
         }
         None => line.push_str("(no reply)"),
     }
@@ -74,7 +85,7 @@ fn transfer_line(t: &TransferOutcome) -> String {
         .full_path
         .as_deref()
         .or(r.path.as_deref())
-        .map(escape)
+        .map(short)
         .unwrap_or_else(|| "-".into());
     let verb = r
         .command
