@@ -1,12 +1,14 @@
-//! The one driving loop, used by every mode (JSON Lines, extraction, the text report and,
-//! later, the TUI worker): frames from the capture into the analyzer, events out into the
-//! transfer tracker and the outputs.
+//! The one driving loop, used by every mode (JSON Lines, extraction, the text report, the TUI
+//! worker and live capture): frames from a [`FrameSource`] into the analyzer, events out into
+//! the transfer tracker and the outputs.
 
 use crate::capture::{InputDamage, MergedCapture};
 use crate::transfers::{TransferOutcome, TransferTracker};
 use ftpscope_core::event::DataMode;
 use ftpscope_core::{Analyzer, Anomaly, Event, Exchange, SessionStart, SessionSummary, Stats};
+use ftpscope_core::{Frame, Timestamp};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What outputs receive, in the order things happened.
 #[derive(Debug, Clone)]
@@ -35,6 +37,37 @@ pub trait Output {
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
 }
 
+/// What a source of frames yields next.
+pub enum SourceItem<'a> {
+    Frame(Frame<'a>),
+    /// An input is damaged here (that input is done; others may go on).
+    Damage(InputDamage),
+    /// No frame came for a while (live capture): packet time is now this, so idle flows and
+    /// transfers can expire.
+    Idle(Timestamp),
+}
+
+/// Where frames come from: capture files (merged) or, with the `live` feature, an interface.
+pub trait FrameSource {
+    /// The next item, or None when the source is exhausted.
+    fn next_item(&mut self) -> Option<SourceItem<'_>>;
+    /// Bytes consumed so far (for progress).
+    fn bytes_read(&self) -> u64;
+}
+
+impl FrameSource for MergedCapture {
+    fn next_item(&mut self) -> Option<SourceItem<'_>> {
+        Some(match self.next_frame()? {
+            Ok(frame) => SourceItem::Frame(frame.record),
+            Err(damage) => SourceItem::Damage(damage),
+        })
+    }
+
+    fn bytes_read(&self) -> u64 {
+        MergedCapture::bytes_read(self)
+    }
+}
+
 /// How often (in frames) progress is reported.
 const PROGRESS_EVERY: u64 = 8192;
 
@@ -45,23 +78,39 @@ pub struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// Reads every frame of `capture`, then finishes the analysis. `progress` gets the bytes
+    /// Reads every frame of `source`, then finishes the analysis. `progress` gets the bytes
     /// read so far now and then.
     pub fn run(
         &mut self,
         inputs: Vec<String>,
-        capture: &mut MergedCapture,
+        source: &mut dyn FrameSource,
         progress: &mut dyn FnMut(u64),
+    ) -> io::Result<RunSummary> {
+        self.run_until(inputs, source, progress, &AtomicBool::new(false))
+    }
+
+    /// Like [`Pipeline::run`], but stops reading early once `stop` is set (Ctrl-C in live
+    /// capture, quitting the TUI); what was read is still finished with honest verdicts.
+    pub fn run_until(
+        &mut self,
+        inputs: Vec<String>,
+        source: &mut dyn FrameSource,
+        progress: &mut dyn FnMut(u64),
+        stop: &AtomicBool,
     ) -> io::Result<RunSummary> {
         let mut summary = RunSummary {
             inputs,
             ..RunSummary::default()
         };
         let mut frames = 0u64;
-        while let Some(next) = capture.next_frame() {
-            match next {
-                Ok(frame) => self.analyzer.handle_frame(&frame.record),
-                Err(damage) => {
+        while !stop.load(Ordering::Relaxed) {
+            let Some(item) = source.next_item() else {
+                break;
+            };
+            match item {
+                SourceItem::Frame(frame) => self.analyzer.handle_frame(&frame),
+                SourceItem::Idle(now) => self.analyzer.handle_timeout(now),
+                SourceItem::Damage(damage) => {
                     summary.damage.push(damage.clone());
                     self.send(&Record::Damage(damage))?;
                 }
@@ -69,10 +118,10 @@ impl Pipeline<'_> {
             self.drain()?;
             frames += 1;
             if frames.is_multiple_of(PROGRESS_EVERY) {
-                progress(capture.bytes_read());
+                progress(source.bytes_read());
             }
         }
-        progress(capture.bytes_read());
+        progress(source.bytes_read());
         self.analyzer.finish();
         self.drain()?;
         self.tracker.finish();
