@@ -8,3 +8,4 @@ pub mod output;
 pub mod pipeline;
 pub mod text;
 pub mod transfers;
+pub mod tui;

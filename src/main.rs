@@ -15,6 +15,7 @@ use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+
 /// Writes every transfer record to DIR/index.jsonl.
 struct ExtractIndex {
     out: BufWriter<File>,
@@ -124,6 +125,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     let mut capture = MergedCapture::new(inputs);
+
+    // On a terminal with nothing else asked for: the TUI. Files go to a temporary folder so the
+    // transfer view can show them and `s` can save them; it is removed on exit.
+    if !cli.json && cli.extract.is_none() && !cli.report && io::stdout().is_terminal() {
+        let dir = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
+        let result = ftpscope::tui::run(names, capture, total, dir.clone(), cli.show_passwords);
+        let _ = std::fs::remove_dir_all(&dir);
+        result.context("terminal UI")?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let stdout = io::stdout();
     let mut json = cli.json.then(|| {

@@ -1,0 +1,683 @@
+//! The TUI's state and its one mutation, [`App::update`]. Everything the user sees is derived
+//! from this state by the pure functions in [`crate::tui::view`].
+
+use crate::model::{Model, SessionView};
+use crate::output::extract;
+use crate::pipeline::{Record, RunSummary};
+use crate::text::escape;
+use crate::transfers::{TransferOutcome, final_location};
+use crate::tui::keymap::Action;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// What the analysis worker sends the UI.
+#[derive(Debug)]
+pub enum Msg {
+    Records(Vec<Record>),
+    /// Bytes of the capture read so far.
+    Progress(u64),
+    Done(Box<RunSummary>),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Sessions,
+    Dialogue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Start,
+    User,
+    Bytes,
+    Transfers,
+}
+
+impl SortKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Start => "start",
+            SortKey::User => "user",
+            SortKey::Bytes => "bytes",
+            SortKey::Transfers => "transfers",
+        }
+    }
+}
+
+/// A transfer in the model: of session `session` (an index into `model.sessions`), or an
+/// orphan when `session` is None.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRef {
+    pub session: Option<usize>,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help,
+    Filter,
+    Detail(TransferRef),
+    /// The save prompt: the transfer and the folder typed so far.
+    Save(TransferRef, String),
+}
+
+/// One line of a session's dialogue: an exchange or, at its place in time, a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogueItem {
+    Exchange(usize),
+    Transfer(usize),
+}
+
+/// The bytes of the open transfer shown right now: a bounded window of its file.
+#[derive(Debug, Default, Clone)]
+pub struct DetailWindow {
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+    pub file_len: u64,
+}
+
+pub const TAB_NAMES: [&str; 3] = ["Sessions", "Transfers", "Anomalies"];
+/// The most bytes of a transfer the detail view reads at once.
+const WINDOW: usize = 64 << 10;
+
+pub struct App {
+    pub model: Model,
+    pub source: String,
+    pub tab: usize,
+    pub pane: Pane,
+    /// Sessions shown, as indices into `model.sessions`, filtered and sorted.
+    pub order: Vec<usize>,
+    /// All transfers shown in the Transfers tab, filtered.
+    pub transfer_list: Vec<TransferRef>,
+    /// Selected row and first visible row, per tab.
+    pub sel: [usize; 3],
+    pub offset: [usize; 3],
+    pub dialogue_sel: usize,
+    pub dialogue_offset: usize,
+    pub sort: SortKey,
+    pub filter: String,
+    pub overlay: Overlay,
+    pub hex: bool,
+    pub detail: DetailWindow,
+    /// First listing entry shown, for listings.
+    pub entry_offset: usize,
+    pub reveal_passwords: bool,
+    pub bytes_read: u64,
+    pub total_bytes: Option<u64>,
+    pub summary: Option<RunSummary>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub size: (u16, u16),
+    pub quit: bool,
+    dirty: bool,
+}
+
+/// Rows of the screen each part gets, for a terminal `height` rows high: shared by the view
+/// and by mouse handling, so a click lands where the row was drawn.
+pub struct Layout {
+    /// First row and height of the main list (sessions, transfers or anomalies): below its
+    /// border and its header line.
+    pub list_top: u16,
+    pub list_rows: usize,
+    /// First row and height of the dialogue pane (Sessions tab), inside its border.
+    pub dialogue_top: u16,
+    pub dialogue_rows: usize,
+}
+
+pub fn layout(tab: usize, height: u16) -> Layout {
+    // Title bar (1), body, status bar (1). Borders take a row above and below each pane.
+    let body = height.saturating_sub(2);
+    if tab == 0 {
+        let list = (body * 2 / 5).max(3);
+        let dialogue = body.saturating_sub(list);
+        Layout {
+            list_top: 3,
+            list_rows: usize::from(list.saturating_sub(3)),
+            dialogue_top: 1 + list + 1,
+            dialogue_rows: usize::from(dialogue.saturating_sub(2)),
+        }
+    } else {
+        Layout {
+            list_top: 3,
+            list_rows: usize::from(body.saturating_sub(3)),
+            dialogue_top: 0,
+            dialogue_rows: 0,
+        }
+    }
+}
+
+impl App {
+    pub fn new(source: String, total_bytes: Option<u64>, reveal_passwords: bool) -> Self {
+        App {
+            model: Model::default(),
+            source,
+            tab: 0,
+            pane: Pane::Sessions,
+            order: Vec::new(),
+            transfer_list: Vec::new(),
+            sel: [0; 3],
+            offset: [0; 3],
+            dialogue_sel: 0,
+            dialogue_offset: 0,
+            sort: SortKey::Start,
+            filter: String::new(),
+            overlay: Overlay::None,
+            hex: false,
+            detail: DetailWindow::default(),
+            entry_offset: 0,
+            reveal_passwords,
+            bytes_read: 0,
+            total_bytes,
+            summary: None,
+            error: None,
+            message: None,
+            size: (80, 24),
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// Folds what the worker sent into the model.
+    pub fn apply(&mut self, msg: Msg) {
+        match msg {
+            Msg::Records(records) => {
+                for r in &records {
+                    self.model.apply(r);
+                }
+                self.dirty = true;
+            }
+            Msg::Progress(bytes) => self.bytes_read = bytes,
+            Msg::Done(summary) => {
+                self.summary = Some(*summary);
+                self.dirty = true;
+            }
+            Msg::Failed(e) => self.error = Some(e),
+        }
+    }
+
+    /// Recomputes the filtered, sorted lists when something changed. Called once per frame,
+    /// not per record, so a capture of 100 000 sessions stays responsive while it loads.
+    pub fn refresh(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let needle = self.filter.to_lowercase();
+        let sessions = &self.model.sessions;
+        let mut order: Vec<usize> = (0..sessions.len())
+            .filter(|&i| session_matches(&sessions[i], &needle))
+            .collect();
+        let key = self.sort;
+        match key {
+            SortKey::Start => {}
+            SortKey::User => {
+                order.sort_by_key(|&i| sessions[i].summary.as_ref().and_then(|s| s.user.clone()))
+            }
+            SortKey::Bytes => {
+                order.sort_by_key(|&i| std::cmp::Reverse(session_bytes(&sessions[i])))
+            }
+            SortKey::Transfers => {
+                order.sort_by_key(|&i| std::cmp::Reverse(sessions[i].transfers.len()))
+            }
+        }
+        self.order = order;
+        let mut list = Vec::new();
+        for (si, s) in sessions.iter().enumerate() {
+            for (ti, t) in s.transfers.iter().enumerate() {
+                if transfer_matches(t, &needle)
+                    || (!needle.is_empty() && session_matches(s, &needle))
+                {
+                    list.push(TransferRef {
+                        session: Some(si),
+                        index: ti,
+                    });
+                }
+            }
+        }
+        for (ti, t) in self.model.orphans.iter().enumerate() {
+            if transfer_matches(t, &needle) {
+                list.push(TransferRef {
+                    session: None,
+                    index: ti,
+                });
+            }
+        }
+        list.sort_by_key(|r| self.transfer(*r).map(|t| t.record.start));
+        self.transfer_list = list;
+        let lens = [
+            self.order.len(),
+            self.transfer_list.len(),
+            self.model.anomalies.len(),
+        ];
+        for (tab, len) in lens.iter().enumerate() {
+            self.sel[tab] = self.sel[tab].min(len.saturating_sub(1));
+        }
+        self.scroll_into_view();
+    }
+
+    pub fn selected_session(&self) -> Option<&SessionView> {
+        let i = *self.order.get(self.sel[0])?;
+        self.model.sessions.get(i)
+    }
+
+    pub fn transfer(&self, r: TransferRef) -> Option<&TransferOutcome> {
+        match r.session {
+            Some(s) => self.model.sessions.get(s)?.transfers.get(r.index),
+            None => self.model.orphans.get(r.index),
+        }
+    }
+
+    /// The selected session's dialogue with its transfers placed in time.
+    pub fn dialogue(&self) -> Vec<DialogueItem> {
+        let Some(s) = self.selected_session() else {
+            return Vec::new();
+        };
+        let mut items: Vec<(i64, usize, DialogueItem)> = Vec::new();
+        for (i, e) in s.exchanges.iter().enumerate() {
+            let ts = e
+                .command
+                .as_ref()
+                .map(|c| c.ts)
+                .or(e.replies.first().map(|r| r.ts))
+                .unwrap_or(0);
+            items.push((ts, 0, DialogueItem::Exchange(i)));
+        }
+        for (i, t) in s.transfers.iter().enumerate() {
+            // After the command that caused it: the end of the transfer is its final reply.
+            items.push((t.record.end, 1, DialogueItem::Transfer(i)));
+        }
+        items.sort_by_key(|(ts, kind, _)| (*ts, *kind));
+        items.into_iter().map(|(_, _, item)| item).collect()
+    }
+
+    fn list_len(&self) -> usize {
+        match self.tab {
+            0 => self.order.len(),
+            1 => self.transfer_list.len(),
+            _ => self.model.anomalies.len(),
+        }
+    }
+
+    fn scroll_into_view(&mut self) {
+        let l = layout(self.tab, self.size.1);
+        let tab = self.tab;
+        let rows = l.list_rows.max(1);
+        if self.sel[tab] < self.offset[tab] {
+            self.offset[tab] = self.sel[tab];
+        } else if self.sel[tab] >= self.offset[tab] + rows {
+            self.offset[tab] = self.sel[tab] + 1 - rows;
+        }
+        let drows = l.dialogue_rows.max(1);
+        if self.dialogue_sel < self.dialogue_offset {
+            self.dialogue_offset = self.dialogue_sel;
+        } else if self.dialogue_sel >= self.dialogue_offset + drows {
+            self.dialogue_offset = self.dialogue_sel + 1 - drows;
+        }
+    }
+
+    /// Moves the selection of whatever has focus by `delta` rows.
+    fn step(&mut self, delta: isize) {
+        if let Overlay::Detail(r) = self.overlay {
+            self.scroll_detail(r, delta);
+            return;
+        }
+        let move_by = |value: usize, len: usize| -> usize {
+            let v = value as isize + delta;
+            v.clamp(0, len.saturating_sub(1) as isize) as usize
+        };
+        if self.tab == 0 && self.pane == Pane::Dialogue {
+            let len = self.dialogue().len();
+            self.dialogue_sel = move_by(self.dialogue_sel, len);
+        } else {
+            let len = self.list_len();
+            let before = self.sel[self.tab];
+            self.sel[self.tab] = move_by(before, len);
+            if self.tab == 0 && self.sel[0] != before {
+                self.dialogue_sel = 0;
+                self.dialogue_offset = 0;
+            }
+        }
+        self.scroll_into_view();
+    }
+
+    fn page(&self) -> isize {
+        let l = layout(self.tab, self.size.1);
+        let rows = if self.tab == 0 && self.pane == Pane::Dialogue {
+            l.dialogue_rows
+        } else {
+            l.list_rows
+        };
+        rows.max(1) as isize
+    }
+
+    /// The only mutation of the UI state.
+    pub fn update(&mut self, action: Action) {
+        self.message = None;
+        match (&self.overlay, action) {
+            (_, Action::Quit) => self.quit = true,
+            (_, Action::Resize(w, h)) => {
+                self.size = (w, h);
+                self.scroll_into_view();
+            }
+            (Overlay::Help, _) => self.overlay = Overlay::None,
+            (Overlay::Filter, Action::Input(c)) => {
+                self.filter.push(c);
+                self.dirty = true;
+                self.refresh();
+            }
+            (Overlay::Filter, Action::InputBackspace) => {
+                self.filter.pop();
+                self.dirty = true;
+                self.refresh();
+            }
+            (Overlay::Filter, Action::Enter) => self.overlay = Overlay::None,
+            (Overlay::Filter, Action::Back) => {
+                self.filter.clear();
+                self.dirty = true;
+                self.overlay = Overlay::None;
+                self.refresh();
+            }
+            (Overlay::Filter, _) => {}
+            (Overlay::Save(r, dir), Action::Input(c)) => {
+                let mut dir = dir.clone();
+                dir.push(c);
+                self.overlay = Overlay::Save(*r, dir);
+            }
+            (Overlay::Save(r, dir), Action::InputBackspace) => {
+                let mut dir = dir.clone();
+                dir.pop();
+                self.overlay = Overlay::Save(*r, dir);
+            }
+            (Overlay::Save(r, dir), Action::Enter) => {
+                let (r, dir) = (*r, dir.clone());
+                self.message = Some(match self.save(r, Path::new(&dir)) {
+                    Ok(path) => format!("saved to {}", escape(path.to_string_lossy().as_bytes())),
+                    Err(e) => format!("could not save: {e}"),
+                });
+                self.overlay = Overlay::Detail(r);
+            }
+            (Overlay::Save(r, _), Action::Back) => self.overlay = Overlay::Detail(*r),
+            (Overlay::Save(..), _) => {}
+            (Overlay::Detail(_), Action::Back) => self.overlay = Overlay::None,
+            (Overlay::Detail(r), Action::ToggleHex) => {
+                let r = *r;
+                self.hex = !self.hex;
+                self.load_detail(r, 0);
+            }
+            (Overlay::Detail(r), Action::Save) => {
+                let r = *r;
+                if self.transfer(r).is_some_and(|t| t.file.is_some()) {
+                    self.overlay = Overlay::Save(r, ".".into());
+                } else {
+                    self.message =
+                        Some("nothing to save: no byte of this transfer was captured".into());
+                }
+            }
+            (Overlay::Detail(_), Action::Home) => {
+                if let Overlay::Detail(r) = self.overlay {
+                    self.entry_offset = 0;
+                    self.load_detail(r, 0);
+                }
+            }
+            (_, Action::Up | Action::ScrollUp) => self.step(-1),
+            (_, Action::Down | Action::ScrollDown) => self.step(1),
+            (_, Action::PageUp) => self.step(-self.page()),
+            (_, Action::PageDown) => self.step(self.page()),
+            (Overlay::Detail(_), _) => {}
+            (_, Action::Home) => self.step(-(isize::MAX / 2)),
+            (_, Action::End) => self.step(isize::MAX / 2),
+            (_, Action::Help) => self.overlay = Overlay::Help,
+            (_, Action::StartFilter) => self.overlay = Overlay::Filter,
+            (_, Action::CycleSort) => {
+                self.sort = match self.sort {
+                    SortKey::Start => SortKey::User,
+                    SortKey::User => SortKey::Bytes,
+                    SortKey::Bytes => SortKey::Transfers,
+                    SortKey::Transfers => SortKey::Start,
+                };
+                self.dirty = true;
+                self.refresh();
+            }
+            (_, Action::RevealPasswords) => self.reveal_passwords = !self.reveal_passwords,
+            (_, Action::NextTab) => self.tab = (self.tab + 1) % 3,
+            (_, Action::Tab(t)) => {
+                self.tab = t.min(2);
+                self.pane = Pane::Sessions;
+                self.scroll_into_view();
+            }
+            (_, Action::NextPane) => {
+                if self.tab == 0 {
+                    self.pane = if self.pane == Pane::Sessions {
+                        Pane::Dialogue
+                    } else {
+                        Pane::Sessions
+                    };
+                } else {
+                    self.tab = (self.tab + 1) % 3;
+                }
+            }
+            (_, Action::Enter) => self.enter(),
+            (_, Action::Back) => {
+                if self.pane == Pane::Dialogue {
+                    self.pane = Pane::Sessions;
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.dirty = true;
+                    self.refresh();
+                }
+            }
+            (_, Action::Click(y)) => self.click(y),
+            (_, Action::ToggleHex | Action::Save | Action::Input(_) | Action::InputBackspace) => {}
+        }
+    }
+
+    fn enter(&mut self) {
+        match (self.tab, self.pane) {
+            (0, Pane::Sessions) if self.selected_session().is_some() => {
+                self.pane = Pane::Dialogue;
+            }
+            (0, Pane::Dialogue) => {
+                if let Some(DialogueItem::Transfer(i)) =
+                    self.dialogue().get(self.dialogue_sel).copied()
+                {
+                    let session = self.order.get(self.sel[0]).copied();
+                    self.open_detail(TransferRef { session, index: i });
+                }
+            }
+            (1, _) => {
+                if let Some(r) = self.transfer_list.get(self.sel[1]).copied() {
+                    self.open_detail(r);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn click(&mut self, y: u16) {
+        let l = layout(self.tab, self.size.1);
+        if y >= l.list_top && usize::from(y - l.list_top) < l.list_rows {
+            let row = self.offset[self.tab] + usize::from(y - l.list_top);
+            if row < self.list_len() {
+                if self.tab == 0 && self.sel[0] != row {
+                    self.dialogue_sel = 0;
+                    self.dialogue_offset = 0;
+                }
+                self.sel[self.tab] = row;
+                self.pane = Pane::Sessions;
+            }
+        } else if self.tab == 0
+            && y >= l.dialogue_top
+            && usize::from(y - l.dialogue_top) < l.dialogue_rows
+        {
+            let row = self.dialogue_offset + usize::from(y - l.dialogue_top);
+            if row < self.dialogue().len() {
+                self.dialogue_sel = row;
+                self.pane = Pane::Dialogue;
+            }
+        }
+    }
+
+    fn open_detail(&mut self, r: TransferRef) {
+        self.overlay = Overlay::Detail(r);
+        self.entry_offset = 0;
+        self.hex = false;
+        self.load_detail(r, 0);
+        // Binary content reads better as hex: more than one byte in ten is not text.
+        let odd = self
+            .detail
+            .bytes
+            .iter()
+            .filter(|&&b| b < 0x09 || (b > 0x0d && b < 0x20) || b == 0x7f)
+            .count();
+        if odd * 10 > self.detail.bytes.len()
+            && self.transfer(r).is_some_and(|t| t.listing.is_none())
+        {
+            self.hex = true;
+        }
+    }
+
+    /// Reads the window of the transfer's file that starts at `offset` (never the whole file).
+    fn load_detail(&mut self, r: TransferRef, offset: u64) {
+        let mut window = DetailWindow {
+            offset,
+            ..DetailWindow::default()
+        };
+        if let Some(path) = self.transfer(r).and_then(|t| t.file.clone())
+            && let Ok(mut f) = std::fs::File::open(&path)
+        {
+            window.file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut buf = Vec::with_capacity(WINDOW);
+            if f.seek(SeekFrom::Start(offset)).is_ok() {
+                let _ = f.by_ref().take(WINDOW as u64).read_to_end(&mut buf);
+            }
+            window.bytes = buf;
+        }
+        self.detail = window;
+    }
+
+    /// Scrolls the open transfer by `lines`: 16-byte rows in hex, text lines otherwise, entries
+    /// for a parsed listing.
+    fn scroll_detail(&mut self, r: TransferRef, lines: isize) {
+        if !self.hex && self.transfer(r).is_some_and(|t| t.listing.is_some()) {
+            let len = self
+                .transfer(r)
+                .and_then(|t| t.listing.as_ref())
+                .map_or(0, |l| l.entries.len());
+            self.entry_offset = (self.entry_offset as isize + lines)
+                .clamp(0, len.saturating_sub(1) as isize) as usize;
+            return;
+        }
+        let mut offset = self.detail.offset;
+        if self.hex {
+            let target = offset as i128 + lines as i128 * 16;
+            offset =
+                target.clamp(0, self.detail.file_len.saturating_sub(1) as i128) as u64 / 16 * 16;
+        } else if lines > 0 {
+            let mut rest = &self.detail.bytes[..];
+            for _ in 0..lines {
+                match memchr::memchr(b'\n', rest) {
+                    Some(i) if i + 1 < rest.len() => {
+                        offset += (i + 1) as u64;
+                        rest = &rest[i + 1..];
+                    }
+                    _ => break,
+                }
+            }
+        } else {
+            for _ in 0..lines.unsigned_abs() {
+                offset = previous_line_start(r, self, offset);
+            }
+        }
+        self.load_detail(r, offset);
+    }
+
+    /// Copies the transfer's file into `dir`, named and sanitised as `-x` would.
+    fn save(&self, r: TransferRef, dir: &Path) -> std::io::Result<PathBuf> {
+        let t = self
+            .transfer(r)
+            .ok_or_else(|| std::io::Error::other("no such transfer"))?;
+        let source = t
+            .file
+            .clone()
+            .ok_or_else(|| std::io::Error::other("no file"))?;
+        let (_, name) = final_location(Path::new(""), &t.record);
+        let (path, mut out) = extract::create_unique(dir, &name)?;
+        std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
+        Ok(path)
+    }
+}
+
+/// The offset where the text line before the one at `offset` starts.
+fn previous_line_start(r: TransferRef, app: &App, offset: u64) -> u64 {
+    if offset == 0 {
+        return 0;
+    }
+    let Some(path) = app.transfer(r).and_then(|t| t.file.clone()) else {
+        return 0;
+    };
+    let from = offset.saturating_sub(4096);
+    let mut buf = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path)
+        && f.seek(SeekFrom::Start(from)).is_ok()
+    {
+        let _ = f.take(offset - from).read_to_end(&mut buf);
+    }
+    // Skip the LF that ends the previous line, then find the one before it.
+    let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+    match memchr::memrchr(b'\n', body) {
+        Some(i) => from + i as u64 + 1,
+        None => from,
+    }
+}
+
+fn lower(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_lowercase()
+}
+
+fn transfer_matches(t: &TransferOutcome, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let r = &t.record;
+    let hosts = [r.data_initiator, r.data_responder]
+        .iter()
+        .flatten()
+        .any(|a| a.to_string().contains(needle));
+    hosts
+        || [
+            r.path.as_deref(),
+            r.full_path.as_deref(),
+            r.command.as_deref(),
+        ]
+        .iter()
+        .flatten()
+        .any(|b| lower(b).contains(needle))
+}
+
+fn session_matches(s: &SessionView, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let st = &s.start;
+    if st.client.to_string().contains(needle) || st.server.to_string().contains(needle) {
+        return true;
+    }
+    if s.summary
+        .as_ref()
+        .and_then(|x| x.user.as_deref())
+        .is_some_and(|u| lower(u).contains(needle))
+    {
+        return true;
+    }
+    s.exchanges
+        .iter()
+        .filter_map(|e| e.command.as_ref())
+        .any(|c| lower(&c.verb).contains(needle) || (!c.secret && lower(&c.arg).contains(needle)))
+        || s.transfers.iter().any(|t| transfer_matches(t, needle))
+}
+
+pub fn session_bytes(s: &SessionView) -> u64 {
+    s.transfers.iter().map(|t| t.record.bytes).sum()
+}

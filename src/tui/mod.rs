@@ -1,0 +1,187 @@
+//! The terminal UI (ratatui + crossterm). A worker thread runs the same pipeline as every other
+//! mode and sends batches of records over a bounded channel; the UI thread owns the model and
+//! the terminal, applies messages and key presses through [`app::App::update`] (the only
+//! mutation), and draws with the pure functions of [`view`]. The terminal is restored on exit,
+//! on Ctrl-C and on panic.
+
+pub mod app;
+pub mod keymap;
+pub mod view;
+
+use crate::capture::MergedCapture;
+use crate::pipeline::{Output, Pipeline, Record, RunSummary};
+use crate::transfers::TransferTracker;
+use app::{App, Msg};
+use ftpscope_core::{Analyzer, Limits};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseEventKind,
+};
+use ratatui::crossterm::execute;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// Records are sent in batches of at most this many, or every [`BATCH_EVERY`].
+const BATCH: usize = 512;
+const BATCH_EVERY: Duration = Duration::from_millis(50);
+
+/// The worker's output: batches records onto the channel. A closed channel (the UI quit) ends
+/// the run as a broken pipe would.
+struct ChannelOutput {
+    tx: SyncSender<Msg>,
+    batch: Vec<Record>,
+    last: Instant,
+}
+
+impl ChannelOutput {
+    fn flush(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.last = Instant::now();
+        self.tx
+            .send(Msg::Records(batch))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Output for ChannelOutput {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.batch.push(record.clone());
+        if self.batch.len() >= BATCH || self.last.elapsed() >= BATCH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// Starts the analysis on a worker thread; messages arrive on the returned receiver.
+pub fn spawn_worker(
+    names: Vec<String>,
+    mut capture: MergedCapture,
+    extract_dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> io::Result<(Receiver<Msg>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = sync_channel::<Msg>(64);
+    let tracker = TransferTracker::new(Some(extract_dir))?;
+    let handle = std::thread::Builder::new()
+        .name("ftpscope-analysis".into())
+        .spawn(move || {
+            let mut out = ChannelOutput {
+                tx: tx.clone(),
+                batch: Vec::new(),
+                last: Instant::now(),
+            };
+            let progress_tx = tx.clone();
+            let mut progress = move |bytes: u64| {
+                // Progress is advisory: drop it rather than wait when the UI is busy.
+                if let Err(TrySendError::Disconnected(_)) =
+                    progress_tx.try_send(Msg::Progress(bytes))
+                {}
+            };
+            let result = {
+                let mut pipeline = Pipeline {
+                    analyzer: Analyzer::new(Limits::default()),
+                    tracker,
+                    outputs: vec![&mut out],
+                };
+                pipeline.run_until(names, &mut capture, &mut progress, &stop)
+            };
+            let _ = match result {
+                Ok(summary) => tx.send(Msg::Done(Box::new(summary))),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => tx.send(Msg::Failed(e.to_string())),
+            };
+        })?;
+    Ok((rx, handle))
+}
+
+/// Runs the UI until the user quits. `extract_dir` is where files are written as they finish
+/// (a temporary folder unless `-x` was given).
+pub fn run(
+    names: Vec<String>,
+    capture: MergedCapture,
+    total_bytes: Option<u64>,
+    extract_dir: PathBuf,
+    show_passwords: bool,
+) -> io::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (rx, worker) = spawn_worker(names.clone(), capture, extract_dir, Arc::clone(&stop))?;
+    let mut app = App::new(names.join(", "), total_bytes, show_passwords);
+    let mut terminal = ratatui::try_init()?;
+    let _ = execute!(io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, &mut app, &rx);
+    let _ = execute!(io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    stop.store(true, Ordering::Relaxed);
+    drop(rx); // unblocks a worker waiting to send
+    let _ = worker.join();
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    rx: &Receiver<Msg>,
+) -> io::Result<()> {
+    let size = terminal.size()?;
+    app.update(keymap::Action::Resize(size.width, size.height));
+    loop {
+        // Apply what the worker sent, bounded per frame so keys stay responsive.
+        let deadline = Instant::now() + Duration::from_millis(30);
+        while Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(msg) => app.apply(msg),
+                Err(_) => break,
+            }
+        }
+        app.refresh();
+        terminal.draw(|f| view::draw(f, app))?;
+        if event::poll(Duration::from_millis(50))? {
+            let typing = matches!(app.overlay, app::Overlay::Filter | app::Overlay::Save(..));
+            let action = match event::read()? {
+                Event::Key(k) if k.kind == KeyEventKind::Press => keymap::action_for(k, typing),
+                Event::Mouse(m) => match m.kind {
+                    MouseEventKind::Down(_) => Some(keymap::Action::Click(m.row)),
+                    MouseEventKind::ScrollUp => Some(keymap::Action::ScrollUp),
+                    MouseEventKind::ScrollDown => Some(keymap::Action::ScrollDown),
+                    _ => None,
+                },
+                Event::Resize(w, h) => Some(keymap::Action::Resize(w, h)),
+                _ => None,
+            };
+            if let Some(action) = action {
+                app.update(action);
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Renders the app into a plain-text screen (for snapshot tests and benchmarks).
+pub fn render_text(app: &App, width: u16, height: u16) -> String {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    let Ok(mut terminal) = ratatui::Terminal::new(backend);
+    let _ = terminal.draw(|f| view::draw(f, app));
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

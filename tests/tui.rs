@@ -1,0 +1,286 @@
+//! The terminal UI: snapshot tests render each view into ratatui's TestBackend for a fixture
+//! capture and compare with tests/golden/tui/*.txt (UPDATE_GOLDEN=1 rewrites them), and the
+//! keymap's actions are checked through App::update. An end-to-end test drives the real binary
+//! in tmux.
+
+mod common;
+
+use ftpscope::capture::{CaptureReader, MergedCapture};
+use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
+use ftpscope::transfers::TransferTracker;
+use ftpscope::tui::app::{App, Msg, Overlay, Pane};
+use ftpscope::tui::keymap::Action;
+use ftpscope::tui::render_text;
+use ftpscope_core::{Analyzer, Limits};
+use std::path::{Path, PathBuf};
+
+struct Collect(Vec<Record>);
+
+impl Output for Collect {
+    fn record(&mut self, r: &Record) -> std::io::Result<()> {
+        self.0.push(r.clone());
+        Ok(())
+    }
+    fn finish(&mut self, _: &RunSummary) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An App loaded with a capture, as the worker would have fed it.
+fn app_for(capture: &Path, extract: &Path) -> App {
+    let reader = CaptureReader::open(
+        Box::new(std::fs::File::open(capture).unwrap()) as Box<dyn std::io::Read + Send>
+    )
+    .unwrap();
+    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
+    let mut merged = MergedCapture::new(vec![(name.clone(), reader)]);
+    let mut out = Collect(Vec::new());
+    let summary = {
+        let tracker = TransferTracker::new(Some(extract.to_path_buf())).unwrap();
+        let mut p = Pipeline {
+            analyzer: Analyzer::new(Limits::default()),
+            tracker,
+            outputs: vec![&mut out],
+        };
+        p.run(vec![name.clone()], &mut merged, &mut |_| {}).unwrap()
+    };
+    let mut app = App::new(name, None, false);
+    app.update(Action::Resize(80, 24));
+    app.apply(Msg::Records(out.0));
+    app.apply(Msg::Done(Box::new(summary)));
+    app.refresh();
+    app
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ftpscope-tui-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn snapshot(name: &str, app: &App, width: u16, height: u16) {
+    let text = render_text(app, width, height);
+    assert!(!text.contains('\x1b'), "raw escape in the screen");
+    let path = root().join("tests/golden/tui").join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run UPDATE_GOLDEN=1", path.display()));
+    assert_eq!(text, want, "{name} differs from {}", path.display());
+}
+
+#[test]
+fn views_render_as_their_snapshots() {
+    let dir = temp("snap");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    snapshot("sessions", &app, 80, 24);
+    app.update(Action::Enter);
+    assert_eq!(app.pane, Pane::Dialogue);
+    for _ in 0..14 {
+        app.update(Action::Down);
+    }
+    snapshot("dialogue", &app, 80, 24);
+    app.update(Action::Enter);
+    assert!(
+        matches!(app.overlay, Overlay::Detail(_)),
+        "Enter on a transfer opens it"
+    );
+    assert!(app.hex, "binary content opens in hex");
+    snapshot("detail-hex", &app, 80, 24);
+    app.update(Action::Back);
+    for _ in 0..6 {
+        app.update(Action::Up);
+    }
+    app.update(Action::Enter); // the LIST transfer: parsed entries
+    snapshot("detail-listing", &app, 80, 24);
+    app.update(Action::Back);
+    app.update(Action::Tab(1));
+    snapshot("transfers", &app, 100, 20);
+    app.update(Action::Help);
+    snapshot("help", &app, 80, 24);
+    app.update(Action::Down); // any key closes help
+    assert_eq!(app.overlay, Overlay::None);
+    // 80×24 and smaller sizes render without panicking.
+    for (w, h) in [(80, 24), (40, 10), (20, 6), (10, 3), (200, 60)] {
+        let _ = render_text(&app, w, h);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn filter_sort_and_passwords() {
+    let dir = temp("filter");
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    assert_eq!(app.order.len(), 1);
+    app.update(Action::StartFilter);
+    for c in "nomatch".chars() {
+        app.update(Action::Input(c));
+    }
+    assert_eq!(app.order.len(), 0, "filtered as typed");
+    app.update(Action::Back);
+    assert_eq!(app.order.len(), 1, "Esc clears the filter");
+    app.update(Action::StartFilter);
+    for c in "firmware".chars() {
+        app.update(Action::Input(c));
+    }
+    app.update(Action::Enter);
+    assert_eq!(app.order.len(), 1, "a path in the session matches");
+    assert_eq!(app.filter, "firmware");
+    app.update(Action::Tab(1));
+    assert_eq!(
+        app.transfer_list.len(),
+        3,
+        "the session's transfers stay listed when the session matches"
+    );
+    let screen = render_text(&app, 120, 20);
+    assert!(screen.contains("nat_peers"));
+    app.update(Action::Tab(0));
+    app.update(Action::CycleSort);
+    assert!(render_text(&app, 100, 24).contains("sort user"));
+    app.update(Action::Enter);
+    let masked = render_text(&app, 100, 40);
+    assert!(masked.contains("PASS ********"), "{masked}");
+    app.update(Action::RevealPasswords);
+    assert!(render_text(&app, 100, 40).contains("PASS fxpass"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn wire_text_cannot_act_on_the_terminal() {
+    // A session whose user name and reply carry escape sequences.
+    use common::scenario::Wire;
+    let mut w = Wire::default();
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 \x1b]0;owned\x07\x1b[2J hi\r\n");
+    w.client(&mut c, b"USER \x1b[31mred\r\n");
+    w.server(&mut c, b"331 ok\r\n");
+    let dir = temp("escape");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("x.pcap");
+    std::fs::write(&pcap, w.pcap()).unwrap();
+    let mut app = app_for(&pcap, &dir.join("out"));
+    app.update(Action::Enter);
+    let screen = render_text(&app, 100, 30);
+    assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
+    assert!(screen.contains("\\x1b]0;owned\\x07\\x1b[2J hi"), "{screen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mouse_clicks_select_rows_where_they_were_drawn() {
+    let dir = temp("mouse");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let layout = ftpscope::tui::app::layout(0, 24);
+    app.update(Action::Click(layout.dialogue_top + 3));
+    assert_eq!(app.pane, Pane::Dialogue);
+    assert_eq!(app.dialogue_sel, 3);
+    app.update(Action::ScrollDown);
+    assert_eq!(app.dialogue_sel, 4);
+    app.update(Action::Click(layout.list_top));
+    assert_eq!(app.pane, Pane::Sessions);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The real binary in tmux: open the sample, go to a transfer, save it, quit, and check the
+/// saved file and that the terminal was restored.
+#[test]
+fn end_to_end_in_tmux() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
+        eprintln!("note: tmux not installed; end-to-end TUI test skipped");
+        return;
+    }
+    let session = format!("ftpscope-e2e-{}", std::process::id());
+    let save_dir = temp("e2e");
+    std::fs::create_dir_all(&save_dir).unwrap();
+    let tmux = |args: &[&str]| {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &session])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let cmd = format!(
+        "{} -r {}; echo EXITED $?; sleep 30",
+        env!("CARGO_BIN_EXE_ftpscope"),
+        root().join("samples/demo.pcap").display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    let wait_for = |what: &str| -> String {
+        for _ in 0..100 {
+            let screen = tmux(&["capture-pane", "-p", "-t", "e2e"]);
+            if screen.contains(what) {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let screen = tmux(&["capture-pane", "-p", "-t", "e2e"]);
+        tmux(&["kill-server"]);
+        panic!("never saw {what:?} on:\n{screen}");
+    };
+    let key = |k: &str| {
+        tmux(&["send-keys", "-t", "e2e", k]);
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    };
+    wait_for("· done ·");
+    key("Enter");
+    for _ in 0..14 {
+        key("j");
+    }
+    key("Enter");
+    wait_for("Transfer #2");
+    key("s");
+    wait_for("save to folder");
+    key("BSpace");
+    tmux(&["send-keys", "-t", "e2e", "-l", save_dir.to_str().unwrap()]);
+    key("Enter");
+    wait_for("saved to");
+    key("q");
+    let screen = wait_for("EXITED 0");
+    assert_eq!(
+        tmux(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(),
+        "0",
+        "alternate screen left"
+    );
+    assert!(
+        !screen.contains("Transfer #2"),
+        "the UI is gone from the screen:\n{screen}"
+    );
+    tmux(&["kill-server"]);
+    let saved = save_dir.join("photo.jpg");
+    let bytes = std::fs::read(&saved).unwrap_or_else(|e| panic!("{}: {e}", saved.display()));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("samples/demo.expect.json")).unwrap(),
+    )
+    .unwrap();
+    let want = manifest["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["path"] == "photo.jpg")
+        .unwrap();
+    assert_eq!(common::sha256_hex(&bytes), want["sha256"].as_str().unwrap());
+    let _ = std::fs::remove_dir_all(&save_dir);
+}
