@@ -112,6 +112,17 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     dirty: bool,
+    /// Lower-cased text each session is filtered on, aligned with `model.sessions`, rebuilt only
+    /// for sessions that changed: typing in the filter scans strings, it does not re-render bytes.
+    search: Vec<SearchText>,
+}
+
+#[derive(Default)]
+struct SearchText {
+    exchanges: usize,
+    transfers: usize,
+    ended: bool,
+    text: String,
 }
 
 /// Rows of the screen each part gets, for a terminal `height` rows high: shared by the view
@@ -176,6 +187,7 @@ impl App {
             size: (80, 24),
             quit: false,
             dirty: true,
+            search: Vec::new(),
         }
     }
 
@@ -204,36 +216,32 @@ impl App {
             return;
         }
         self.dirty = false;
+        self.update_search_text();
         let needle = self.filter.to_lowercase();
         let sessions = &self.model.sessions;
-        let mut order: Vec<usize> = (0..sessions.len())
-            .filter(|&i| session_matches(&sessions[i], &needle))
-            .collect();
-        let key = self.sort;
-        match key {
+        let search = &self.search;
+        let matches =
+            |i: usize| needle.is_empty() || search.get(i).is_some_and(|s| s.text.contains(&needle));
+        let mut order: Vec<usize> = (0..sessions.len()).filter(|&i| matches(i)).collect();
+        let user = |i: usize| sessions[i].summary.as_ref().and_then(|s| s.user.as_deref());
+        match self.sort {
             SortKey::Start => {}
-            SortKey::User => {
-                order.sort_by_key(|&i| sessions[i].summary.as_ref().and_then(|s| s.user.clone()))
-            }
+            SortKey::User => order.sort_by(|&a, &b| user(a).cmp(&user(b))),
             SortKey::Bytes => {
-                order.sort_by_key(|&i| std::cmp::Reverse(session_bytes(&sessions[i])))
+                order.sort_by_cached_key(|&i| std::cmp::Reverse(session_bytes(&sessions[i])))
             }
             SortKey::Transfers => {
                 order.sort_by_key(|&i| std::cmp::Reverse(sessions[i].transfers.len()))
             }
         }
-        self.order = order;
+        // A matching session lists all its transfers (their paths are part of its search text).
         let mut list = Vec::new();
         for (si, s) in sessions.iter().enumerate() {
-            for (ti, t) in s.transfers.iter().enumerate() {
-                if transfer_matches(t, &needle)
-                    || (!needle.is_empty() && session_matches(s, &needle))
-                {
-                    list.push(TransferRef {
-                        session: Some(si),
-                        index: ti,
-                    });
-                }
+            if matches(si) {
+                list.extend((0..s.transfers.len()).map(|ti| TransferRef {
+                    session: Some(si),
+                    index: ti,
+                }));
             }
         }
         for (ti, t) in self.model.orphans.iter().enumerate() {
@@ -244,7 +252,8 @@ impl App {
                 });
             }
         }
-        list.sort_by_key(|r| self.transfer(*r).map(|t| t.record.start));
+        list.sort_by_cached_key(|r| self.transfer(*r).map(|t| t.record.start));
+        self.order = order;
         self.transfer_list = list;
         let lens = [
             self.order.len(),
@@ -255,6 +264,27 @@ impl App {
             self.sel[tab] = self.sel[tab].min(len.saturating_sub(1));
         }
         self.scroll_into_view();
+    }
+
+    fn update_search_text(&mut self) {
+        let sessions = &self.model.sessions;
+        self.search.resize_with(sessions.len(), SearchText::default);
+        for (s, cached) in sessions.iter().zip(self.search.iter_mut()) {
+            let ended = s.summary.is_some();
+            if cached.exchanges == s.exchanges.len()
+                && cached.transfers == s.transfers.len()
+                && cached.ended == ended
+                && !cached.text.is_empty()
+            {
+                continue;
+            }
+            *cached = SearchText {
+                exchanges: s.exchanges.len(),
+                transfers: s.transfers.len(),
+                ended,
+                text: search_text(s),
+            };
+        }
     }
 
     pub fn selected_session(&self) -> Option<&SessionView> {
@@ -656,26 +686,36 @@ fn transfer_matches(t: &TransferOutcome, needle: &str) -> bool {
         .any(|b| lower(b).contains(needle))
 }
 
-fn session_matches(s: &SessionView, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
+/// What a session is filtered on: its hosts, user, commands (not secrets) and transfer paths.
+fn search_text(s: &SessionView) -> String {
+    let mut text = format!("{} {}\n", s.start.client, s.start.server);
+    if let Some(user) = s.summary.as_ref().and_then(|x| x.user.as_deref()) {
+        text.push_str(&lower(user));
+        text.push('\n');
     }
-    let st = &s.start;
-    if st.client.to_string().contains(needle) || st.server.to_string().contains(needle) {
-        return true;
+    for c in s.exchanges.iter().filter_map(|e| e.command.as_ref()) {
+        text.push_str(&lower(&c.verb));
+        if !c.secret {
+            text.push(' ');
+            text.push_str(&lower(&c.arg));
+        }
+        text.push('\n');
     }
-    if s.summary
-        .as_ref()
-        .and_then(|x| x.user.as_deref())
-        .is_some_and(|u| lower(u).contains(needle))
-    {
-        return true;
+    for t in &s.transfers {
+        let r = &t.record;
+        for part in [r.path.as_deref(), r.full_path.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            text.push_str(&lower(part));
+            text.push('\n');
+        }
+        for a in [r.data_initiator, r.data_responder].into_iter().flatten() {
+            text.push_str(&a.to_string());
+            text.push('\n');
+        }
     }
-    s.exchanges
-        .iter()
-        .filter_map(|e| e.command.as_ref())
-        .any(|c| lower(&c.verb).contains(needle) || (!c.secret && lower(&c.arg).contains(needle)))
-        || s.transfers.iter().any(|t| transfer_matches(t, needle))
+    text
 }
 
 pub fn session_bytes(s: &SessionView) -> u64 {

@@ -1,0 +1,195 @@
+//! How the terminal UI copes with a capture of 100 000 sessions: time to take in the records,
+//! to refresh the lists, to draw a screen, to filter as a user types and to scroll, and the
+//! memory it holds. Run with `cargo bench --bench tui_sessions`; figures are printed, not
+//! asserted (speed is measured by benchmarks, never by timed tests).
+
+use ftpscope::pipeline::Record;
+use ftpscope::transfers::TransferTracker;
+use ftpscope::tui::app::{App, Msg};
+use ftpscope::tui::keymap::Action;
+use ftpscope::tui::render_text;
+use ftpscope_core::event::{
+    CommandLine, DataMode, Direction, Exchange, LinkRule, LoginState, Reply, SessionStart,
+    SessionSummary, TransferRecord, TransferStatus,
+};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+const SESSIONS: u64 = 100_000;
+
+fn exchange(session: u64, ts: i64, verb: &str, arg: &str, code: u16, text: &str) -> Record {
+    Record::Exchange(Exchange {
+        session,
+        command: Some(CommandLine {
+            ts,
+            verb: verb.into(),
+            arg: arg.into(),
+            secret: verb == "PASS",
+        }),
+        replies: vec![Reply {
+            ts: ts + 1_000_000,
+            code,
+            text: text.into(),
+            lines_dropped: 0,
+        }],
+    })
+}
+
+fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
+    let ts = 1_700_000_000_000_000_000 + i as i64 * 1_000_000_000;
+    let client: SocketAddr = format!(
+        "10.{}.{}.{}:{}",
+        (i >> 16) & 255,
+        (i >> 8) & 255,
+        i & 255,
+        40000 + i % 20000
+    )
+    .parse()
+    .unwrap();
+    let server: SocketAddr = "192.0.2.10:21".parse().unwrap();
+    let path = format!("/data/run-{i}/file-{}.bin", i % 97);
+    let mut out = vec![Record::SessionStarted(SessionStart {
+        session: i,
+        ts,
+        client,
+        server,
+        detected_by: "port_21",
+    })];
+    out.push(exchange(
+        i,
+        ts,
+        "USER",
+        &format!("user{}", i % 1000),
+        331,
+        "Password required",
+    ));
+    out.push(exchange(i, ts + 2, "PASS", "secret", 230, "Logged in"));
+    out.push(exchange(
+        i,
+        ts + 3,
+        "PASV",
+        "",
+        227,
+        "Entering Passive Mode (192,0,2,10,195,80)",
+    ));
+    out.push(exchange(i, ts + 4, "RETR", &path, 226, "Transfer complete"));
+    out.push(exchange(i, ts + 5, "QUIT", "", 221, "Goodbye"));
+    // Through a real tracker, as the pipeline would make it (nothing is written: no extract dir).
+    let record = TransferRecord {
+        transfer: i,
+        session: Some(i),
+        start: ts + 4,
+        end: ts + 5,
+        command: Some(b"RETR".to_vec()),
+        path: Some(path.clone().into_bytes()),
+        full_path: Some(path.into_bytes()),
+        direction: Direction::Download,
+        mode: Some(DataMode::Passive),
+        announced_by: Some("PASV"),
+        announced: Some("192.0.2.10:50000".parse().unwrap()),
+        link: LinkRule::Exact,
+        data_initiator: Some(client),
+        data_responder: Some("192.0.2.10:50000".parse().unwrap()),
+        transfer_type: Some(b'I'),
+        offset: 0,
+        bytes: 1000 + i,
+        expected_bytes: Some(1000 + i),
+        gap_bytes: 0,
+        missing_bytes: 0,
+        status: TransferStatus::Complete,
+        reason: "all announced bytes crossed; server said 226".into(),
+        reply_code: Some(226),
+        listing: false,
+    };
+    tracker.started(i);
+    out.push(Record::Transfer(Box::new(tracker.ended(record, None))));
+    out.push(Record::SessionEnded(SessionSummary {
+        session: i,
+        client,
+        server,
+        start: ts,
+        end: ts + 6,
+        user: Some(format!("user{}", i % 1000).into_bytes()),
+        password: Some(b"secret".to_vec()),
+        anonymous: false,
+        login: LoginState::Ok,
+        login_attempts: 1,
+        tls: false,
+        commands: 5,
+        transfers: 1,
+        end_reason: "closed",
+    }));
+    out
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    println!(
+        "{what:<48} {:>10.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    out
+}
+
+fn main() {
+    let mut tracker = TransferTracker::new(None).expect("tracker without extraction");
+    let mut app = App::new("synthetic".into(), None, false);
+    app.update(Action::Resize(120, 40));
+    timed(
+        "take in 100 000 sessions (batches of 512, refresh each 20)",
+        || {
+            let mut batch = Vec::new();
+            for i in 1..=SESSIONS {
+                batch.extend(records_for(i, &mut tracker));
+                if i % 512 == 0 {
+                    app.apply(Msg::Records(std::mem::take(&mut batch)));
+                    // The UI refreshes once per frame, not per batch: about every 20 batches at load.
+                    if i % (512 * 20) == 0 {
+                        app.refresh();
+                    }
+                }
+            }
+            app.apply(Msg::Records(batch));
+            app.refresh();
+        },
+    );
+    assert_eq!(app.order.len() as u64, SESSIONS);
+    timed("draw one 120×40 screen", || render_text(&app, 120, 40));
+    timed("scroll: 200 × PageDown, each with a redraw", || {
+        for _ in 0..200 {
+            app.update(Action::PageDown);
+            let _ = render_text(&app, 120, 40);
+        }
+    });
+    timed("jump to the end and draw", || {
+        app.update(Action::End);
+        render_text(&app, 120, 40)
+    });
+    app.update(Action::StartFilter);
+    for c in "file-42".chars() {
+        timed(&format!("filter: type {c:?} (refresh + redraw)"), || {
+            app.update(Action::Input(c));
+            render_text(&app, 120, 40)
+        });
+    }
+    println!("sessions matching \"file-42\": {}", app.order.len());
+    app.update(Action::Back);
+    timed("sort by bytes (refresh + redraw)", || {
+        app.update(Action::CycleSort);
+        app.update(Action::CycleSort);
+        render_text(&app, 120, 40)
+    });
+    println!("peak RSS {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
+}
