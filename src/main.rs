@@ -15,7 +15,6 @@ use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-
 /// Writes every transfer record to DIR/index.jsonl.
 struct ExtractIndex {
     out: BufWriter<File>,
