@@ -1,6 +1,6 @@
 //! Command-line arguments.
 
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -15,11 +15,67 @@ pub enum AsciiEol {
 /// crossed a data connection, byte for byte, with a verdict on its completeness.
 #[derive(Debug, Parser)]
 #[command(name = "ftpscope", version, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])))]
 pub struct Cli {
     /// Capture to read (pcap or pcapng); `-` reads standard input. Repeat to merge several
     /// captures in timestamp order (rotated files).
-    #[arg(short = 'r', long = "read", value_name = "FILE", required = true)]
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<String>,
+
+    /// Capture live on IFACE (`any`: every interface) until Ctrl-C. Needs root or CAP_NET_RAW,
+    /// and a build with `--features live`.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// List the interfaces live capture can use, then exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Live capture: BPF filter [default: tcp] (data connections use ports no one knows in
+    /// advance: keep every TCP port unless you know better).
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "FILTER",
+        requires = "interface"
+    )]
+    pub filter: Option<String>,
+
+    /// Live capture: bytes kept of each packet [default: 262144]; a shorter snaplen leaves
+    /// transfers truncated.
+    #[arg(short = 's', long = "snaplen", value_name = "BYTES", requires = "interface",
+          value_parser = clap::value_parser!(u32).range(1..=262_144))]
+    pub snaplen: Option<u32>,
+
+    /// Live capture: kernel buffer in KiB [default: 65536]; a bigger buffer rides out bursts
+    /// without drops.
+    #[arg(short = 'B', long = "buffer-size", value_name = "KiB", requires = "interface",
+          value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+    pub buffer_size: Option<u32>,
+
+    /// Live capture: do not put the interface into promiscuous mode (see only this host's
+    /// traffic).
+    #[arg(short = 'p', long = "no-promisc", requires = "interface")]
+    pub no_promisc: bool,
+
+    /// Live capture: also write every captured packet to FILE (pcap), for later analysis.
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        requires = "interface"
+    )]
+    pub write: Option<PathBuf>,
+
+    /// Live capture: drop root privileges to USER right after the interface is opened
+    /// (supplementary groups cleared); -w and -x files are then created as USER.
+    #[arg(
+        short = 'Z',
+        long = "relinquish-privileges",
+        value_name = "USER",
+        requires = "interface"
+    )]
+    pub user: Option<String>,
 
     /// Write JSON Lines to standard output (one record per line; schema in the README).
     #[arg(long)]
@@ -30,7 +86,7 @@ pub struct Cli {
     #[arg(short = 'x', long = "extract", value_name = "DIR")]
     pub extract: Option<PathBuf>,
 
-    /// Print the text report even when JSON or extraction is asked for.
+    /// Print the text report: on a terminal instead of the UI, or alongside --json / -x.
     #[arg(long)]
     pub report: bool,
 
@@ -53,6 +109,8 @@ Examples:
   ftpscope -r capture.pcapng --json > out.jsonl JSON Lines
   ftpscope -r capture.pcap -x files/            extract every file (and print the report)
   ftpscope -r part1.pcap -r part2.pcap --json   merge rotated captures
+  ftpscope -D                                   list interfaces (live capture)
+  sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp   follow FTP live until Ctrl-C
 
 Exit status: 0 success; 1 an input could not be read or an output written; 2 bad arguments;
 3 an input is damaged (it was analysed up to the damage); 4 some files could not be extracted.";

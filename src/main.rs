@@ -15,6 +15,8 @@ use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod live;
+
 /// Writes every transfer record to DIR/index.jsonl.
 struct ExtractIndex {
     out: BufWriter<File>,
@@ -115,6 +117,9 @@ fn progress_bar(total: Option<u64>) -> impl FnMut(u64) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.interface.is_some() || cli.list_interfaces {
+        return live::run(cli);
+    }
     let mut inputs = Vec::new();
     let mut total: Option<u64> = Some(0);
     for name in &cli.read {
@@ -145,26 +150,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let want_report = cli.report || !cli.json;
     let mut report =
         want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
-    let mut index = match &cli.extract {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let path: PathBuf = dir.join("index.jsonl");
-            let file =
-                File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-            Some(ExtractIndex {
-                out: BufWriter::new(file),
-                ascii_eol: cli.ascii_eol,
-            })
+    // An output folder that cannot be used fails the extraction (exit status 4), not the
+    // analysis: the report is still written.
+    let mut setup_error: Option<String> = None;
+    let index_and_tracker = cli.extract.as_ref().map(|dir| -> Result<_> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path: PathBuf = dir.join("index.jsonl");
+        let file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let tracker = TransferTracker::new(Some(dir.clone()))
+            .with_context(|| format!("cannot write into {}", dir.display()))?;
+        let index = ExtractIndex {
+            out: BufWriter::new(file),
+            ascii_eol: cli.ascii_eol,
+        };
+        Ok((index, tracker))
+    });
+    let (mut index, tracker) = match index_and_tracker {
+        Some(Ok((index, tracker))) => (Some(index), tracker),
+        Some(Err(e)) => {
+            setup_error = Some(format!("{e:#}"));
+            (None, TransferTracker::new(None)?)
         }
-        None => None,
+        None => (None, TransferTracker::new(None)?),
     };
-    let tracker = TransferTracker::new(cli.extract.clone()).with_context(|| {
-        format!(
-            "cannot write into {}",
-            cli.extract.as_deref().unwrap_or(Path::new(".")).display()
-        )
-    })?;
 
     let mut outputs: Vec<&mut dyn Output> = Vec::new();
     if let Some(j) = json.as_mut() {
@@ -200,7 +209,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             text::escape(d.damage.what.as_bytes())
         );
     }
-    if let Some(e) = &summary.extract_error {
+    if let Some(e) = setup_error.as_ref().or(summary.extract_error.as_ref()) {
         eprintln!(
             "ftpscope: extraction incomplete: {}",
             text::escape(e.as_bytes())
@@ -212,6 +221,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// An error message with its control characters escaped: paths in it may hold anything (wire
+/// bytes in it were escaped where the message was made, so backslashes are left alone).
+fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\\' => out.push(c),
+            c => out.push_str(&text::escape(c.encode_utf8(&mut [0; 4]).as_bytes())),
+        }
+    }
+    out
 }
 
 fn main() -> ExitCode {
@@ -226,7 +248,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("ftpscope: {e:#}");
+            eprintln!("ftpscope: {}", printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

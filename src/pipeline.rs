@@ -7,8 +7,10 @@ use crate::transfers::{TransferOutcome, TransferTracker};
 use ftpscope_core::event::DataMode;
 use ftpscope_core::{Analyzer, Anomaly, Event, Exchange, SessionStart, SessionSummary, Stats};
 use ftpscope_core::{Frame, Timestamp};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// What outputs receive, in the order things happened.
 #[derive(Debug, Clone)]
@@ -30,6 +32,23 @@ pub struct RunSummary {
     pub damage: Vec<InputDamage>,
     /// The first error writing extracted files, if any.
     pub extract_error: Option<String>,
+    /// Live capture only: what the capture itself saw and lost.
+    pub capture: Option<CaptureStats>,
+}
+
+/// Live capture: the packet counters libpcap keeps (`pcap_stats`), since the capture opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub interface: String,
+    /// Packets the capture received (after the filter, on most systems).
+    pub received: u64,
+    /// Packets dropped because the kernel's capture buffer was full (ftpscope fell behind).
+    pub kernel_drops: u64,
+    /// Packets the interface or its driver dropped (on Linux: the interface's rx_dropped,
+    /// counted in promiscuous mode only).
+    pub interface_drops: u64,
+    /// Transfers marked with `capture_drops` > 0.
+    pub transfers_with_drops: u64,
 }
 
 pub trait Output {
@@ -70,6 +89,11 @@ impl FrameSource for MergedCapture {
 
 /// How often (in frames) progress is reported.
 const PROGRESS_EVERY: u64 = 8192;
+/// Records held back behind a transfer whose digest is being computed, before the pipeline
+/// waits for the hashing thread.
+const MAX_WAITING_RECORDS: usize = 4096;
+/// While records wait, bytes batched for hashing are sent at least this often.
+const HASH_LATENCY: Duration = Duration::from_millis(20);
 
 pub struct Pipeline<'a> {
     pub analyzer: Analyzer,
@@ -102,20 +126,34 @@ impl Pipeline<'_> {
             inputs,
             ..RunSummary::default()
         };
+        // SHA-256 runs beside the parsing; records wait in `outbox` (in order) behind a transfer
+        // whose digest is not back yet.
+        self.tracker.hash_on_thread();
+        let mut outbox = VecDeque::new();
         let mut frames = 0u64;
         while !stop.load(Ordering::Relaxed) {
             let Some(item) = source.next_item() else {
                 break;
             };
+            let mut idle = false;
             match item {
                 SourceItem::Frame(frame) => self.analyzer.handle_frame(&frame),
-                SourceItem::Idle(now) => self.analyzer.handle_timeout(now),
+                SourceItem::Idle(now) => {
+                    self.analyzer.handle_timeout(now);
+                    idle = true;
+                }
                 SourceItem::Damage(damage) => {
                     summary.damage.push(damage.clone());
-                    self.send(&Record::Damage(damage))?;
+                    self.send(&mut outbox, Record::Damage(damage))?;
                 }
             }
-            self.drain()?;
+            self.drain(&mut outbox)?;
+            if !outbox.is_empty() {
+                // Nothing else is happening (live capture): show what waits now.
+                let age = if idle { Duration::ZERO } else { HASH_LATENCY };
+                self.tracker.flush_hashes(age);
+                self.send_ready(&mut outbox, idle)?;
+            }
             frames += 1;
             if frames.is_multiple_of(PROGRESS_EVERY) {
                 progress(source.bytes_read());
@@ -123,7 +161,9 @@ impl Pipeline<'_> {
         }
         progress(source.bytes_read());
         self.analyzer.finish();
-        self.drain()?;
+        self.drain(&mut outbox)?;
+        self.send_ready(&mut outbox, true)?;
+        self.tracker.stop_hash_thread();
         self.tracker.finish();
         summary.stats = self.analyzer.stats().clone();
         summary.extract_error = self.tracker.first_error.clone();
@@ -133,14 +173,48 @@ impl Pipeline<'_> {
         Ok(summary)
     }
 
-    fn send(&mut self, record: &Record) -> io::Result<()> {
+    fn output(&mut self, record: &Record) -> io::Result<()> {
         for out in self.outputs.iter_mut() {
             out.record(record)?;
         }
         Ok(())
     }
 
-    fn drain(&mut self) -> io::Result<()> {
+    /// Sends `record` to the outputs, or queues it behind records still waiting in `outbox`.
+    fn send(&mut self, outbox: &mut VecDeque<Record>, record: Record) -> io::Result<()> {
+        if outbox.is_empty() && !awaits_digest(&record) {
+            return self.output(&record);
+        }
+        outbox.push_back(record);
+        self.send_ready(outbox, false)
+    }
+
+    /// Sends the records at the front of `outbox` that no longer wait, filling in transfer
+    /// digests as the hashing thread returns them (in the order the transfers ended). With
+    /// `wait`, or when too many records wait, waits until every one is sent.
+    fn send_ready(&mut self, outbox: &mut VecDeque<Record>, wait: bool) -> io::Result<()> {
+        let wait = wait || outbox.len() > MAX_WAITING_RECORDS;
+        while let Some(front) = outbox.front_mut() {
+            if let Record::Transfer(t) = front
+                && t.sha256.is_empty()
+            {
+                t.sha256 = if wait {
+                    self.tracker.wait_digest()?
+                } else {
+                    match self.tracker.try_digest() {
+                        Some(digest) => digest,
+                        None => break,
+                    }
+                };
+            }
+            if let Some(record) = outbox.pop_front() {
+                self.output(&record)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, outbox: &mut VecDeque<Record>) -> io::Result<()> {
         while let Some(event) = self.analyzer.poll_event() {
             let record = match event {
                 Event::SessionStarted(s) => Record::SessionStarted(s),
@@ -152,7 +226,11 @@ impl Pipeline<'_> {
                     continue;
                 }
                 Event::TransferData { transfer, data } => {
-                    self.tracker.data(transfer, &data);
+                    // Only listings are parsed: a file's first bytes are not kept.
+                    let analyzer = &self.analyzer;
+                    self.tracker
+                        .data_of(transfer, &data, || analyzer.transfer_is_listing(transfer));
+                    self.analyzer.recycle(data);
                     continue;
                 }
                 Event::TransferGap { transfer, .. } => {
@@ -171,8 +249,14 @@ impl Pipeline<'_> {
                     ))
                 }
             };
-            self.send(&record)?;
+            self.send(outbox, record)?;
         }
         Ok(())
     }
+}
+
+/// A transfer record whose SHA-256 is still being computed on the hashing thread (a digest is
+/// never empty otherwise).
+fn awaits_digest(record: &Record) -> bool {
+    matches!(record, Record::Transfer(t) if t.sha256.is_empty())
 }

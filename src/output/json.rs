@@ -30,7 +30,7 @@ fn put_bytes(map: &mut Map<String, Value>, key: &str, bytes: Option<&[u8]>) {
 }
 
 pub fn session_json(s: &SessionSummary, detected_by: Option<&str>, show_passwords: bool) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(16);
     m.insert("type".into(), "session".into());
     m.insert("session".into(), s.session.into());
     m.insert("client".into(), s.client.to_string().into());
@@ -61,7 +61,7 @@ pub fn session_json(s: &SessionSummary, detected_by: Option<&str>, show_password
 }
 
 pub fn command_json(e: &Exchange, show_passwords: bool) -> Value {
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(12);
     m.insert("type".into(), "command".into());
     m.insert("session".into(), e.session.into());
     let ts = e
@@ -108,7 +108,7 @@ pub fn command_json(e: &Exchange, show_passwords: bool) -> Value {
 
 pub fn transfer_json(o: &TransferOutcome) -> Value {
     let r = &o.record;
-    let mut m = Map::new();
+    let mut m = Map::with_capacity(32);
     m.insert("type".into(), "transfer".into());
     m.insert("transfer".into(), r.transfer.into());
     m.insert("session".into(), r.session.map_or(Value::Null, Value::from));
@@ -182,6 +182,9 @@ pub fn transfer_json(o: &TransferOutcome) -> Value {
     if let Some(h) = &o.combined_sha256 {
         m.insert("combined_sha256".into(), h.clone().into());
     }
+    if let Some(n) = o.capture_drops {
+        m.insert("capture_drops".into(), n.into());
+    }
     Value::Object(m)
 }
 
@@ -193,7 +196,7 @@ pub fn listing_entries_json(o: &TransferOutcome) -> Vec<Value> {
         .entries
         .iter()
         .map(|e| {
-            let mut m = Map::new();
+            let mut m = Map::with_capacity(12);
             m.insert("type".into(), "listing_entry".into());
             m.insert("transfer".into(), o.record.transfer.into());
             m.insert(
@@ -231,7 +234,7 @@ pub fn summary_json(s: &RunSummary) -> Value {
         .iter()
         .map(|d| json!({"input": d.name, "offset": d.damage.offset, "what": d.damage.what}))
         .collect();
-    json!({
+    let mut v = json!({
         "type": "summary",
         "inputs": s.inputs,
         "frames": s.stats.frames,
@@ -242,7 +245,15 @@ pub fn summary_json(s: &RunSummary) -> Value {
         "transfers": s.stats.transfers,
         "anomalies": anomalies,
         "damage": damage,
-    })
+    });
+    if let (Some(c), Value::Object(m)) = (&s.capture, &mut v) {
+        m.insert("interface".into(), c.interface.clone().into());
+        m.insert("received".into(), c.received.into());
+        m.insert("kernel_drops".into(), c.kernel_drops.into());
+        m.insert("interface_drops".into(), c.interface_drops.into());
+        m.insert("transfers_with_drops".into(), c.transfers_with_drops.into());
+    }
+    v
 }
 
 /// Writes every record as one JSON line.
@@ -250,6 +261,8 @@ pub struct JsonLines<W: Write> {
     out: W,
     show_passwords: bool,
     detected_by: HashMap<SessionId, &'static str>,
+    /// One record's JSON, reused from line to line.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> JsonLines<W> {
@@ -258,13 +271,37 @@ impl<W: Write> JsonLines<W> {
             out,
             show_passwords,
             detected_by: HashMap::new(),
+            buf: Vec::new(),
         }
     }
 
     fn line(&mut self, v: &Value) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, v)?;
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, v)?;
+        // serde_json writes UTF-8; the check is a fast scan.
+        let text = std::str::from_utf8(&self.buf).map_err(io::Error::other)?;
+        self.out.write_all(terminal_safe(text).as_bytes())?;
         self.out.write_all(b"\n")
     }
+}
+
+/// serde_json escapes C0 controls but leaves DEL, C1 controls (U+0080-U+009F, which some
+/// terminals obey as CSI/OSC) and bidi overrides raw inside strings. They become `\uXXXX`
+/// escapes: the JSON value is the same, and JSON read on a terminal cannot act on it.
+pub fn terminal_safe(json: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if json.bytes().all(|b| b < 0x7f) {
+        return json.into();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 impl<W: Write> Output for JsonLines<W> {

@@ -139,6 +139,11 @@ fn transfer_line(t: &TransferOutcome) -> String {
     if let Some(e) = &t.file_error {
         line.push_str(&format!("\n        error: {}", escape(e.as_bytes())));
     }
+    if let Some(n) = t.capture_drops.filter(|&n| n > 0) {
+        line.push_str(&format!(
+            "\n        the capture dropped {n} packets while it may have been open"
+        ));
+    }
     line
 }
 
@@ -163,6 +168,18 @@ impl<W: Write> Output for Report<W> {
             s.stats.transfers,
             anomalies
         )?;
+        if let Some(c) = &s.capture {
+            writeln!(
+                o,
+                "live capture on {}: {} packets received, {} dropped by the kernel, {} by the \
+                 interface; {} transfers touched by drops\n",
+                escape(c.interface.as_bytes()),
+                c.received,
+                c.kernel_drops,
+                c.interface_drops,
+                c.transfers_with_drops
+            )?;
+        }
         for d in &s.damage {
             writeln!(
                 o,

@@ -9,9 +9,11 @@
 use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
 use crate::defrag::Defragmenter;
 use crate::event::{Anomaly, AnomalyKind, Event, SessionId, TransferId};
+use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits};
 use crate::flow::{Conn, FlowKey, Role, guess_initiator};
 use crate::frame::{Frame, Timestamp};
+use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
 use crate::ftp::session::Session;
 use crate::ftp::transfer::Transfer;
@@ -43,9 +45,9 @@ impl Stats {
 
 pub struct Analyzer {
     pub(crate) limits: Limits,
-    pub(crate) flows: HashMap<FlowKey, Conn>,
-    pub(crate) sessions: HashMap<SessionId, Session>,
-    pub(crate) transfers: HashMap<TransferId, Transfer>,
+    pub(crate) flows: HashMap<FlowKey, Conn, FastState>,
+    pub(crate) sessions: HashMap<SessionId, Session, FastState>,
+    pub(crate) transfers: HashMap<TransferId, Transfer, FastState>,
     pub(crate) expectations: ExpectationTable,
     defrag: Defragmenter,
     events: VecDeque<Event>,
@@ -56,7 +58,14 @@ pub struct Analyzer {
     next_transfer: TransferId,
     ooo_total: usize,
     finished: bool,
+    /// Emptied `TransferData` buffers given back by [`Analyzer::recycle`], reused for the next
+    /// in-order segments instead of allocating.
+    pub(crate) spare_buffers: Vec<Vec<u8>>,
 }
+
+/// Buffers kept by [`Analyzer::recycle`], and the largest one kept.
+const SPARE_BUFFERS: usize = 16;
+const SPARE_BUFFER_MAX: usize = 64 << 10;
 
 /// How long a closed connection is remembered, so its last ACKs do not open a new one.
 const CLOSED_LINGER: Timestamp = 30 * SECOND;
@@ -71,9 +80,9 @@ impl Analyzer {
     pub fn new(limits: Limits) -> Self {
         Analyzer {
             limits,
-            flows: HashMap::new(),
-            sessions: HashMap::new(),
-            transfers: HashMap::new(),
+            flows: HashMap::default(),
+            sessions: HashMap::default(),
+            transfers: HashMap::default(),
             expectations: ExpectationTable::default(),
             defrag: Defragmenter::default(),
             events: VecDeque::new(),
@@ -87,6 +96,17 @@ impl Analyzer {
             next_transfer: 0,
             ooo_total: 0,
             finished: false,
+            spare_buffers: Vec::new(),
+        }
+    }
+
+    /// Gives back the buffer of an [`Event::TransferData`] once its bytes were used: the next
+    /// in-order segment is copied into it instead of a new allocation. Optional; at most
+    /// [`SPARE_BUFFERS`] small buffers are kept.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare_buffers.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_BUFFER_MAX {
+            buf.clear();
+            self.spare_buffers.push(buf);
         }
     }
 
@@ -313,6 +333,24 @@ impl Analyzer {
             let Some(stream) = conn.dirs.get_mut(dir) else {
                 return;
             };
+            // The common case: in order, nothing held, every byte captured. The new bytes go
+            // on as a slice of the frame, not copied into a chunk; nothing else can happen
+            // (no anomaly, nothing held), so the rest of this function reduces to this.
+            if self.ooo_total <= self.limits.max_ooo_bytes_total
+                && let Some(skip) = stream.push_in_order(
+                    data_seq,
+                    seg.payload,
+                    seg.wire_payload_len,
+                    limits.max_distance,
+                )
+            {
+                if seg.flags.fin {
+                    stream.fin(data_seq, seg.wire_payload_len);
+                }
+                self.deliver_bytes(key, dir, ts, seg.payload.get(skip..).unwrap_or_default());
+                self.after_segment(key, dir, ts);
+                return;
+            }
             let before = stream.held_bytes();
             let outcome = stream.push(
                 data_seq,
@@ -394,17 +432,24 @@ impl Analyzer {
     ) -> bool {
         if self.flows.len() >= self.limits.max_flows {
             let now = self.now.unwrap_or(ts);
-            self.sweep(now);
+            // A full table is swept at most once per second of packet time: in a SYN flood,
+            // sweeping for every new SYN would scan the whole table per frame.
+            if now - self.last_sweep >= SECOND.min(self.limits.sweep_interval) {
+                self.last_sweep = now;
+                self.sweep(now);
+            }
             if self.flows.len() >= self.limits.max_flows {
+                let evicted = self.evict_empty(now);
                 let flow = Some((seg.src, seg.dst));
-                self.anomaly(
-                    AnomalyKind::FlowTableFull,
-                    ts,
-                    None,
-                    flow,
-                    format!("{} connections", self.flows.len()),
-                );
-                return false;
+                let detail = if evicted > 0 {
+                    format!("{evicted} connections without payload forgotten to make room")
+                } else {
+                    format!("{} connections", self.flows.len())
+                };
+                self.anomaly(AnomalyKind::FlowTableFull, ts, None, flow, detail);
+                if evicted == 0 {
+                    return false;
+                }
             }
         }
         let (initiator, responder) = if opening {
@@ -421,6 +466,22 @@ impl Analyzer {
             conn.role = role;
         }
         true
+    }
+
+    /// Like [`Analyzer::deliver`] for the new bytes of one in-order segment, borrowed from the
+    /// frame: a data connection's bytes are copied once, into their event.
+    fn deliver_bytes(&mut self, key: FlowKey, dir: usize, ts: Timestamp, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match self.flows.get(&key).map(|c| &c.role) {
+            Some(Role::Data(tid)) => {
+                let tid = *tid;
+                self.data_piece(tid, dir, ts, DataPiece::Bytes(bytes.into()));
+            }
+            Some(_) => self.deliver(key, dir, ts, vec![Chunk::Data(bytes.to_vec())]),
+            None => {}
+        }
     }
 
     /// Hands reassembled chunks of one direction to whatever the connection is.
@@ -516,6 +577,31 @@ impl Analyzer {
             Role::Data(tid) => self.data_conn_closed(tid, fins, reset, ts),
             Role::Unclassified { .. } | Role::Ignored => {}
         }
+    }
+
+    /// The table is full: forgets the oldest sixteenth of the connections that carry no
+    /// payload (half-open ones, closed ones kept for late ACKs), so that a SYN flood cannot
+    /// blind the analyzer to new connections. Connections with payload are never forgotten
+    /// here. Returns how many were forgotten.
+    fn evict_empty(&mut self, now: Timestamp) -> usize {
+        let mut empty: Vec<(Timestamp, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, c)| c.closed || !c.has_payload)
+            .map(|(k, c)| (c.last_ts, *k))
+            .collect();
+        let want = (self.limits.max_flows / 16).max(1);
+        if empty.len() > want {
+            empty.select_nth_unstable(want);
+            empty.truncate(want);
+        }
+        empty.sort_unstable();
+        let evicted = empty.len();
+        for (_, key) in empty {
+            self.close_conn(key, now, "idle");
+            self.remove_conn(key);
+        }
+        evicted
     }
 
     fn remove_conn(&mut self, key: FlowKey) {

@@ -286,7 +286,7 @@ anomaly_kinds! {
     SnaplenTruncated => "snaplen_truncated", "the capture kept fewer bytes than the frame had; the rest is a gap";
     IpFragmentTimeout => "ip_fragment_timeout", "an IP datagram's fragments never all arrived";
     IpFragmentOverflow => "ip_fragment_overflow", "too many fragmented datagrams or bytes held; some dropped";
-    FlowTableFull => "flow_table_full", "too many TCP connections at once; a new one was not tracked";
+    FlowTableFull => "flow_table_full", "too many TCP connections at once; the oldest without payload were forgotten to make room, or, when every one carries payload, the new one was not tracked";
     TcpMidstream => "tcp_midstream", "connection picked up without its handshake";
     TcpPortReuse => "tcp_port_reuse", "a new connection reused the 4-tuple of an open one";
     TcpOverlapMismatch => "tcp_overlap_mismatch", "overlapping segments carried different bytes; the first copy was kept";

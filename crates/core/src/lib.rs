@@ -24,6 +24,7 @@ pub mod analyzer;
 pub mod decode;
 pub mod defrag;
 pub mod event;
+pub mod fasthash;
 pub mod flow;
 pub mod frame;
 pub mod ftp;

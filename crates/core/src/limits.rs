@@ -11,7 +11,9 @@ pub const SECOND: Timestamp = 1_000_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// TCP connections tracked at once. Over it: `flow_table_full`, the new flow is not tracked.
+    /// TCP connections tracked at once. Over it: `flow_table_full`; the oldest sixteenth of the
+    /// connections without payload (half-open, closed) is forgotten to make room, or, when every
+    /// connection carries payload, the new one is not tracked.
     pub max_flows: usize,
     /// Out-of-order bytes held per direction. Over it: `tcp_ooo_overflow`, the hole is skipped
     /// (counted as a gap) and the buffered bytes are delivered.
@@ -37,7 +39,8 @@ pub struct Limits {
     /// The weakest link rule (announced port alone) only applies within this window.
     pub port_only_window: Timestamp,
     /// Bytes kept per direction of a connection not yet classified (FTP control by its
-    /// dialogue, or a data connection): `classify_overflow`, then it is given up.
+    /// dialogue, or a data connection). Over it, the connection is given up as not FTP (no
+    /// anomaly: on a busy link most such connections are simply other protocols).
     pub max_classify_bytes: usize,
     /// SIZE answers remembered per session (for expected transfer sizes).
     pub max_size_hints: usize,

@@ -9,13 +9,35 @@ pub mod reassembly;
 use crate::event::{SessionId, TransferId};
 use crate::frame::Timestamp;
 use reassembly::Reassembler;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 /// Canonical 4-tuple: the lower endpoint first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     pub lo: SocketAddr,
     pub hi: SocketAddr,
+}
+
+/// The key is hashed several times per packet, so each endpoint goes in as few words as it
+/// can: an IPv4 one as one word (address, port and a tag), an IPv6 one as three. Equal keys
+/// hash alike (IPv6 flow info, which equality also compares, is simply left out).
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        fn endpoint<H: Hasher>(a: &SocketAddr, state: &mut H) {
+            match a {
+                SocketAddr::V4(a) => state.write_u64(
+                    (1 << 63) | (u64::from(a.ip().to_bits()) << 16) | u64::from(a.port()),
+                ),
+                SocketAddr::V6(a) => {
+                    state.write_u128(a.ip().to_bits());
+                    state.write_u64((u64::from(a.scope_id()) << 16) | u64::from(a.port()));
+                }
+            }
+        }
+        endpoint(&self.lo, state);
+        endpoint(&self.hi, state);
+    }
 }
 
 impl FlowKey {

@@ -126,6 +126,36 @@ impl Reassembler {
         }
     }
 
+    /// The common case of [`Reassembler::push`], without copying: a segment that starts at or
+    /// before the next expected byte and ends after it, every byte captured, nothing held out
+    /// of order. Its new bytes are delivered at once: returns where they start in `payload`
+    /// (what `push` would have appended as one data chunk). `None`, with nothing changed, for
+    /// every other segment: give it to `push`.
+    pub fn push_in_order(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        wire_len: u32,
+        max_distance: u32,
+    ) -> Option<usize> {
+        if !self.started || !self.held.is_empty() || payload.len() != wire_len as usize {
+            return None;
+        }
+        let distance = seq.wrapping_sub(self.next_seq) as i32;
+        if distance > 0 || distance.unsigned_abs() > max_distance {
+            return None;
+        }
+        // Bytes of the segment already delivered (a partial retransmission).
+        let skip = distance.unsigned_abs() as usize;
+        if skip >= payload.len() || skip as u64 > self.delivered {
+            return None;
+        }
+        let advanced = payload.len() - skip;
+        self.delivered += advanced as u64;
+        self.next_seq = self.next_seq.wrapping_add(advanced as u32);
+        Some(skip)
+    }
+
     /// Takes one segment; whatever becomes contiguous is appended to `out`.
     pub fn push(
         &mut self,
@@ -496,6 +526,92 @@ mod tests {
         r.push(777, b"abc", 3, LIMITS, &mut out);
         r.push(780, b"def", 3, LIMITS, &mut out);
         assert_eq!(collect(&out), (b"abcdef".to_vec(), 0));
+    }
+
+    /// `push_in_order` first, then `push` when it declines, gives the same stream, gaps and
+    /// state as `push` alone, whatever the order, overlaps, duplicates and snaplen cuts.
+    #[test]
+    fn in_order_fast_path_matches_push() {
+        let stream: Vec<u8> = (0..4000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut took_fast = 0;
+        for round in 0..300 {
+            let isn = if round % 3 == 0 {
+                u32::MAX - 1500
+            } else {
+                next(1 << 32) as u32
+            };
+            let (mut plain, mut fast) = (Reassembler::new(), Reassembler::new());
+            if round % 5 != 0 {
+                plain.syn(isn);
+                fast.syn(isn);
+            }
+            let (mut out_plain, mut out_fast) = (Vec::new(), Vec::new());
+            let mut cursor = 0usize;
+            for _ in 0..60 {
+                // Half the rounds run mostly in order (the fast path's case), with some
+                // retransmissions; the others jump anywhere.
+                let start = if round % 2 == 0 && next(8) != 0 {
+                    cursor.saturating_sub(next(3) as usize * 40).min(3900)
+                } else {
+                    next(3900) as usize
+                };
+                let len = 1 + next(300) as usize;
+                let end = (start + len).min(stream.len());
+                let wire = (end - start) as u32;
+                // Now and then the snaplen cut the segment.
+                let captured = if next(10) == 0 {
+                    (end - start) / 2
+                } else {
+                    end - start
+                };
+                cursor = cursor.max(end);
+                let payload = &stream[start..start + captured];
+                let seq = isn.wrapping_add(1).wrapping_add(start as u32);
+                plain.push(seq, payload, wire, LIMITS, &mut out_plain);
+                match fast.push_in_order(seq, payload, wire, LIMITS.max_distance) {
+                    Some(skip) => {
+                        took_fast += 1;
+                        push_data(&mut out_fast, &payload[skip..]);
+                    }
+                    None => {
+                        fast.push(seq, payload, wire, LIMITS, &mut out_fast);
+                    }
+                }
+                assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
+                assert_eq!(plain.offset(), fast.offset());
+                assert_eq!(plain.held_bytes(), fast.held_bytes());
+                assert_eq!(plain.gap_bytes, fast.gap_bytes);
+            }
+            plain.flush(&mut out_plain);
+            fast.flush(&mut out_fast);
+            assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
+        }
+        assert!(took_fast > 500, "fast path taken {took_fast} times");
+    }
+
+    #[test]
+    fn in_order_fast_path_takes_the_common_case_only() {
+        let mut r = Reassembler::new();
+        r.syn(99);
+        assert_eq!(r.push_in_order(100, b"abcd", 4, 1 << 30), Some(0));
+        assert_eq!(r.push_in_order(102, b"cdef", 4, 1 << 30), Some(2)); // partial overlap
+        assert_eq!(r.offset(), 6);
+        assert_eq!(r.push_in_order(100, b"abcd", 4, 1 << 30), None); // old retransmission
+        assert_eq!(r.push_in_order(110, b"xy", 2, 1 << 30), None); // a hole before it
+        assert_eq!(r.push_in_order(106, b"gh", 4, 1 << 30), None); // snaplen cut
+        let mut out = Vec::new();
+        r.push(110, b"xy", 2, LIMITS, &mut out);
+        assert_eq!(r.push_in_order(106, b"ghij", 4, 1 << 30), None); // bytes held: push drains
+        assert_eq!(r.offset(), 6);
+        let mut fresh = Reassembler::new();
+        assert_eq!(fresh.push_in_order(5, b"ab", 2, 1 << 30), None); // not started: push decides
     }
 
     #[test]

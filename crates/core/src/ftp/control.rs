@@ -504,6 +504,7 @@ impl Analyzer {
         let ts = reply.ts;
         let max_exp = self.limits.max_expectations_per_session;
         let max_hints = self.limits.max_size_hints;
+        let max_line = self.limits.max_line_len;
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -566,6 +567,11 @@ impl Analyzer {
             CommandKind::Auth if code == 234 => session.tls = true,
             CommandKind::Cwd if ok => {
                 session.cwd = reply_info::path_from_250(&reply.text).or(done.target.take());
+                // Longer than a control line: no server said so, it was built by relative
+                // CWDs. Unknown, rather than a string that grows with every CWD.
+                if session.cwd.as_ref().is_some_and(|d| d.len() > max_line) {
+                    session.cwd = None;
+                }
             }
             CommandKind::Cdup if ok => session.cwd = session.cwd.as_deref().map(path::parent),
             CommandKind::Pwd | CommandKind::Mkd if code == 257 && done.kind == CommandKind::Pwd => {

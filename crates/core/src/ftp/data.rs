@@ -19,7 +19,15 @@ use crate::ftp::expect::Expectation;
 use crate::ftp::path;
 use crate::ftp::reply_info;
 use crate::ftp::transfer::{BoundCommand, DataConn, Transfer};
+use std::borrow::Cow;
 use std::net::SocketAddr;
+
+/// Stream bytes for a transfer: owned when they come out of the reassembly buffer, borrowed
+/// from the frame when an in-order segment passes straight through.
+pub(crate) enum DataPiece<'a> {
+    Bytes(Cow<'a, [u8]>),
+    Gap(u64),
+}
 
 impl Analyzer {
     fn create_transfer(
@@ -68,6 +76,10 @@ impl Analyzer {
         let tid = match waiting {
             Some(tid) if self.transfers.contains_key(&tid) => tid,
             _ => {
+                // Transfers are sequential: earlier connections that closed with no command
+                // claiming them never will be claimed now. End them, so that a session
+                // opening connection after connection does not pile them up.
+                self.end_stale(sid, ts, |t| matches!(t.data_conn, DataConn::Closed { .. }));
                 let tid = self.create_transfer(Some(sid), ts, Some((key, initiator, responder)));
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.unclaimed.push_back(tid);
@@ -165,6 +177,12 @@ impl Analyzer {
         let tid = match claimed {
             Some(tid) => tid,
             None => {
+                // An earlier command that got its final reply and never a data connection
+                // will not get one now (the next one would be taken for it). End it, so that
+                // commands without connections do not pile up.
+                self.end_stale(sid, ts, |t| {
+                    t.final_reply.is_some() && t.data_conn == DataConn::None
+                });
                 if !announced_any {
                     self.anomaly(
                         AnomalyKind::TransferWithoutEndpoint,
@@ -191,6 +209,32 @@ impl Analyzer {
             }
         }
         tid
+    }
+
+    /// Whether a transfer in flight is a listing (LIST, NLST, MLSD): `None` while no command
+    /// has claimed its data connection (or once it ended). A transfer's command never changes
+    /// once known, so `Some(false)` stays true: its bytes need not be kept for listing parsing.
+    pub fn transfer_is_listing(&self, id: TransferId) -> Option<bool> {
+        let t = self.transfers.get(&id)?;
+        t.command.as_ref().map(|c| c.command.is_listing())
+    }
+
+    /// Ends the session's waiting transfers (unclaimed connections and commands awaiting a
+    /// connection) for which `stale` holds.
+    fn end_stale(&mut self, sid: SessionId, ts: Timestamp, stale: impl Fn(&Transfer) -> bool) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        let ended: Vec<TransferId> = s
+            .unclaimed
+            .iter()
+            .chain(s.awaiting_conn.iter())
+            .copied()
+            .filter(|tid| self.transfers.get(tid).is_some_and(&stale))
+            .collect();
+        for tid in ended {
+            self.end_transfer(tid, ts);
+        }
     }
 
     /// ABOR: every transfer of the session still waiting for its final reply is aborted.
@@ -252,6 +296,20 @@ impl Analyzer {
     }
 
     pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: usize, ts: Timestamp, chunk: Chunk) {
+        let piece = match chunk {
+            Chunk::Data(data) => DataPiece::Bytes(Cow::Owned(data)),
+            Chunk::Gap(len) => DataPiece::Gap(len),
+        };
+        self.data_piece(tid, dir, ts, piece);
+    }
+
+    pub(crate) fn data_piece(
+        &mut self,
+        tid: TransferId,
+        dir: usize,
+        ts: Timestamp,
+        piece: DataPiece<'_>,
+    ) {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -269,15 +327,24 @@ impl Analyzer {
             );
             return;
         }
-        match chunk {
-            Chunk::Data(data) => {
+        match piece {
+            DataPiece::Bytes(data) => {
                 t.bytes += data.len() as u64;
+                let data = match data {
+                    Cow::Owned(data) => data,
+                    // Copied once, into a buffer the caller gave back (`Analyzer::recycle`).
+                    Cow::Borrowed(bytes) => {
+                        let mut data = self.spare_buffers.pop().unwrap_or_default();
+                        data.extend_from_slice(bytes);
+                        data
+                    }
+                };
                 self.emit(Event::TransferData {
                     transfer: tid,
                     data,
                 });
             }
-            Chunk::Gap(len) => {
+            DataPiece::Gap(len) => {
                 t.gap_bytes += len;
                 self.emit(Event::TransferGap { transfer: tid, len });
             }

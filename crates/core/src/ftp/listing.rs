@@ -305,6 +305,9 @@ fn parse_unix(line: &[u8]) -> Option<ListingEntry> {
         {
             entry.name = name.get(..arrow)?.to_vec();
             entry.link_target = Some(name.get(arrow + 4..)?.to_vec());
+            if entry.name.is_empty() {
+                return None; // ` -> target` with no name before it
+            }
         }
         entry.size = size;
         entry.modified = Some(date_text);

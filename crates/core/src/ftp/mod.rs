@@ -2,7 +2,7 @@
 pub mod address;
 pub mod command;
 mod control;
-mod data;
+pub(crate) mod data;
 pub mod expect;
 pub mod line;
 pub mod listing;

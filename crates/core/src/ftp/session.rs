@@ -141,7 +141,8 @@ impl Session {
             client: self.client,
             server: self.server,
             start: self.start,
-            end,
+            // Capture time may go backwards: a session never ends before it started.
+            end: end.max(self.start),
             user: self.user.clone(),
             password: self.password.clone(),
             anonymous: self.anonymous,

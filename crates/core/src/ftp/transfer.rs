@@ -187,7 +187,8 @@ impl Transfer {
             transfer: self.id,
             session: self.session,
             start: self.start,
-            end,
+            // Capture time may go backwards: a transfer never ends before it started.
+            end: end.max(self.start),
             command: cmd.map(|c| c.verb.clone()),
             path: cmd.and_then(|c| c.path.clone()),
             full_path: cmd.and_then(|c| c.full_path.clone()),
