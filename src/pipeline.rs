@@ -260,3 +260,55 @@ impl Pipeline<'_> {
 fn awaits_digest(record: &Record) -> bool {
     matches!(record, Record::Transfer(t) if t.sha256.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CaptureReader;
+    use std::io::Read;
+
+    /// Every record, as text, in the order outputs got them.
+    struct Collect(Vec<String>);
+
+    impl Output for Collect {
+        fn record(&mut self, record: &Record) -> io::Result<()> {
+            self.0.push(format!("{record:?}"));
+            Ok(())
+        }
+        fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn records(path: &str, inline: bool) -> Vec<String> {
+        let file = std::fs::File::open(path).unwrap();
+        let reader: Box<dyn Read + Send> = Box::new(file);
+        let mut source = MergedCapture::new(vec![(
+            path.to_string(),
+            CaptureReader::open(reader).unwrap(),
+        )]);
+        let mut tracker = TransferTracker::new(None).unwrap();
+        if inline {
+            tracker.keep_hashing_inline();
+        }
+        let mut out = Collect(Vec::new());
+        let mut pipeline = Pipeline {
+            analyzer: Analyzer::default(),
+            tracker,
+            outputs: vec![&mut out],
+        };
+        pipeline
+            .run(vec![path.into()], &mut source, &mut |_| {})
+            .unwrap();
+        drop(pipeline);
+        out.0
+    }
+
+    #[test]
+    fn hashing_on_a_thread_changes_nothing_outputs_see() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/demo.pcap");
+        let inline = records(path, true);
+        assert!(inline.iter().any(|r| r.starts_with("Transfer(")));
+        assert_eq!(records(path, false), inline);
+    }
+}
