@@ -13,7 +13,7 @@ mod common;
 mod targets;
 
 use common::scenario::{Wire, pattern};
-use common::{of_type, run_bytes, sha256_hex};
+use common::{ftpscope, of_type, run_bytes, sha256_hex};
 use ftpscope::capture::CaptureReader;
 use ftpscope_core::limits::SECOND;
 use ftpscope_core::{
@@ -21,10 +21,10 @@ use ftpscope_core::{
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use targets::{ACK, Checker, FIN, RST, SYN, ipv4_tcp};
 
 // ---------------------------------------------------------------------------------------------
@@ -1493,30 +1493,8 @@ fn ftp_a_long_session_does_not_grow_its_working_directory_or_transfer_table() {
 // ---------------------------------------------------------------------------------------------
 // Safe extraction (the real binary)
 
-fn ftpscope(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ftpscope-adversarial-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir("adversarial", name)
 }
 
 fn json_records(stdout: &[u8]) -> Vec<serde_json::Value> {

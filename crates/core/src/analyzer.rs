@@ -19,7 +19,7 @@ use crate::ftp::session::Session;
 use crate::ftp::transfer::Transfer;
 use crate::limits::{Limits, SECOND};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Counters for the summary and the status bar.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub struct Analyzer {
     pub(crate) flows: HashMap<FlowKey, Conn, FastState>,
     pub(crate) sessions: HashMap<SessionId, Session, FastState>,
     pub(crate) transfers: HashMap<TransferId, Transfer, FastState>,
+    /// Live sessions per pair of host addresses (lower address first), so a connection that is
+    /// not FTP can be judged a data connection between FTP hosts without scanning every session.
+    pub(crate) ftp_host_pairs: HashMap<(IpAddr, IpAddr), u32, FastState>,
     pub(crate) expectations: ExpectationTable,
     defrag: Defragmenter,
     events: VecDeque<Event>,
@@ -70,6 +73,11 @@ const SPARE_BUFFER_MAX: usize = 64 << 10;
 /// How long a closed connection is remembered, so its last ACKs do not open a new one.
 const CLOSED_LINGER: Timestamp = 30 * SECOND;
 
+/// The key of [`Analyzer::ftp_host_pairs`]: two hosts, in either order.
+pub(crate) fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
 impl Default for Analyzer {
     fn default() -> Self {
         Self::new(Limits::default())
@@ -83,6 +91,7 @@ impl Analyzer {
             flows: HashMap::default(),
             sessions: HashMap::default(),
             transfers: HashMap::default(),
+            ftp_host_pairs: HashMap::default(),
             expectations: ExpectationTable::default(),
             defrag: Defragmenter::default(),
             events: VecDeque::new(),

@@ -29,6 +29,8 @@ pub mod flow;
 pub mod frame;
 pub mod ftp;
 pub mod limits;
+#[cfg(test)]
+mod testing;
 
 pub use analyzer::{Analyzer, Stats};
 pub use event::*;

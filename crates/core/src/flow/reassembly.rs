@@ -191,7 +191,7 @@ impl Reassembler {
             // In order (perhaps overlapping what was delivered): deliver the new part now.
             let skip = self.delivered - start;
             self.emit(payload, skip, captured, end - start, out);
-            self.drain(out, &mut outcome);
+            self.drain(out);
         } else {
             self.hold(start, payload, u64::from(wire_len), &mut outcome);
             if self.held_bytes > limits.max_bytes || self.held.len() > limits.max_segments {
@@ -199,7 +199,7 @@ impl Reassembler {
                 while self.held_bytes > limits.max_bytes / 2
                     || self.held.len() > limits.max_segments / 2
                 {
-                    if !self.skip_to_next_held(out, &mut outcome) {
+                    if !self.skip_to_next_held(out) {
                         break;
                     }
                 }
@@ -226,16 +226,14 @@ impl Reassembler {
         let lost_until = acked.min(first);
         if lost_until > self.delivered {
             self.gap(lost_until - self.delivered, out);
-            let mut outcome = PushOutcome::default();
-            self.drain(out, &mut outcome);
+            self.drain(out);
         }
     }
 
     /// Delivers everything held, skipping holes, then the missing tail before a FIN. Called
     /// when the connection ends.
     pub fn flush(&mut self, out: &mut Vec<Chunk>) {
-        let mut outcome = PushOutcome::default();
-        while self.skip_to_next_held(out, &mut outcome) {}
+        while self.skip_to_next_held(out) {}
         if let Some(fin) = self.fin_at
             && fin > self.delivered
         {
@@ -267,7 +265,7 @@ impl Reassembler {
     }
 
     /// Delivers held segments that are now contiguous.
-    fn drain(&mut self, out: &mut Vec<Chunk>, outcome: &mut PushOutcome) {
+    fn drain(&mut self, out: &mut Vec<Chunk>) {
         while let Some(entry) = self.held.first_entry() {
             let start = *entry.key();
             if start > self.delivered {
@@ -279,21 +277,20 @@ impl Reassembler {
             if end <= self.delivered {
                 continue;
             }
-            let _ = outcome;
             let skip = self.delivered - start;
             self.emit(&held.data, skip, held.data.len() as u64, held.wire_len, out);
         }
     }
 
     /// Skips the hole before the first held segment (as a gap) and drains. False if none held.
-    fn skip_to_next_held(&mut self, out: &mut Vec<Chunk>, outcome: &mut PushOutcome) -> bool {
+    fn skip_to_next_held(&mut self, out: &mut Vec<Chunk>) -> bool {
         let Some((&start, _)) = self.held.first_key_value() else {
             return false;
         };
         if start > self.delivered {
             self.gap(start - self.delivered, out);
         }
-        self.drain(out, outcome);
+        self.drain(out);
         true
     }
 

@@ -679,35 +679,9 @@ mod tests {
         assert_eq!(PortZero.to_string(), "port_zero");
     }
 
-    /// Deterministic xorshift inputs drawn mostly from the grammar's own characters.
-    fn pseudo_random_inputs(alphabet: &[u8], count: usize) -> Vec<Vec<u8>> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count)
-            .map(|_| {
-                let len = (next() % 48) as usize;
-                (0..len)
-                    .map(|_| {
-                        let r = next();
-                        if r % 8 == 0 {
-                            (r >> 8) as u8
-                        } else {
-                            alphabet[(r >> 8) as usize % alphabet.len()]
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
     #[test]
     fn pseudo_random_inputs_never_panic() {
-        for input in pseudo_random_inputs(b"0123456789,|!() .:-abcdef229", 20_000) {
+        for input in crate::testing::pseudo_random_inputs(b"0123456789,|!() .:-abcdef229", 20_000) {
             let _ = parse_port_arg(&input);
             let _ = parse_eprt_arg(&input);
             let _ = parse_lprt_arg(&input);

@@ -33,8 +33,7 @@ enum Verdict {
 /// The first line of one direction, if complete.
 fn first_line(chunks: &[(Timestamp, usize, Vec<u8>)], dir: usize) -> Option<Vec<u8>> {
     let mut line = Vec::new();
-    for (_, d, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
-        let _ = d;
+    for (_, _, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
         match memchr::memchr(b'\n', bytes) {
             Some(i) => {
                 line.extend_from_slice(bytes.get(..i).unwrap_or(&[]));
@@ -177,11 +176,8 @@ impl Analyzer {
             }
             Verdict::NotFtp => {
                 // A data connection no announcement explains, between hosts that speak FTP.
-                let related = self.sessions.values().any(|s| {
-                    let (c, v) = (s.client.ip(), s.server.ip());
-                    (initiator.ip() == c && responder.ip() == v)
-                        || (initiator.ip() == v && responder.ip() == c)
-                });
+                let pair = crate::analyzer::host_pair(initiator.ip(), responder.ip());
+                let related = self.ftp_host_pairs.contains_key(&pair);
                 if related {
                     Role::Data(self.orphan_data(key, initiator, responder, ts))
                 } else {
@@ -223,6 +219,10 @@ impl Analyzer {
             expect_greeting,
         );
         self.sessions.insert(sid, session);
+        *self
+            .ftp_host_pairs
+            .entry(crate::analyzer::host_pair(client.ip(), server.ip()))
+            .or_insert(0) += 1;
         self.emit(Event::SessionStarted(SessionStart {
             session: sid,
             ts,
@@ -475,7 +475,7 @@ impl Analyzer {
             self.expectations.remove(old_port, old_id);
             self.anomaly(
                 AnomalyKind::ExpectationOverflow,
-                exp_ts(self),
+                self.now(),
                 Some(sid),
                 flow,
                 format!("{max} endpoints"),
@@ -701,6 +701,13 @@ impl Analyzer {
         let Some(mut session) = self.sessions.remove(&sid) else {
             return;
         };
+        let pair = crate::analyzer::host_pair(session.client.ip(), session.server.ip());
+        if let Some(n) = self.ftp_host_pairs.get_mut(&pair) {
+            *n -= 1;
+            if *n == 0 {
+                self.ftp_host_pairs.remove(&pair);
+            }
+        }
         for p in session.pending.drain(..) {
             if p.command.is_some() || !p.replies.is_empty() {
                 self.emit(Event::Exchange(Exchange {
@@ -736,8 +743,4 @@ fn verb_name(verb: &[u8]) -> &'static str {
         b"LPSV" => "LPSV",
         _ => "other",
     }
-}
-
-fn exp_ts(a: &Analyzer) -> Timestamp {
-    a.now()
 }

@@ -1248,36 +1248,10 @@ mod tests {
         assert_eq!(entry.name.len(), 100_000);
     }
 
-    /// Deterministic xorshift inputs drawn mostly from the grammar's own characters.
-    fn pseudo_random_inputs(alphabet: &[u8], count: usize) -> Vec<Vec<u8>> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count)
-            .map(|_| {
-                let len = (next() % 48) as usize;
-                (0..len)
-                    .map(|_| {
-                        let r = next();
-                        if r % 8 == 0 {
-                            (r >> 8) as u8
-                        } else {
-                            alphabet[(r >> 8) as usize % alphabet.len()]
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
     #[test]
     fn pseudo_random_inputs_never_panic() {
         let alphabet = b"-drwxl 0123456789:,Mar<DIR>PM=;type=file\r\n";
-        for input in pseudo_random_inputs(alphabet, 20_000) {
+        for input in crate::testing::pseudo_random_inputs(alphabet, 20_000) {
             let _ = parse_list_line(&input);
             let _ = parse_mlsd_line(&input);
             let _ = parse_nlst_line(&input);
