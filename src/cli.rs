@@ -1,6 +1,8 @@
 //! Command-line arguments.
 
 use clap::{ArgGroup, Parser, ValueEnum};
+use ftpscope_core::Limits;
+use ftpscope_core::limits::SECOND;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,6 +103,29 @@ pub struct Cli {
     /// Never show the progress bar on standard error.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Close a connection after SECS seconds without a packet: its transfer ends
+    /// (truncated) and its session ends with end_reason "idle". In live capture, time runs on
+    /// without packets, so this is how a dead connection gets its verdict.
+    #[arg(long, value_name = "SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub idle_timeout: u64,
+}
+
+impl Cli {
+    /// The analyzer's limits: the defaults, with the timeouts given on the command line.
+    pub fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        let idle_timeout = i64::try_from(self.idle_timeout)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(SECOND);
+        Limits {
+            idle_timeout,
+            // Idle connections are looked for at least twice per timeout.
+            sweep_interval: defaults.sweep_interval.min(idle_timeout / 2),
+            ..defaults
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\

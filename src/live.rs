@@ -22,6 +22,10 @@
 //!   Linux would not return without a packet). The thread stops reading; what it read is
 //!   still analysed; the analyzer finishes every open transfer with an honest verdict; files
 //!   are renamed and flushed; the summary is written. A second signal exits at once.
+//! - **Terminal UI**: on a terminal with no `--json`, `-x` or `--report`, the same pipeline
+//!   runs as the UI's [`Job`](ftpscope::tui::Job) on its worker thread; the counters go to its
+//!   status bar (packets, packets per second, drops) instead of standard error. `q` stops the
+//!   capture, SIGTERM closes the UI; the counters are printed once the terminal is restored.
 //! - **Drops**: the capture thread reads libpcap's counters (`pcap_stats`) before it hands
 //!   over each batch and every [`READ_TIMEOUT_MS`] when idle. Each rise of the kernel drop
 //!   counter is a window of wall time (previous reading, this reading]; packet timestamps
@@ -59,7 +63,9 @@ mod enabled {
     };
     use ftpscope::text::{self, escape};
     use ftpscope::transfers::TransferTracker;
-    use ftpscope_core::{Analyzer, Frame, Limits, LinkType, Timestamp};
+    use ftpscope::tui::StatusSender;
+    use ftpscope::tui::{self, Feed, Job, UiOptions, app::LiveStatus, app::Msg};
+    use ftpscope_core::{Analyzer, Frame, LinkType, Timestamp};
     use pcap::{Active, Capture, Device, Packet, PacketHeader, Savefile, Stat};
     use std::collections::VecDeque;
     use std::ffi::CString;
@@ -233,6 +239,8 @@ mod enabled {
         drops: DropLog,
         /// The capture failed (the interface went away...).
         error: Option<String>,
+        /// Writing the -w file failed.
+        write_error: Option<String>,
     }
 
     fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -419,7 +427,6 @@ mod enabled {
         batch: Batch,
         next: usize,
         savefile: Option<Savefile>,
-        write_error: Option<String>,
         /// The packet clock: the latest packet time seen, and when (monotonic) it was seen.
         last_ts: Timestamp,
         last_seen: Instant,
@@ -429,9 +436,19 @@ mod enabled {
         status: Option<StatusLine>,
     }
 
+    /// Where the capture's counters are shown while it runs.
+    enum Status {
+        /// A line on a terminal's standard error, redrawn in place.
+        Stderr { interface: String },
+        /// The terminal UI's status bar.
+        Ui(StatusSender),
+    }
+
     struct StatusLine {
-        interface: String,
+        to: Status,
         last_draw: Instant,
+        /// Packets counted at the last draw, for the rate.
+        last_packets: u64,
     }
 
     impl LiveSource {
@@ -471,7 +488,6 @@ mod enabled {
                 batch: Batch::default(),
                 next: 0,
                 savefile,
-                write_error: None,
                 last_ts: opened_at.0,
                 last_seen: opened_at.1,
                 last_flush: opened_at.1,
@@ -491,9 +507,8 @@ mod enabled {
             self.last_flush = Instant::now();
             if let Some(w) = self.savefile.as_mut()
                 && let Err(e) = w.flush()
-                && self.write_error.is_none()
             {
-                self.write_error = Some(e.to_string());
+                lock(&self.shared).write_error.get_or_insert(e.to_string());
             }
         }
 
@@ -504,15 +519,28 @@ mod enabled {
             if s.last_draw.elapsed() < STATUS_EVERY {
                 return;
             }
+            let since = s.last_draw.elapsed().as_secs_f64();
             s.last_draw = Instant::now();
-            let dropped = lock(&self.shared).drops.kernel;
-            eprint!(
-                "\r\x1b[2Klive on {}: {} packets, {}, {} dropped  (Ctrl-C stops)",
-                s.interface,
-                self.packets,
-                text::human_bytes(self.bytes),
-                dropped
-            );
+            let (kernel_drops, interface_drops) = {
+                let shared = lock(&self.shared);
+                (shared.drops.kernel, shared.drops.interface)
+            };
+            match &s.to {
+                Status::Stderr { interface } => eprint!(
+                    "\r\x1b[2Klive on {interface}: {} packets, {}, {kernel_drops} dropped  \
+                     (Ctrl-C stops)",
+                    self.packets,
+                    text::human_bytes(self.bytes),
+                ),
+                Status::Ui(ui) => ui.send(Msg::Live(LiveStatus {
+                    packets: self.packets,
+                    bytes: self.bytes,
+                    packets_per_sec: ((self.packets - s.last_packets) as f64 / since) as u64,
+                    kernel_drops,
+                    interface_drops,
+                })),
+            }
+            s.last_packets = self.packets;
         }
 
         /// Stops the capture thread (if still running) and waits for it.
@@ -524,7 +552,11 @@ mod enabled {
                 let _ = h.join();
             }
             self.flush_savefile();
-            if self.status.take().is_some() {
+            if let Some(StatusLine {
+                to: Status::Stderr { .. },
+                ..
+            }) = self.status.take()
+            {
                 eprint!("\r\x1b[2K");
             }
         }
@@ -649,23 +681,33 @@ mod enabled {
             Ok(())
         }
 
+        fn poll(&mut self) -> io::Result<()> {
+            for out in self.outputs.iter_mut() {
+                out.poll()?;
+            }
+            Ok(())
+        }
+
         fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
             let mut summary = summary.clone();
-            {
-                let shared = lock(&self.shared);
-                let d = &shared.drops;
-                summary.capture = Some(CaptureStats {
-                    interface: self.interface.clone(),
-                    received: d.received,
-                    kernel_drops: d.kernel,
-                    interface_drops: d.interface,
-                    transfers_with_drops: d.transfers_marked,
-                });
-            }
+            summary.capture = Some(capture_stats(&self.shared, &self.interface));
             for out in self.outputs.iter_mut() {
                 out.finish(&summary)?;
             }
             Ok(())
+        }
+    }
+
+    /// The capture's counters so far, for the summary.
+    fn capture_stats(shared: &Mutex<Shared>, interface: &str) -> CaptureStats {
+        let shared = lock(shared);
+        let d = &shared.drops;
+        CaptureStats {
+            interface: interface.to_string(),
+            received: d.received,
+            kernel_drops: d.kernel,
+            interface_drops: d.interface,
+            transfers_with_drops: d.transfers_marked,
         }
     }
 
@@ -874,6 +916,139 @@ mod enabled {
             None => None,
         };
         let stdout_terminal = io::stdout().is_terminal();
+        // On a terminal with nothing else asked for: the TUI, as for capture files.
+        let use_tui = !cli.json && cli.extract.is_none() && !cli.report && stdout_terminal;
+        let datalink = capture.get_datalink();
+        let link_name = datalink
+            .get_name()
+            .unwrap_or_else(|_| format!("DLT {}", datalink.0));
+        let shown = escape(interface.as_bytes());
+        eprintln!(
+            "ftpscope: capturing on {shown} (link type {link_name}, snaplen {snaplen}, filter \
+             {:?}); {} stops",
+            escape(filter.as_bytes()),
+            if use_tui { "q" } else { "Ctrl-C" }
+        );
+        let shared = Arc::new(Mutex::new(Shared {
+            drops: DropLog::new(opened_at.0),
+            error: None,
+            write_error: None,
+        }));
+        // Not over the TUI, nor over JSON Lines going to the same terminal.
+        let quiet = use_tui || cli.no_progress || (cli.json && stdout_terminal);
+        let show_status = !quiet && io::stderr().is_terminal();
+        let status = show_status.then(|| StatusLine {
+            to: Status::Stderr {
+                interface: shown.clone(),
+            },
+            last_draw: opened_at.1,
+            last_packets: 0,
+        });
+        let source = LiveSource::start(
+            thread,
+            capture,
+            Arc::clone(&shared),
+            savefile,
+            status,
+            opened_at,
+        );
+        let summary = if use_tui {
+            run_tui(&cli, interface, source, &shared)?;
+            None
+        } else {
+            Some(run_outputs(&cli, interface, source, &shared)?)
+        };
+
+        let shared = lock(&shared);
+        let d = &shared.drops;
+        let analysed = summary.as_ref().map_or(String::new(), |s| {
+            format!("{} packets analysed; ", s.stats.frames)
+        });
+        eprintln!(
+            "ftpscope: {shown}: {analysed}the capture received {}, the kernel dropped {}, the \
+             interface dropped {}",
+            d.received, d.kernel, d.interface
+        );
+        if d.kernel > 0 {
+            eprintln!(
+                "ftpscope: the capture fell behind and lost {} packets; {} transfers are marked \
+                 with capture_drops (a bigger -B or a narrower -f helps)",
+                d.kernel, d.transfers_marked
+            );
+        }
+        if let Some(e) = &shared.write_error {
+            let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
+            eprintln!("ftpscope: cannot write {}: {e}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+        if let Some(e) = &shared.error {
+            eprintln!(
+                "ftpscope: capture on {shown} failed: {} (what was captured was analysed)",
+                escape(e.as_bytes())
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        if let Some(e) = summary.as_ref().and_then(|s| s.extract_error.as_ref()) {
+            eprintln!(
+                "ftpscope: extraction incomplete: {}",
+                text::escape(e.as_bytes())
+            );
+            return Ok(ExitCode::from(4));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Live capture in the terminal UI. Files go to a temporary folder (for the transfer view
+    /// and `s`), removed on exit; `q` stops the capture, as does SIGTERM.
+    fn run_tui(
+        cli: &Cli,
+        interface: String,
+        mut source: LiveSource,
+        shared: &Arc<Mutex<Shared>>,
+    ) -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
+        let options = UiOptions {
+            source: format!("live on {}", escape(interface.as_bytes())),
+            total_bytes: None,
+            show_passwords: cli.show_passwords,
+            close_when: Some(&STOP),
+        };
+        let shared = Arc::clone(shared);
+        let extract_dir = dir.clone();
+        let limits = cli.limits();
+        let job: Job = Box::new(move |feed: Feed<'_>| {
+            source.status = Some(StatusLine {
+                to: Status::Ui(feed.status.clone()),
+                last_draw: Instant::now(),
+                last_packets: 0,
+            });
+            let mut marker = DropMarker {
+                shared: Arc::clone(&shared),
+                interface: interface.clone(),
+                outputs: vec![feed.output],
+            };
+            let mut pipeline = Pipeline {
+                analyzer: Analyzer::new(limits),
+                tracker: TransferTracker::new(Some(extract_dir))?,
+                outputs: vec![&mut marker],
+            };
+            let mut summary =
+                pipeline.run_until(vec![interface.clone()], &mut source, &mut |_| {}, feed.stop)?;
+            summary.capture = Some(capture_stats(&shared, &interface));
+            Ok(summary)
+        });
+        let result = tui::run(options, job);
+        let _ = std::fs::remove_dir_all(&dir);
+        result.context("terminal UI")
+    }
+
+    /// Live capture into JSON Lines, `-x DIR` and the report.
+    fn run_outputs(
+        cli: &Cli,
+        interface: String,
+        mut source: LiveSource,
+        shared: &Arc<Mutex<Shared>>,
+    ) -> Result<RunSummary> {
         let mut json = cli
             .json
             .then(|| JsonLines::new(io::stdout().lock(), cli.show_passwords));
@@ -911,42 +1086,13 @@ mod enabled {
         if let Some(r) = report.as_mut() {
             outputs.push(r);
         }
-
-        let datalink = capture.get_datalink();
-        let link_name = datalink
-            .get_name()
-            .unwrap_or_else(|_| format!("DLT {}", datalink.0));
-        let shown = escape(interface.as_bytes());
-        eprintln!(
-            "ftpscope: capturing on {shown} (link type {link_name}, snaplen {snaplen}, filter \
-             {:?}); Ctrl-C stops",
-            escape(filter.as_bytes())
-        );
-        let shared = Arc::new(Mutex::new(Shared {
-            drops: DropLog::new(opened_at.0),
-            error: None,
-        }));
-        let show_status =
-            !cli.no_progress && io::stderr().is_terminal() && !(cli.json && stdout_terminal);
-        let status = show_status.then(|| StatusLine {
-            interface: shown.clone(),
-            last_draw: opened_at.1,
-        });
-        let mut source = LiveSource::start(
-            thread,
-            capture,
-            Arc::clone(&shared),
-            savefile,
-            status,
-            opened_at,
-        );
         let mut marker = DropMarker {
-            shared: Arc::clone(&shared),
+            shared: Arc::clone(shared),
             interface: interface.clone(),
             outputs,
         };
         let mut pipeline = Pipeline {
-            analyzer: Analyzer::new(Limits::default()),
+            analyzer: Analyzer::new(cli.limits()),
             tracker,
             outputs: vec![&mut marker],
         };
@@ -954,42 +1100,7 @@ mod enabled {
         drop(pipeline);
         drop(marker);
         source.shut_down();
-        let write_error = source.write_error.take();
-
-        let shared = lock(&shared);
-        let d = &shared.drops;
-        eprintln!(
-            "ftpscope: {shown}: {} packets analysed; the capture received {}, the kernel dropped \
-             {}, the interface dropped {}",
-            summary.stats.frames, d.received, d.kernel, d.interface
-        );
-        if d.kernel > 0 {
-            eprintln!(
-                "ftpscope: the capture fell behind and lost {} packets; {} transfers are marked \
-                 with capture_drops (a bigger -B or a narrower -f helps)",
-                d.kernel, d.transfers_marked
-            );
-        }
-        if let Some(e) = &write_error {
-            let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
-            eprintln!("ftpscope: cannot write {}: {e}", path.display());
-            return Ok(ExitCode::FAILURE);
-        }
-        if let Some(e) = &shared.error {
-            eprintln!(
-                "ftpscope: capture on {shown} failed: {} (what was captured was analysed)",
-                escape(e.as_bytes())
-            );
-            return Ok(ExitCode::FAILURE);
-        }
-        if let Some(e) = &summary.extract_error {
-            eprintln!(
-                "ftpscope: extraction incomplete: {}",
-                text::escape(e.as_bytes())
-            );
-            return Ok(ExitCode::from(4));
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(summary)
     }
 
     fn open_savefile(capture: &Capture<Active>, path: &Path) -> Result<Savefile> {

@@ -9,7 +9,7 @@ use ftpscope::output::report::Report;
 use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
 use ftpscope::text;
 use ftpscope::transfers::TransferTracker;
-use ftpscope_core::{Analyzer, Limits};
+use ftpscope_core::Analyzer;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -134,7 +134,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // transfer view can show them and `s` can save them; it is removed on exit.
     if !cli.json && cli.extract.is_none() && !cli.report && io::stdout().is_terminal() {
         let dir = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
-        let result = ftpscope::tui::run(names, capture, total, dir.clone(), cli.show_passwords);
+        let options = ftpscope::tui::UiOptions {
+            source: names.join(", "),
+            total_bytes: total,
+            show_passwords: cli.show_passwords,
+            close_when: None,
+        };
+        let job = ftpscope::tui::file_job(names, capture, cli.limits(), dir.clone());
+        let result = ftpscope::tui::run(options, job);
         let _ = std::fs::remove_dir_all(&dir);
         result.context("terminal UI")?;
         return Ok(ExitCode::SUCCESS);
@@ -186,7 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         outputs.push(r);
     }
     let mut pipeline = Pipeline {
-        analyzer: Analyzer::new(Limits::default()),
+        analyzer: Analyzer::new(cli.limits()),
         tracker,
         outputs,
     };

@@ -54,6 +54,11 @@ pub struct CaptureStats {
 pub trait Output {
     fn record(&mut self, record: &Record) -> io::Result<()>;
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
+    /// Called every [`POLL_EVERY`] frames and whenever the source is idle, so that an output
+    /// holding records back (in a batch) can let them go even when no new record comes.
+    fn poll(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a source of frames yields next.
@@ -89,6 +94,8 @@ impl FrameSource for MergedCapture {
 
 /// How often (in frames) progress is reported.
 const PROGRESS_EVERY: u64 = 8192;
+/// How often (in frames) outputs are polled.
+pub const POLL_EVERY: u64 = 256;
 /// Records held back behind a transfer whose digest is being computed, before the pipeline
 /// waits for the hashing thread.
 const MAX_WAITING_RECORDS: usize = 4096;
@@ -155,6 +162,11 @@ impl Pipeline<'_> {
                 self.send_ready(&mut outbox, idle)?;
             }
             frames += 1;
+            if idle || frames.is_multiple_of(POLL_EVERY) {
+                for out in self.outputs.iter_mut() {
+                    out.poll()?;
+                }
+            }
             if frames.is_multiple_of(PROGRESS_EVERY) {
                 progress(source.bytes_read());
             }

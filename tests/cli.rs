@@ -282,3 +282,46 @@ fn ascii_transfers_can_be_written_with_local_line_endings() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--idle-timeout`: a session silent for longer than it ends as `idle` when later packets
+/// move time on (by default, 30 minutes, it lasts to the end of the capture). Zero is refused.
+#[test]
+fn idle_timeout_ends_silent_sessions() {
+    let mut w = Wire::default();
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 ready\r\n");
+    w.client(&mut c, b"USER anna\r\n");
+    w.server(&mut c, b"331 pw\r\n");
+    w.wait(90);
+    let mut other = w.connect("10.0.0.3:40000", "10.0.0.4:80", 7, 9);
+    w.client(&mut other, b"GET / HTTP/1.0\r\n\r\n");
+    let capture = w.pcap();
+    let end_reason = |args: &[&str]| -> String {
+        let out = ftpscope(args, Some(&capture));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let session = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["type"] == "session")
+            .expect("a session record");
+        session["end_reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(end_reason(&["-r", "-", "--json"]), "capture_end");
+    assert_eq!(
+        end_reason(&["-r", "-", "--json", "--idle-timeout", "60"]),
+        "idle"
+    );
+    assert_eq!(
+        end_reason(&["-r", "-", "--json", "--idle-timeout", "100"]),
+        "capture_end"
+    );
+    let out = ftpscope(&["-r", "-", "--idle-timeout", "0"], Some(&capture));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--idle-timeout"), "{err}");
+}

@@ -439,4 +439,172 @@ mod live {
         assert_eq!(code, Some(1));
         assert!(err.contains("-Z no-such-user-x: no such user"), "{err}");
     }
+
+    /// A connection that goes silent (the client frozen mid-upload, no FIN, no RST) is closed
+    /// by `--idle-timeout` while the capture goes on: time advances without packets.
+    #[test]
+    fn a_silent_connection_ends_by_idle_timeout_while_capturing() {
+        if !can_run("a_silent_connection_ends_by_idle_timeout_while_capturing") {
+            return;
+        }
+        let tmp = TempDir::new("idle");
+        let root = tmp.path().join("srv");
+        std::fs::create_dir_all(&root).unwrap();
+        let size = 8_000_000;
+        let bytes = pseudo_random(size, 11);
+        let local = tmp.path().join("stalled.bin");
+        std::fs::write(&local, &bytes).unwrap();
+        let ns = Netns::create("idle");
+        let server = FtpServer::start(&ns, &root, 2121);
+        let out_dir = tmp.path().join("out");
+        let scope = Ftpscope::start(
+            &ns,
+            &[
+                "-i",
+                "lo",
+                "--json",
+                "--idle-timeout",
+                "2",
+                "-x",
+                out_dir.to_str().unwrap(),
+            ],
+        );
+        let mut client = curl(
+            &ns,
+            &server,
+            DataMode::Pasv,
+            "stalled.bin",
+            &local,
+            true,
+            Some(1_000_000),
+        )
+        .spawn()
+        .unwrap();
+        thread::sleep(Duration::from_millis(1500));
+        let frozen = Command::new("kill")
+            .args(["-STOP", &client.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(frozen.success());
+        // Two seconds of silence, then the next sweep (at most a second later).
+        let ended = scope.wait_for_transfers(1, Duration::from_secs(15));
+        let while_running = scope.records();
+        let _ = client.kill();
+        let _ = client.wait();
+        assert!(
+            ended,
+            "no transfer ended by idle timeout: {while_running:#?}"
+        );
+        let sessions = of_type(&while_running, "session");
+        assert_eq!(sessions.len(), 1, "{while_running:#?}");
+        assert_eq!(sessions[0]["end_reason"], "idle", "{}", sessions[0]);
+
+        let (status, records, stderr) = scope.stop("INT");
+        assert!(status.success(), "exit {status:?}: {stderr}");
+        let transfers = of_type(&records, "transfer");
+        assert_eq!(transfers.len(), 1, "{records:#?}");
+        let t = transfers[0];
+        let got = t["bytes"].as_u64().unwrap() as usize;
+        assert!(got > 0 && got < size, "{t}");
+        assert_eq!(t["status"], "truncated", "{t}");
+        assert_eq!(t["sha256"], sha256_hex(&bytes[..got]).as_str());
+        assert_eq!(std::fs::read(file_of(t)).unwrap(), &bytes[..got]);
+        let summary = records.last().unwrap();
+        assert_eq!(summary["anomalies"]["flow_idle_timeout"], 2, "{summary}");
+    }
+
+    /// `-i` on a terminal opens the TUI: sessions and transfers appear as they happen, the
+    /// status bar counts packets and drops, `q` stops the capture and restores the terminal.
+    #[test]
+    fn live_capture_in_the_terminal_ui() {
+        if !can_run("live_capture_in_the_terminal_ui") {
+            return;
+        }
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: tmux missing; live TUI test skipped"
+            );
+            return;
+        }
+        let tmp = TempDir::new("tui");
+        let root = tmp.path().join("srv");
+        std::fs::create_dir_all(&root).unwrap();
+        let bytes = pseudo_random(400_000, 21);
+        std::fs::write(root.join("shown.bin"), &bytes).unwrap();
+        let ns = Netns::create("tui");
+        let server = FtpServer::start(&ns, &root, 2121);
+        let socket = format!("ftpscope-live-tui-{}", std::process::id());
+        let tmux = |args: &[&str]| -> String {
+            let out = Command::new("tmux")
+                .args(["-L", &socket])
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let cmd = format!(
+            "ip netns exec {} {} -i lo; echo EXITED $?; sleep 30",
+            ns.name,
+            env!("CARGO_BIN_EXE_ftpscope")
+        );
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "110",
+            "-y",
+            "30",
+            &cmd,
+        ]);
+        let wait_for = |what: &str| -> String {
+            for _ in 0..200 {
+                let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
+                if screen.contains(what) {
+                    return screen;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
+            tmux(&["kill-server"]);
+            panic!("never saw {what:?} on:\n{screen}");
+        };
+        wait_for("live on lo");
+        wait_for("live · ");
+        let got = tmp.path().join("got.bin");
+        run_curl(curl(
+            &ns,
+            &server,
+            DataMode::Epsv,
+            "shown.bin",
+            &got,
+            false,
+            None,
+        ));
+        assert_eq!(std::fs::read(&got).unwrap(), bytes);
+        // The session ends (curl closed it) and its transfer is listed while capturing.
+        let screen = wait_for(&format!("{USER} "));
+        assert!(screen.contains("127.0.0.1:2121"), "{screen}");
+        assert!(screen.contains("no drop"), "{screen}");
+        tmux(&["send-keys", "-t", "t", "2"]);
+        let screen = wait_for("complete");
+        assert!(screen.contains("/shown.bin"), "{screen}");
+        let sha = sha256_hex(&bytes);
+        assert!(screen.contains(&sha[..12]), "{sha} not on:\n{screen}");
+        tmux(&["send-keys", "-t", "t", "q"]);
+        let screen = wait_for("EXITED 0");
+        assert!(
+            screen.contains("the kernel dropped 0"),
+            "the capture's counters after the UI:\n{screen}"
+        );
+        assert_eq!(
+            tmux(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(),
+            "0",
+            "alternate screen left"
+        );
+        tmux(&["kill-server"]);
+    }
 }

@@ -284,3 +284,55 @@ fn end_to_end_in_tmux() {
     assert_eq!(common::sha256_hex(&bytes), want["sha256"].as_str().unwrap());
     let _ = std::fs::remove_dir_all(&save_dir);
 }
+
+/// Live capture: the status bar counts packets, their rate and the drops while capturing, and
+/// says what was lost once the capture stopped.
+#[test]
+fn live_status_bar_shows_rate_and_drops() {
+    use ftpscope::pipeline::CaptureStats;
+    use ftpscope::tui::app::LiveStatus;
+    let mut app = App::new("live on eth0".into(), None, false);
+    app.update(Action::Resize(100, 24));
+    app.apply(Msg::Live(LiveStatus {
+        packets: 12_345,
+        bytes: 3 << 20,
+        packets_per_sec: 678,
+        kernel_drops: 0,
+        interface_drops: 0,
+    }));
+    app.refresh();
+    let screen = render_text(&app, 100, 24);
+    assert!(screen.starts_with(" ftpscope live on eth0"), "{screen}");
+    let status = screen.lines().last().unwrap();
+    assert_eq!(
+        status,
+        "live · 12345 packets (678/s) · 3.0 MiB · no drop · 0 sessions · 0 transfers · 0 anomalies"
+    );
+    app.apply(Msg::Live(LiveStatus {
+        packets: 20_000,
+        bytes: 4 << 20,
+        packets_per_sec: 900,
+        kernel_drops: 17,
+        interface_drops: 2,
+    }));
+    let screen = render_text(&app, 100, 24);
+    assert!(
+        screen.contains("live · 20000 packets (900/s) · 4.0 MiB · DROPPED 17 kernel, 2 interface"),
+        "{screen}"
+    );
+    let mut summary = RunSummary::default();
+    summary.stats.frames = 19_990;
+    summary.capture = Some(CaptureStats {
+        interface: "eth0".into(),
+        received: 20_019,
+        kernel_drops: 17,
+        interface_drops: 2,
+        transfers_with_drops: 0,
+    });
+    app.apply(Msg::Done(Box::new(summary)));
+    let screen = render_text(&app, 100, 24);
+    assert!(
+        screen.contains("19990 frames · 0 B · DROPPED 17 kernel, 2 interface · stopped"),
+        "{screen}"
+    );
+}

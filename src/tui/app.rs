@@ -16,8 +16,23 @@ pub enum Msg {
     Records(Vec<Record>),
     /// Bytes of the capture read so far.
     Progress(u64),
+    /// Live capture: the counters so far.
+    Live(LiveStatus),
     Done(Box<RunSummary>),
     Failed(String),
+}
+
+/// Live capture, for the status bar: what the interface gave and what was lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveStatus {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets per second since the previous status.
+    pub packets_per_sec: u64,
+    /// Dropped because the kernel's capture buffer was full (ftpscope fell behind).
+    pub kernel_drops: u64,
+    /// Dropped by the interface or its driver.
+    pub interface_drops: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +121,8 @@ pub struct App {
     pub reveal_passwords: bool,
     pub bytes_read: u64,
     pub total_bytes: Option<u64>,
+    /// Live capture: the latest counters (None when reading files).
+    pub live: Option<LiveStatus>,
     pub summary: Option<RunSummary>,
     pub error: Option<String>,
     pub message: Option<String>,
@@ -181,6 +198,7 @@ impl App {
             reveal_passwords,
             bytes_read: 0,
             total_bytes,
+            live: None,
             summary: None,
             error: None,
             message: None,
@@ -201,6 +219,7 @@ impl App {
                 self.dirty = true;
             }
             Msg::Progress(bytes) => self.bytes_read = bytes,
+            Msg::Live(status) => self.live = Some(status),
             Msg::Done(summary) => {
                 self.summary = Some(*summary);
                 self.dirty = true;

@@ -21,7 +21,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 /// Records are sent in batches of at most this many, or every [`BATCH_EVERY`].
@@ -61,17 +61,71 @@ impl Output for ChannelOutput {
     fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
         self.flush()
     }
+
+    /// Live capture: the last records of a burst go out even when nothing follows them.
+    fn poll(&mut self) -> io::Result<()> {
+        if self.last.elapsed() >= BATCH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
 }
 
-/// Starts the analysis on a worker thread; messages arrive on the returned receiver.
-pub fn spawn_worker(
+/// What the worker thread runs: the pipeline over some source (capture files, a live
+/// interface), feeding [`Feed::output`] and stopping early once [`Feed::stop`] is set.
+pub type Job = Box<dyn FnOnce(Feed<'_>) -> io::Result<RunSummary> + Send>;
+
+/// What a [`Job`] is given to report to the UI.
+pub struct Feed<'a> {
+    /// Where records go (batched onto the channel).
+    pub output: &'a mut dyn Output,
+    /// Set when the user quits: read no more, finish.
+    pub stop: &'a AtomicBool,
+    /// Progress and capture counters for the status bar.
+    pub status: StatusSender,
+}
+
+/// Sends status messages (progress, live capture counters) to the UI. They are advisory:
+/// dropped rather than waited for when the UI is busy.
+#[derive(Clone)]
+pub struct StatusSender(SyncSender<Msg>);
+
+impl StatusSender {
+    pub fn send(&self, msg: Msg) {
+        let _ = self.0.try_send(msg);
+    }
+}
+
+/// The usual job: capture files read through the pipeline, files extracted into
+/// `extract_dir` so the transfer view can show them and `s` can save them.
+pub fn file_job(
     names: Vec<String>,
     mut capture: MergedCapture,
+    limits: Limits,
     extract_dir: PathBuf,
+) -> Job {
+    Box::new(move |feed: Feed<'_>| {
+        let mut pipeline = Pipeline {
+            analyzer: Analyzer::new(limits),
+            tracker: TransferTracker::new(Some(extract_dir))?,
+            outputs: vec![feed.output],
+        };
+        let status = feed.status;
+        pipeline.run_until(
+            names,
+            &mut capture,
+            &mut |bytes| status.send(Msg::Progress(bytes)),
+            feed.stop,
+        )
+    })
+}
+
+/// Starts `job` on a worker thread; messages arrive on the returned receiver.
+pub fn spawn_worker(
+    job: Job,
     stop: Arc<AtomicBool>,
 ) -> io::Result<(Receiver<Msg>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = sync_channel::<Msg>(64);
-    let tracker = TransferTracker::new(Some(extract_dir))?;
     let handle = std::thread::Builder::new()
         .name("ftpscope-analysis".into())
         .spawn(move || {
@@ -80,21 +134,11 @@ pub fn spawn_worker(
                 batch: Vec::new(),
                 last: Instant::now(),
             };
-            let progress_tx = tx.clone();
-            let mut progress = move |bytes: u64| {
-                // Progress is advisory: drop it rather than wait when the UI is busy.
-                if let Err(TrySendError::Disconnected(_)) =
-                    progress_tx.try_send(Msg::Progress(bytes))
-                {}
-            };
-            let result = {
-                let mut pipeline = Pipeline {
-                    analyzer: Analyzer::new(Limits::default()),
-                    tracker,
-                    outputs: vec![&mut out],
-                };
-                pipeline.run_until(names, &mut capture, &mut progress, &stop)
-            };
+            let result = job(Feed {
+                output: &mut out,
+                stop: &stop,
+                status: StatusSender(tx.clone()),
+            });
             let _ = match result {
                 Ok(summary) => tx.send(Msg::Done(Box::new(summary))),
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -104,21 +148,26 @@ pub fn spawn_worker(
     Ok((rx, handle))
 }
 
-/// Runs the UI until the user quits. `extract_dir` is where files are written as they finish
-/// (a temporary folder unless `-x` was given).
-pub fn run(
-    names: Vec<String>,
-    capture: MergedCapture,
-    total_bytes: Option<u64>,
-    extract_dir: PathBuf,
-    show_passwords: bool,
-) -> io::Result<()> {
+/// How the UI is opened.
+pub struct UiOptions {
+    /// What is analysed, for the title bar: file names or `live on IFACE`.
+    pub source: String,
+    /// The size of the capture files, for the progress shown while they are read.
+    pub total_bytes: Option<u64>,
+    pub show_passwords: bool,
+    /// Set from outside (SIGTERM in live capture): the UI closes as if `q` was pressed.
+    pub close_when: Option<&'static AtomicBool>,
+}
+
+/// Runs the UI until the user quits (or [`UiOptions::close_when`] is set), with `job` on a
+/// worker thread. The terminal is restored whatever happens.
+pub fn run(options: UiOptions, job: Job) -> io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    let (rx, worker) = spawn_worker(names.clone(), capture, extract_dir, Arc::clone(&stop))?;
-    let mut app = App::new(names.join(", "), total_bytes, show_passwords);
+    let (rx, worker) = spawn_worker(job, Arc::clone(&stop))?;
+    let mut app = App::new(options.source, options.total_bytes, options.show_passwords);
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &mut app, &rx);
+    let result = event_loop(&mut terminal, &mut app, &rx, options.close_when);
     let _ = execute!(io::stdout(), DisableMouseCapture);
     ratatui::restore();
     stop.store(true, Ordering::Relaxed);
@@ -131,6 +180,7 @@ fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     rx: &Receiver<Msg>,
+    close_when: Option<&'static AtomicBool>,
 ) -> io::Result<()> {
     let size = terminal.size()?;
     app.update(keymap::Action::Resize(size.width, size.height));
@@ -162,7 +212,7 @@ fn event_loop(
                 app.update(action);
             }
         }
-        if app.quit {
+        if app.quit || close_when.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Ok(());
         }
     }

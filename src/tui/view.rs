@@ -417,7 +417,26 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             .map(|s| s.transfers.len())
             .sum::<usize>()
             + app.model.orphans.len();
+        let drops = |kernel: u64, interface: u64| {
+            if kernel + interface == 0 {
+                "no drop".to_string()
+            } else {
+                format!("DROPPED {kernel} kernel, {interface} interface")
+            }
+        };
         let progress = match (&app.summary, app.total_bytes) {
+            (Some(s), _) if s.capture.is_some() => {
+                let c = s
+                    .capture
+                    .as_ref()
+                    .map_or((0, 0), |c| (c.kernel_drops, c.interface_drops));
+                format!(
+                    "{} frames · {} · {} · stopped",
+                    s.stats.frames,
+                    human_bytes(s.stats.wire_bytes),
+                    drops(c.0, c.1)
+                )
+            }
             (Some(s), _) => {
                 let damage = if s.damage.is_empty() {
                     String::new()
@@ -436,7 +455,16 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                     app.bytes_read as f64 * 100.0 / total as f64
                 )
             }
-            (None, _) => format!("reading · {}", human_bytes(app.bytes_read)),
+            (None, _) => match &app.live {
+                Some(l) => format!(
+                    "live · {} packets ({}/s) · {} · {}",
+                    l.packets,
+                    l.packets_per_sec,
+                    human_bytes(l.bytes),
+                    drops(l.kernel_drops, l.interface_drops)
+                ),
+                None => format!("reading · {}", human_bytes(app.bytes_read)),
+            },
         };
         format!(
             "{progress} · {} sessions · {transfers} transfers · {anomalies} anomalies{}",

@@ -41,6 +41,11 @@ fn sa(s: &str) -> SocketAddr {
 }
 
 impl Wire {
+    /// Lets `seconds` pass with nothing on the wire.
+    pub fn wait(&mut self, seconds: i64) {
+        self.clock_us += seconds * 1_000_000;
+    }
+
     fn tick(&mut self) -> i64 {
         self.clock_us += 1000;
         self.clock_us
