@@ -336,3 +336,68 @@ fn live_status_bar_shows_rate_and_drops() {
         "{screen}"
     );
 }
+
+/// A multi-line reply is folded behind `[+]`; Enter on it shows its other lines, and Enter
+/// again folds it.
+#[test]
+fn multi_line_replies_unfold_and_fold() {
+    use ftpscope_core::event::{CommandLine, Reply};
+    use ftpscope_core::{Exchange, SessionStart};
+    let mut app = App::new("synthetic".into(), None, false);
+    app.update(Action::Resize(100, 24));
+    let exchange = |ts: i64, verb: &str, code: u16, text: &str| {
+        Record::Exchange(Exchange {
+            session: 1,
+            command: Some(CommandLine {
+                ts,
+                verb: verb.into(),
+                arg: Vec::new(),
+                secret: false,
+            }),
+            replies: vec![Reply {
+                ts: ts + 1000,
+                code,
+                text: text.into(),
+                lines_dropped: 0,
+            }],
+        })
+    };
+    app.apply(Msg::Records(vec![
+        Record::SessionStarted(SessionStart {
+            session: 1,
+            ts: 0,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:21".parse().unwrap(),
+            detected_by: "port_21",
+        }),
+        exchange(10, "SYST", 215, "UNIX Type: L8"),
+        exchange(
+            20,
+            "FEAT",
+            211,
+            "Features:\n EPSV\n MLST type*;size*;\x1b[31m\nEnd",
+        ),
+    ]));
+    app.refresh();
+    let screen = render_text(&app, 100, 24);
+    assert!(screen.contains("FEAT → 211 Features: [+]"), "{screen}");
+    assert!(!screen.contains("EPSV"), "{screen}");
+    app.update(Action::Enter); // into the dialogue
+    app.update(Action::Down); // FEAT
+    app.update(Action::Enter);
+    let screen = render_text(&app, 100, 24);
+    assert!(screen.contains("FEAT → 211 Features: [-]"), "{screen}");
+    assert!(screen.contains("│  EPSV"), "{screen}");
+    assert!(
+        screen.contains(r"│  MLST type*;size*;\x1b[31m"),
+        "escaped: {screen}"
+    );
+    assert!(screen.contains("│ End"), "{screen}");
+    assert!(!screen.contains('\x1b'));
+    app.update(Action::Enter);
+    let screen = render_text(&app, 100, 24);
+    assert!(
+        screen.contains("[+]") && !screen.contains("EPSV"),
+        "{screen}"
+    );
+}

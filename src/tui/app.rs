@@ -1,12 +1,13 @@
 //! The TUI's state and its one mutation, [`App::update`]. Everything the user sees is derived
 //! from this state by the pure functions in [`crate::tui::view`].
 
-use crate::model::{Model, SessionView};
 use crate::output::extract;
 use crate::pipeline::{Record, RunSummary};
 use crate::text::escape;
 use crate::transfers::{TransferOutcome, final_location};
 use crate::tui::keymap::Action;
+use crate::tui::store::{SessionRow, Store, TransferRow};
+use ftpscope_core::Exchange;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -60,13 +61,8 @@ impl SortKey {
     }
 }
 
-/// A transfer in the model: of session `session` (an index into `model.sessions`), or an
-/// orphan when `session` is None.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransferRef {
-    pub session: Option<usize>,
-    pub index: usize,
-}
+/// A transfer: an index into `store.transfers`.
+pub type TransferRef = usize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
@@ -78,11 +74,25 @@ pub enum Overlay {
     Save(TransferRef, String),
 }
 
-/// One line of a session's dialogue: an exchange or, at its place in time, a transfer.
+/// One line of a session's dialogue: an exchange (an index into the loaded dialogue) or, at
+/// its place in time, a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialogueItem {
     Exchange(usize),
-    Transfer(usize),
+    /// Line `1` (counting from 0) of the final reply of exchange `0`, shown when unfolded.
+    ReplyLine(usize, usize),
+    Transfer(TransferRef),
+}
+
+/// The selected session's dialogue, read from the store's spill file when the selection or
+/// the session changes.
+#[derive(Debug, Default)]
+pub struct LoadedDialogue {
+    /// The session (index into `store.sessions`) and how many exchanges it had when read.
+    pub session: Option<(usize, usize)>,
+    pub exchanges: Vec<Exchange>,
+    /// Exchanges whose multi-line reply is unfolded.
+    pub unfolded: std::collections::BTreeSet<usize>,
 }
 
 /// The bytes of the open transfer shown right now: a bounded window of its file.
@@ -98,12 +108,16 @@ pub const TAB_NAMES: [&str; 3] = ["Sessions", "Transfers", "Anomalies"];
 const WINDOW: usize = 64 << 10;
 
 pub struct App {
-    pub model: Model,
+    pub store: Store,
     pub source: String,
     pub tab: usize,
     pub pane: Pane,
-    /// Sessions shown, as indices into `model.sessions`, filtered and sorted.
+    /// Sessions shown, as indices into `store.sessions`, filtered and sorted.
     pub order: Vec<usize>,
+    /// The selected session's dialogue.
+    pub loaded: LoadedDialogue,
+    /// The open transfer's whole outcome (Detail and Save overlays).
+    pub open: Option<TransferOutcome>,
     /// All transfers shown in the Transfers tab, filtered.
     pub transfer_list: Vec<TransferRef>,
     /// Selected row and first visible row, per tab.
@@ -129,17 +143,6 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     dirty: bool,
-    /// Lower-cased text each session is filtered on, aligned with `model.sessions`, rebuilt only
-    /// for sessions that changed: typing in the filter scans strings, it does not re-render bytes.
-    search: Vec<SearchText>,
-}
-
-#[derive(Default)]
-struct SearchText {
-    exchanges: usize,
-    transfers: usize,
-    ended: bool,
-    text: String,
 }
 
 /// Rows of the screen each part gets, for a terminal `height` rows high: shared by the view
@@ -179,11 +182,13 @@ pub fn layout(tab: usize, height: u16) -> Layout {
 impl App {
     pub fn new(source: String, total_bytes: Option<u64>, reveal_passwords: bool) -> Self {
         App {
-            model: Model::default(),
+            store: Store::default(),
             source,
             tab: 0,
             pane: Pane::Sessions,
             order: Vec::new(),
+            loaded: LoadedDialogue::default(),
+            open: None,
             transfer_list: Vec::new(),
             sel: [0; 3],
             offset: [0; 3],
@@ -205,7 +210,6 @@ impl App {
             size: (80, 24),
             quit: false,
             dirty: true,
-            search: Vec::new(),
         }
     }
 
@@ -214,7 +218,7 @@ impl App {
         match msg {
             Msg::Records(records) => {
                 for r in &records {
-                    self.model.apply(r);
+                    self.store.apply(r);
                 }
                 self.dirty = true;
             }
@@ -231,53 +235,54 @@ impl App {
     /// Recomputes the filtered, sorted lists when something changed. Called once per frame,
     /// not per record, so a capture of 100 000 sessions stays responsive while it loads.
     pub fn refresh(&mut self) {
-        if !self.dirty {
-            return;
+        if self.dirty {
+            self.dirty = false;
+            self.rebuild_lists();
         }
-        self.dirty = false;
-        self.update_search_text();
+        self.sync_dialogue();
+    }
+
+    fn rebuild_lists(&mut self) {
         let needle = self.filter.to_lowercase();
-        let sessions = &self.model.sessions;
-        let search = &self.search;
-        let matches =
-            |i: usize| needle.is_empty() || search.get(i).is_some_and(|s| s.text.contains(&needle));
-        let mut order: Vec<usize> = (0..sessions.len()).filter(|&i| matches(i)).collect();
-        let user = |i: usize| sessions[i].summary.as_ref().and_then(|s| s.user.as_deref());
+        let sessions = &self.store.sessions;
+        let matches = |s: &SessionRow| needle.is_empty() || s.search.contains(&needle);
+        let mut order: Vec<usize> = (0..sessions.len())
+            .filter(|&i| sessions.get(i).is_some_and(matches))
+            .collect();
+        let row = |i: usize| sessions.get(i);
         match self.sort {
             SortKey::Start => {}
-            SortKey::User => order.sort_by(|&a, &b| user(a).cmp(&user(b))),
+            SortKey::User => {
+                order.sort_by_cached_key(|&i| row(i).and_then(|s| s.end.as_ref()?.user.clone()))
+            }
             SortKey::Bytes => {
-                order.sort_by_cached_key(|&i| std::cmp::Reverse(session_bytes(&sessions[i])))
+                order.sort_by_key(|&i| std::cmp::Reverse(row(i).map_or(0, |s| s.bytes)))
             }
             SortKey::Transfers => {
-                order.sort_by_key(|&i| std::cmp::Reverse(sessions[i].transfers.len()))
+                order.sort_by_key(|&i| std::cmp::Reverse(row(i).map_or(0, |s| s.transfers.len())))
             }
         }
-        // A matching session lists all its transfers (their paths are part of its search text).
-        let mut list = Vec::new();
-        for (si, s) in sessions.iter().enumerate() {
-            if matches(si) {
-                list.extend((0..s.transfers.len()).map(|ti| TransferRef {
-                    session: Some(si),
-                    index: ti,
-                }));
+        // A matching session lists all its transfers (their paths are part of its search text);
+        // orphans are matched on their own text.
+        let mut list: Vec<TransferRef> = Vec::new();
+        for s in sessions.iter().filter(|s| matches(s)) {
+            list.extend(&s.transfers);
+        }
+        for (i, t) in self.store.transfers.iter().enumerate() {
+            if let Some(text) = &t.search
+                && (needle.is_empty() || text.contains(&needle))
+            {
+                list.push(i);
             }
         }
-        for (ti, t) in self.model.orphans.iter().enumerate() {
-            if transfer_matches(t, &needle) {
-                list.push(TransferRef {
-                    session: None,
-                    index: ti,
-                });
-            }
-        }
-        list.sort_by_cached_key(|r| self.transfer(*r).map(|t| t.record.start));
+        let transfers = &self.store.transfers;
+        list.sort_by_key(|&i| transfers.get(i).map(|t| t.start));
         self.order = order;
         self.transfer_list = list;
         let lens = [
             self.order.len(),
             self.transfer_list.len(),
-            self.model.anomalies.len(),
+            self.store.anomalies.len(),
         ];
         for (tab, len) in lens.iter().enumerate() {
             self.sel[tab] = self.sel[tab].min(len.saturating_sub(1));
@@ -285,37 +290,35 @@ impl App {
         self.scroll_into_view();
     }
 
-    fn update_search_text(&mut self) {
-        let sessions = &self.model.sessions;
-        self.search.resize_with(sessions.len(), SearchText::default);
-        for (s, cached) in sessions.iter().zip(self.search.iter_mut()) {
-            let ended = s.summary.is_some();
-            if cached.exchanges == s.exchanges.len()
-                && cached.transfers == s.transfers.len()
-                && cached.ended == ended
-                && !cached.text.is_empty()
-            {
-                continue;
-            }
-            *cached = SearchText {
-                exchanges: s.exchanges.len(),
-                transfers: s.transfers.len(),
-                ended,
-                text: search_text(s),
-            };
+    /// Reads the selected session's dialogue from the store when the selection moved or the
+    /// session gained exchanges (a file still being read, live capture).
+    fn sync_dialogue(&mut self) {
+        let want = self
+            .order
+            .get(self.sel[0])
+            .and_then(|&i| Some((i, self.store.sessions.get(i)?.exchanges)));
+        if want == self.loaded.session {
+            return;
         }
+        // New exchanges of the same session keep what was unfolded.
+        let unfolded = match (want, self.loaded.session) {
+            (Some((a, _)), Some((b, _))) if a == b => std::mem::take(&mut self.loaded.unfolded),
+            _ => Default::default(),
+        };
+        self.loaded = LoadedDialogue {
+            session: want,
+            exchanges: want.map_or_else(Vec::new, |(i, _)| self.store.dialogue(i)),
+            unfolded,
+        };
     }
 
-    pub fn selected_session(&self) -> Option<&SessionView> {
+    pub fn selected_session(&self) -> Option<&SessionRow> {
         let i = *self.order.get(self.sel[0])?;
-        self.model.sessions.get(i)
+        self.store.sessions.get(i)
     }
 
-    pub fn transfer(&self, r: TransferRef) -> Option<&TransferOutcome> {
-        match r.session {
-            Some(s) => self.model.sessions.get(s)?.transfers.get(r.index),
-            None => self.model.orphans.get(r.index),
-        }
+    pub fn transfer(&self, r: TransferRef) -> Option<&TransferRow> {
+        self.store.transfers.get(r)
     }
 
     /// The selected session's dialogue with its transfers placed in time.
@@ -324,7 +327,7 @@ impl App {
             return Vec::new();
         };
         let mut items: Vec<(i64, usize, DialogueItem)> = Vec::new();
-        for (i, e) in s.exchanges.iter().enumerate() {
+        for (i, e) in self.loaded.exchanges.iter().enumerate() {
             let ts = e
                 .command
                 .as_ref()
@@ -333,19 +336,35 @@ impl App {
                 .unwrap_or(0);
             items.push((ts, 0, DialogueItem::Exchange(i)));
         }
-        for (i, t) in s.transfers.iter().enumerate() {
+        for &t in &s.transfers {
             // After the command that caused it: the end of the transfer is its final reply.
-            items.push((t.record.end, 1, DialogueItem::Transfer(i)));
+            let end = self.transfer(t).map_or(0, |t| t.end);
+            items.push((end, 1, DialogueItem::Transfer(t)));
         }
         items.sort_by_key(|(ts, kind, _)| (*ts, *kind));
-        items.into_iter().map(|(_, _, item)| item).collect()
+        let mut out = Vec::with_capacity(items.len());
+        for (_, _, item) in items {
+            out.push(item);
+            if let DialogueItem::Exchange(i) = item
+                && self.loaded.unfolded.contains(&i)
+            {
+                let lines = self
+                    .loaded
+                    .exchanges
+                    .get(i)
+                    .and_then(folded_reply)
+                    .map_or(0, |r| r.text.split(|&b| b == b'\n').count());
+                out.extend((1..lines).map(|line| DialogueItem::ReplyLine(i, line)));
+            }
+        }
+        out
     }
 
     fn list_len(&self) -> usize {
         match self.tab {
             0 => self.order.len(),
             1 => self.transfer_list.len(),
-            _ => self.model.anomalies.len(),
+            _ => self.store.anomalies.len(),
         }
     }
 
@@ -368,8 +387,8 @@ impl App {
 
     /// Moves the selection of whatever has focus by `delta` rows.
     fn step(&mut self, delta: isize) {
-        if let Overlay::Detail(r) = self.overlay {
-            self.scroll_detail(r, delta);
+        if let Overlay::Detail(_) = self.overlay {
+            self.scroll_detail(delta);
             return;
         }
         let move_by = |value: usize, len: usize| -> usize {
@@ -403,6 +422,11 @@ impl App {
 
     /// The only mutation of the UI state.
     pub fn update(&mut self, action: Action) {
+        self.apply_action(action);
+        self.sync_dialogue();
+    }
+
+    fn apply_action(&mut self, action: Action) {
         self.message = None;
         match (&self.overlay, action) {
             (_, Action::Quit) => self.quit = true,
@@ -441,7 +465,7 @@ impl App {
             }
             (Overlay::Save(r, dir), Action::Enter) => {
                 let (r, dir) = (*r, dir.clone());
-                self.message = Some(match self.save(r, Path::new(&dir)) {
+                self.message = Some(match self.save(Path::new(&dir)) {
                     Ok(path) => format!("saved to {}", escape(path.to_string_lossy().as_bytes())),
                     Err(e) => format!("could not save: {e}"),
                 });
@@ -449,15 +473,17 @@ impl App {
             }
             (Overlay::Save(r, _), Action::Back) => self.overlay = Overlay::Detail(*r),
             (Overlay::Save(..), _) => {}
-            (Overlay::Detail(_), Action::Back) => self.overlay = Overlay::None,
-            (Overlay::Detail(r), Action::ToggleHex) => {
-                let r = *r;
+            (Overlay::Detail(_), Action::Back) => {
+                self.overlay = Overlay::None;
+                self.open = None;
+            }
+            (Overlay::Detail(_), Action::ToggleHex) => {
                 self.hex = !self.hex;
-                self.load_detail(r, 0);
+                self.load_detail(0);
             }
             (Overlay::Detail(r), Action::Save) => {
                 let r = *r;
-                if self.transfer(r).is_some_and(|t| t.file.is_some()) {
+                if self.open.as_ref().is_some_and(|t| t.file.is_some()) {
                     self.overlay = Overlay::Save(r, ".".into());
                 } else {
                     self.message =
@@ -465,10 +491,8 @@ impl App {
                 }
             }
             (Overlay::Detail(_), Action::Home) => {
-                if let Overlay::Detail(r) = self.overlay {
-                    self.entry_offset = 0;
-                    self.load_detail(r, 0);
-                }
+                self.entry_offset = 0;
+                self.load_detail(0);
             }
             (_, Action::Up | Action::ScrollUp) => self.step(-1),
             (_, Action::Down | Action::ScrollDown) => self.step(1),
@@ -528,11 +552,11 @@ impl App {
                 self.pane = Pane::Dialogue;
             }
             (0, Pane::Dialogue) => {
-                if let Some(DialogueItem::Transfer(i)) =
-                    self.dialogue().get(self.dialogue_sel).copied()
-                {
-                    let session = self.order.get(self.sel[0]).copied();
-                    self.open_detail(TransferRef { session, index: i });
+                match self.dialogue().get(self.dialogue_sel).copied() {
+                    Some(DialogueItem::Transfer(t)) => self.open_detail(t),
+                    // A multi-line reply unfolds, and folds again.
+                    Some(DialogueItem::Exchange(i)) => self.toggle_fold(i),
+                    _ => {}
                 }
             }
             (1, _) => {
@@ -541,6 +565,18 @@ impl App {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn toggle_fold(&mut self, exchange: usize) {
+        let folds = self
+            .loaded
+            .exchanges
+            .get(exchange)
+            .and_then(folded_reply)
+            .is_some();
+        if folds && !self.loaded.unfolded.remove(&exchange) {
+            self.loaded.unfolded.insert(exchange);
         }
     }
 
@@ -569,10 +605,18 @@ impl App {
     }
 
     fn open_detail(&mut self, r: TransferRef) {
+        self.open = self.store.outcome(r);
+        if self.open.is_none() {
+            self.message = Some(match &self.store.spill_error {
+                Some(e) => format!("cannot show the transfer: {}", escape(e.as_bytes())),
+                None => "cannot show the transfer".into(),
+            });
+            return;
+        }
         self.overlay = Overlay::Detail(r);
         self.entry_offset = 0;
         self.hex = false;
-        self.load_detail(r, 0);
+        self.load_detail(0);
         // Binary content reads better as hex: more than one byte in ten is not text.
         let odd = self
             .detail
@@ -581,19 +625,19 @@ impl App {
             .filter(|&&b| b < 0x09 || (b > 0x0d && b < 0x20) || b == 0x7f)
             .count();
         if odd * 10 > self.detail.bytes.len()
-            && self.transfer(r).is_some_and(|t| t.listing.is_none())
+            && self.open.as_ref().is_some_and(|t| t.listing.is_none())
         {
             self.hex = true;
         }
     }
 
     /// Reads the window of the transfer's file that starts at `offset` (never the whole file).
-    fn load_detail(&mut self, r: TransferRef, offset: u64) {
+    fn load_detail(&mut self, offset: u64) {
         let mut window = DetailWindow {
             offset,
             ..DetailWindow::default()
         };
-        if let Some(path) = self.transfer(r).and_then(|t| t.file.clone())
+        if let Some(path) = self.open.as_ref().and_then(|t| t.file.clone())
             && let Ok(mut f) = std::fs::File::open(&path)
         {
             window.file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -608,12 +652,10 @@ impl App {
 
     /// Scrolls the open transfer by `lines`: 16-byte rows in hex, text lines otherwise, entries
     /// for a parsed listing.
-    fn scroll_detail(&mut self, r: TransferRef, lines: isize) {
-        if !self.hex && self.transfer(r).is_some_and(|t| t.listing.is_some()) {
-            let len = self
-                .transfer(r)
-                .and_then(|t| t.listing.as_ref())
-                .map_or(0, |l| l.entries.len());
+    fn scroll_detail(&mut self, lines: isize) {
+        let listing = self.open.as_ref().and_then(|t| t.listing.as_ref());
+        if let (false, Some(listing)) = (self.hex, listing) {
+            let len = listing.entries.len();
             self.entry_offset = (self.entry_offset as isize + lines)
                 .clamp(0, len.saturating_sub(1) as isize) as usize;
             return;
@@ -636,16 +678,17 @@ impl App {
             }
         } else {
             for _ in 0..lines.unsigned_abs() {
-                offset = previous_line_start(r, self, offset);
+                offset = previous_line_start(self, offset);
             }
         }
-        self.load_detail(r, offset);
+        self.load_detail(offset);
     }
 
     /// Copies the transfer's file into `dir`, named and sanitised as `-x` would.
-    fn save(&self, r: TransferRef, dir: &Path) -> std::io::Result<PathBuf> {
+    fn save(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let t = self
-            .transfer(r)
+            .open
+            .as_ref()
             .ok_or_else(|| std::io::Error::other("no such transfer"))?;
         let source = t
             .file
@@ -659,11 +702,11 @@ impl App {
 }
 
 /// The offset where the text line before the one at `offset` starts.
-fn previous_line_start(r: TransferRef, app: &App, offset: u64) -> u64 {
+fn previous_line_start(app: &App, offset: u64) -> u64 {
     if offset == 0 {
         return 0;
     }
-    let Some(path) = app.transfer(r).and_then(|t| t.file.clone()) else {
+    let Some(path) = app.open.as_ref().and_then(|t| t.file.clone()) else {
         return 0;
     };
     let from = offset.saturating_sub(4096);
@@ -681,62 +724,10 @@ fn previous_line_start(r: TransferRef, app: &App, offset: u64) -> u64 {
     }
 }
 
-fn lower(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_lowercase()
-}
-
-fn transfer_matches(t: &TransferOutcome, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    let r = &t.record;
-    let hosts = [r.data_initiator, r.data_responder]
-        .iter()
-        .flatten()
-        .any(|a| a.to_string().contains(needle));
-    hosts
-        || [
-            r.path.as_deref(),
-            r.full_path.as_deref(),
-            r.command.as_deref(),
-        ]
-        .iter()
-        .flatten()
-        .any(|b| lower(b).contains(needle))
-}
-
-/// What a session is filtered on: its hosts, user, commands (not secrets) and transfer paths.
-fn search_text(s: &SessionView) -> String {
-    let mut text = format!("{} {}\n", s.start.client, s.start.server);
-    if let Some(user) = s.summary.as_ref().and_then(|x| x.user.as_deref()) {
-        text.push_str(&lower(user));
-        text.push('\n');
-    }
-    for c in s.exchanges.iter().filter_map(|e| e.command.as_ref()) {
-        text.push_str(&lower(&c.verb));
-        if !c.secret {
-            text.push(' ');
-            text.push_str(&lower(&c.arg));
-        }
-        text.push('\n');
-    }
-    for t in &s.transfers {
-        let r = &t.record;
-        for part in [r.path.as_deref(), r.full_path.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            text.push_str(&lower(part));
-            text.push('\n');
-        }
-        for a in [r.data_initiator, r.data_responder].into_iter().flatten() {
-            text.push_str(&a.to_string());
-            text.push('\n');
-        }
-    }
-    text
-}
-
-pub fn session_bytes(s: &SessionView) -> u64 {
-    s.transfers.iter().map(|t| t.record.bytes).sum()
+/// The reply an exchange's line shows (its final one, else its last), when it has more than
+/// one line: those are folded behind `[+]`.
+pub fn folded_reply(e: &Exchange) -> Option<&ftpscope_core::Reply> {
+    e.final_reply()
+        .or(e.replies.last())
+        .filter(|r| r.text.contains(&b'\n'))
 }

@@ -46,7 +46,7 @@ pub const KEYMAP: &[(&str, &str, Action)] = &[
     ("1 2 3", "sessions, transfers, anomalies", Action::NextTab),
     (
         "Enter",
-        "open: a session's dialogue, a transfer's detail",
+        "open a dialogue or a transfer; unfold a reply",
         Action::Enter,
     ),
     ("Esc", "back", Action::Back),

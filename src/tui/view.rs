@@ -2,9 +2,9 @@
 //! Everything from the wire goes through [`escape`] before it reaches the terminal.
 
 use crate::text::{escape, human_bytes, rfc3339};
-use crate::transfers::TransferOutcome;
-use crate::tui::app::{App, DialogueItem, Overlay, Pane, TAB_NAMES, TransferRef, layout};
+use crate::tui::app::{App, DialogueItem, Overlay, Pane, TAB_NAMES, folded_reply, layout};
 use crate::tui::keymap::KEYMAP;
+use crate::tui::store::TransferRow;
 use ftpscope_core::{Exchange, TransferStatus};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -67,7 +67,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         },
     );
     match &app.overlay {
-        Overlay::Detail(r) | Overlay::Save(r, _) => draw_detail(f, app, *r, area),
+        Overlay::Detail(_) | Overlay::Save(..) => draw_detail(f, app, area),
         Overlay::Help => draw_help(f, area),
         Overlay::None | Overlay::Filter => {}
     }
@@ -114,13 +114,22 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
     let title = format!(
         " Sessions {}/{} · sort {}{filter} ",
         app.order.len(),
-        app.model.sessions.len(),
+        app.store.sessions.len(),
         app.sort.name()
     );
     let mut lines = vec![Line::styled(
         format!(
-            "{:>5}  {:<12} {:<6} {:>5} {:>4} {:>10} {:>7}  {}",
-            "#", "user", "login", "cmds", "xfer", "bytes", "time", "client → server"
+            "{:>4} {:<8} {:<10} {:<6} {:>4} {:>4} {:>9} {:>6} {:<7}  {}",
+            "#",
+            "start",
+            "user",
+            "login",
+            "cmds",
+            "xfer",
+            "bytes",
+            "time",
+            "end",
+            "client → server"
         ),
         HEADER,
     )];
@@ -131,37 +140,42 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
         .skip(app.offset[0])
         .take(l.list_rows)
     {
-        let Some(s) = app.model.sessions.get(i) else {
+        let Some(s) = app.store.sessions.get(i) else {
             continue;
         };
-        let (user, login, cmds, secs, tls) = match &s.summary {
-            Some(sum) => (
-                sum.user
-                    .as_deref()
-                    .map(escape)
-                    .unwrap_or_else(|| "-".into()),
-                sum.login.as_str(),
-                sum.commands.to_string(),
-                format!("{:.1}s", (sum.end - sum.start) as f64 / 1e9),
-                if sum.tls { " TLS" } else { "" },
+        let (user, login, cmds, time, end, tls) = match &s.end {
+            Some(e) => (
+                e.user.as_deref().map(escape).unwrap_or_else(|| "-".into()),
+                e.login.as_str(),
+                e.commands.to_string(),
+                short_duration(e.end - s.start.ts),
+                match e.reason {
+                    "capture_end" => "cap.end",
+                    other => other,
+                },
+                if e.tls { " TLS" } else { "" },
             ),
             None => (
                 "…".into(),
                 "…",
-                s.exchanges.len().to_string(),
-                "open".into(),
+                s.exchanges.to_string(),
+                "…".into(),
+                "open",
                 "",
             ),
         };
+        let clock_ts = clock(s.start.ts);
         let text = format!(
-            "{:>5}  {:<12} {:<6} {:>5} {:>4} {:>10} {:>7}  {} → {}{tls}",
+            "{:>4} {:<8} {:<10} {:<6} {:>4} {:>4} {:>9} {:>6} {:<7}  {} → {}{tls}",
             s.start.session,
-            user.chars().take(12).collect::<String>(),
+            clock_ts.get(..8).unwrap_or(&clock_ts),
+            user.chars().take(10).collect::<String>(),
             login,
             cmds,
             s.transfers.len(),
-            human_bytes(crate::tui::app::session_bytes(s)),
-            secs,
+            human_bytes(s.bytes),
+            time,
+            end,
             s.start.client,
             s.start.server,
         );
@@ -202,7 +216,7 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
         " Session {}: {} → {} ",
         s.start.session, s.start.client, s.start.server
     );
-    let anonymous = s.summary.as_ref().is_some_and(|x| x.anonymous);
+    let anonymous = s.end.as_ref().is_some_and(|x| x.anonymous);
     let mut lines = Vec::new();
     let items = app.dialogue();
     for (row, item) in items
@@ -212,11 +226,23 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
         .take(l.dialogue_rows)
     {
         let mut line = match item {
-            DialogueItem::Exchange(i) => s
+            DialogueItem::Exchange(i) => app.loaded.exchanges.get(*i).map(|e| {
+                let unfolded = app.loaded.unfolded.contains(i);
+                exchange_line(e, app.reveal_passwords || anonymous, unfolded)
+            }),
+            DialogueItem::ReplyLine(e, n) => app
+                .loaded
                 .exchanges
-                .get(*i)
-                .map(|e| exchange_line(e, app.reveal_passwords || anonymous)),
-            DialogueItem::Transfer(i) => s.transfers.get(*i).map(|t| transfer_inline(t)),
+                .get(*e)
+                .and_then(folded_reply)
+                .and_then(|r| r.text.split(|&b| b == b'\n').nth(*n))
+                .map(|line| {
+                    Line::from(vec![
+                        Span::raw("              │ "),
+                        Span::styled(escape(line), DIM),
+                    ])
+                }),
+            DialogueItem::Transfer(t) => app.transfer(*t).map(transfer_inline),
         }
         .unwrap_or_default();
         if row == app.dialogue_sel && app.pane == Pane::Dialogue {
@@ -236,7 +262,21 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
     );
 }
 
-fn exchange_line(e: &Exchange, show_secret: bool) -> Line<'static> {
+/// A duration in at most six characters: `0.3s`, `59.9s`, `14m`, `26h`, `3d`.
+fn short_duration(ns: i64) -> String {
+    let secs = ns.max(0) as f64 / 1e9;
+    if secs < 100.0 {
+        format!("{secs:.1}s")
+    } else if secs < 6000.0 {
+        format!("{:.0}m", secs / 60.0)
+    } else if secs < 360_000.0 {
+        format!("{:.0}h", secs / 3600.0)
+    } else {
+        format!("{:.0}d", secs / 86_400.0)
+    }
+}
+
+fn exchange_line(e: &Exchange, show_secret: bool, unfolded: bool) -> Line<'static> {
     let ts = e
         .command
         .as_ref()
@@ -260,7 +300,11 @@ fn exchange_line(e: &Exchange, show_secret: bool) -> Line<'static> {
     match e.final_reply().or(e.replies.last()) {
         Some(r) => {
             let first = r.text.split(|&b| b == b'\n').next().unwrap_or(&[]);
-            let more = if r.text.contains(&b'\n') { " [+]" } else { "" };
+            let more = match (folded_reply(e).is_some(), unfolded) {
+                (false, _) => "",
+                (true, false) => " [+]",
+                (true, true) => " [-]",
+            };
             spans.push(Span::styled(
                 format!("{} {}{more}", r.code, escape(first)),
                 reply_style(r.code),
@@ -275,14 +319,8 @@ fn exchange_line(e: &Exchange, show_secret: bool) -> Line<'static> {
     Line::from(spans)
 }
 
-fn transfer_inline(t: &TransferOutcome) -> Line<'static> {
-    let r = &t.record;
-    let what = r
-        .full_path
-        .as_deref()
-        .or(r.path.as_deref())
-        .map(escape)
-        .unwrap_or_else(|| "-".into());
+fn transfer_inline(r: &TransferRow) -> Line<'static> {
+    let what = r.path.as_deref().map(escape).unwrap_or_else(|| "-".into());
     Line::from(vec![
         Span::raw("              ⇄ "),
         Span::styled(
@@ -302,14 +340,8 @@ fn transfer_inline(t: &TransferOutcome) -> Line<'static> {
     ])
 }
 
-fn transfer_row(t: &TransferOutcome) -> String {
-    let r = &t.record;
-    let what = r
-        .full_path
-        .as_deref()
-        .or(r.path.as_deref())
-        .map(escape)
-        .unwrap_or_else(|| "-".into());
+fn transfer_row(r: &TransferRow) -> String {
+    let what = r.path.as_deref().map(escape).unwrap_or_else(|| "-".into());
     let session = r.session.map_or("orphan".to_owned(), |s| format!("s{s}"));
     let how = match (r.mode, r.announced_by) {
         (Some(m), Some(by)) => format!("{}/{by}/{}", m.as_str(), r.link.as_str()),
@@ -328,7 +360,7 @@ fn transfer_row(t: &TransferOutcome) -> String {
         r.direction.as_str(),
         how,
         what,
-        t.sha256.get(..16).unwrap_or(""),
+        r.sha256_prefix,
     )
 }
 
@@ -350,7 +382,7 @@ fn draw_transfers_tab(f: &mut Frame, app: &App, body: Rect) {
         let style = if row == app.sel[1] {
             SELECTED
         } else {
-            status_style(t.record.status)
+            status_style(t.status)
         };
         lines.push(Line::styled(transfer_row(t), style));
     }
@@ -368,7 +400,7 @@ fn draw_anomalies_tab(f: &mut Frame, app: &App, body: Rect) {
         HEADER,
     )];
     for (row, a) in app
-        .model
+        .store
         .anomalies
         .iter()
         .enumerate()
@@ -393,7 +425,7 @@ fn draw_anomalies_tab(f: &mut Frame, app: &App, body: Rect) {
     }
     let title = format!(
         " Anomalies {} ",
-        app.model.anomalies.len() as u64 + app.model.anomalies_dropped
+        app.store.anomalies.len() as u64 + app.store.anomalies_dropped
     );
     f.render_widget(Paragraph::new(lines).block(block(title, true)), body);
 }
@@ -406,17 +438,11 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         )
     } else if let Some(m) = &app.message {
         m.clone()
-    } else if let Some(e) = &app.error {
+    } else if let Some(e) = app.error.as_ref().or(app.store.spill_error.as_ref()) {
         format!("error: {}", escape(e.as_bytes()))
     } else {
-        let anomalies = app.model.anomalies.len() as u64 + app.model.anomalies_dropped;
-        let transfers: usize = app
-            .model
-            .sessions
-            .iter()
-            .map(|s| s.transfers.len())
-            .sum::<usize>()
-            + app.model.orphans.len();
+        let anomalies = app.store.anomalies.len() as u64 + app.store.anomalies_dropped;
+        let transfers = app.store.transfers.len() as u64 + app.store.transfers_dropped;
         let drops = |kernel: u64, interface: u64| {
             if kernel + interface == 0 {
                 "no drop".to_string()
@@ -468,7 +494,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         };
         format!(
             "{progress} · {} sessions · {transfers} transfers · {anomalies} anomalies{}",
-            app.model.sessions.len(),
+            app.store.sessions.len() as u64 + app.store.sessions_dropped,
             if app.reveal_passwords {
                 " · passwords shown"
             } else {
@@ -485,7 +511,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-fn draw_detail(f: &mut Frame, app: &App, r: TransferRef, area: Rect) {
+/// The open transfer ([`App::open`]) over the body.
+fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     // Over the whole body, so nothing of the panes below shows through.
     let area = Rect {
         y: area.y + 1,
@@ -493,7 +520,7 @@ fn draw_detail(f: &mut Frame, app: &App, r: TransferRef, area: Rect) {
         ..area
     };
     f.render_widget(Clear, area);
-    let Some(t) = app.transfer(r) else { return };
+    let Some(t) = app.open.as_ref() else { return };
     let rec = &t.record;
     let opt = |b: Option<&[u8]>| b.map(escape).unwrap_or_else(|| "-".into());
     let addr = |a: Option<std::net::SocketAddr>| a.map_or("-".into(), |a| a.to_string());
