@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use ftpscope::capture::{CaptureReader, MergedCapture};
 use ftpscope::cli::{AsciiEol, Cli};
-use ftpscope::output::json::{JsonLines, transfer_json};
+use ftpscope::output::json::{Escapes, JsonLines, write_transfer};
 use ftpscope::output::report::Report;
 use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
 use ftpscope::text;
@@ -21,6 +21,8 @@ mod live;
 struct ExtractIndex {
     out: BufWriter<File>,
     ascii_eol: AsciiEol,
+    /// One record's JSON, reused.
+    line: Vec<u8>,
 }
 
 impl Output for ExtractIndex {
@@ -32,8 +34,12 @@ impl Output for ExtractIndex {
             {
                 to_local_eol(path)?;
             }
-            serde_json::to_writer(&mut self.out, &transfer_json(t))?;
-            self.out.write_all(b"\n")?;
+            // Escaped as JSON only, as it always was (`--json` also escapes what a terminal
+            // would obey).
+            self.line.clear();
+            write_transfer(&mut self.line, t, Escapes::Json);
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)?;
         }
         Ok(())
     }
@@ -170,6 +176,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         let index = ExtractIndex {
             out: BufWriter::new(file),
             ascii_eol: cli.ascii_eol,
+            line: Vec::new(),
         };
         Ok((index, tracker))
     });

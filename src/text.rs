@@ -64,18 +64,56 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// RFC 3339 UTC time with microseconds, e.g. `2010-03-22T12:34:56.123456Z`.
 pub fn rfc3339(ts: Timestamp) -> String {
+    let mut out = Vec::with_capacity(27);
+    rfc3339_into(&mut out, ts);
+    // Only ASCII digits and punctuation were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`rfc3339`] appended to `out` (JSON Lines write two or three per record: no allocation).
+pub fn rfc3339_into(out: &mut Vec<u8>, ts: Timestamp) {
     let secs = ts.div_euclid(1_000_000_000);
     let nanos = ts.rem_euclid(1_000_000_000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        nanos / 1000
-    )
+    // Nanosecond timestamps (i64) span the years 1677-2262; the general path stays for safety.
+    let Ok(year @ 0..=9999) = u32::try_from(y) else {
+        let _ = std::io::Write::write_fmt(out, format_args!("{y:04}"));
+        return rfc3339_rest(out, m, d, rem, nanos);
+    };
+    digits(out, year, 4);
+    rfc3339_rest(out, m, d, rem, nanos);
+}
+
+fn rfc3339_rest(out: &mut Vec<u8>, m: u32, d: u32, rem: i64, nanos: i64) {
+    // Both are in range: 0 <= rem < 86 400 and 0 <= nanos < 10^9.
+    let rem = u32::try_from(rem).unwrap_or(0);
+    let micros = u32::try_from(nanos / 1000).unwrap_or(0);
+    out.push(b'-');
+    digits(out, m, 2);
+    out.push(b'-');
+    digits(out, d, 2);
+    out.push(b'T');
+    digits(out, rem / 3600, 2);
+    out.push(b':');
+    digits(out, rem % 3600 / 60, 2);
+    out.push(b':');
+    digits(out, rem % 60, 2);
+    out.push(b'.');
+    digits(out, micros, 6);
+    out.push(b'Z');
+}
+
+/// `n` as exactly `width` decimal digits (n < 10^width).
+fn digits(out: &mut Vec<u8>, mut n: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let width = width.min(buf.len());
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -135,6 +173,36 @@ mod tests {
             "2000-02-29T00:00:00.000000Z"
         );
         assert_eq!(rfc3339(-1_000_000_000), "1969-12-31T23:59:59.000000Z");
+    }
+
+    /// The digits written by hand are what `format!` wrote before, over the whole i64 range.
+    #[test]
+    fn timestamps_as_format_wrote_them() {
+        let by_format = |ts: Timestamp| {
+            let secs = ts.div_euclid(1_000_000_000);
+            let nanos = ts.rem_euclid(1_000_000_000);
+            let rem = secs.rem_euclid(86_400);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60,
+                nanos / 1000
+            )
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases = vec![i64::MIN, i64::MAX, -1, 0, 1, 999, 1_000, 86_399_999_999_999];
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x as i64);
+            cases.push((x % 4_000_000_000_000_000_000) as i64);
+        }
+        for ts in cases {
+            assert_eq!(rfc3339(ts), by_format(ts), "{ts}");
+        }
     }
 
     #[test]

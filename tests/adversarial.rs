@@ -782,6 +782,41 @@ fn tcp_a_million_half_open_flows_stay_within_the_flow_table() {
 }
 
 #[test]
+fn tcp_a_closed_connection_is_remembered_by_its_key_for_late_segments_only() {
+    let limits = Limits {
+        sweep_interval: SECOND,
+        ..Limits::default()
+    };
+    let mut net = Net::new(limits);
+    let mut c = net.login("10.0.0.1:40000");
+    net.client(&mut c, b"QUIT\r\n");
+    net.server(&mut c, b"221 bye\r\n");
+    net.close(&mut c);
+    // Closed: the connection left the table; only its key and time are remembered.
+    assert_eq!(net.checker.analyzer.in_flight(), (0, 0, 0));
+    // Within 30 s, a retransmitted reply and the last ACK open nothing.
+    net.wait(20 * SECOND);
+    net.send_at(&c, false, c.seq[1] - 10, b"221 bye\r\n");
+    net.send_at(&c, true, c.seq[0], b"");
+    net.wait(20 * SECOND);
+    net.send_at(&c, false, c.seq[1] - 10, b"221 bye\r\n");
+    assert_eq!(net.checker.analyzer.in_flight(), (0, 0, 0));
+    // A SYN on the same 4-tuple is a new connection, not a reuse of an open one.
+    let mut c = net.login("10.0.0.1:40000");
+    net.close(&mut c);
+    assert_eq!(net.checker.analyzer.in_flight(), (0, 0, 0));
+    // After 30 s of silence the key is forgotten: a retransmission is then picked up as a
+    // connection of its own, without its handshake.
+    net.wait(31 * SECOND);
+    net.send_at(&c, false, c.seq[1] - 10, b"221 bye\r\n");
+    assert_eq!(net.checker.analyzer.in_flight().0, 1);
+    let out = net.finish();
+    assert_eq!(out.sessions().len(), 3);
+    assert_eq!(out.count(AnomalyKind::TcpMidstream), 1);
+    assert_eq!(out.count(AnomalyKind::TcpPortReuse), 0);
+}
+
+#[test]
 fn tcp_connections_that_never_close_end_at_capture_end_or_idle() {
     // Capture ends mid-transfer.
     let mut net = Net::new(Limits::default());

@@ -3,257 +3,503 @@
 //! Wire bytes become JSON strings when they are UTF-8; otherwise the string is a lossy view
 //! and a `<field>_hex` field carries the exact bytes. Passwords are masked unless asked for;
 //! anonymous users' passwords (e-mail addresses by convention) are shown.
+//!
+//! Records are written field by field ([`Obj`]), not built as `serde_json::Value` maps first:
+//! same bytes, several times faster with many small records.
 
 use crate::pipeline::{Output, Record, RunSummary};
-use crate::text::{json_text, rfc3339};
+use crate::text::{hex, rfc3339_into};
 use crate::transfers::TransferOutcome;
-use ftpscope_core::{AnomalyKind, Exchange, SessionId, SessionSummary};
-use serde_json::{Map, Value, json};
+use ftpscope_core::ftp::listing::{EntryKind, ListingEntry};
+use ftpscope_core::{Anomaly, AnomalyKind, Exchange, SessionId, SessionSummary, Timestamp};
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 pub const MASK: &str = "********";
 
-fn put_bytes(map: &mut Map<String, Value>, key: &str, bytes: Option<&[u8]>) {
-    match bytes {
-        None => {
-            map.insert(key.into(), Value::Null);
+/// How strings are escaped. Both give the same JSON values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escapes {
+    /// What serde_json escapes: `"`, `\` and C0 controls.
+    Json,
+    /// Also DEL, C1 controls (U+0080-U+009F, which some terminals obey as CSI/OSC) and bidi
+    /// overrides, as `\uXXXX`, so JSON read on a terminal cannot act on it (`--json`).
+    TerminalSafe,
+}
+
+/// One JSON object written field by field straight into a buffer: compact, fields in the order
+/// they are added, strings escaped as serde_json escapes them (plus [`Escapes::TerminalSafe`]).
+/// Building a `serde_json::Value` map per record first cost about 2 µs a line (an allocation
+/// per key and value, hashing every key), most of `--json`'s time with many small sessions.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    escapes: Escapes,
+    empty: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut Vec<u8>, escapes: Escapes) -> Self {
+        out.push(b'{');
+        Obj {
+            out,
+            escapes,
+            empty: true,
         }
-        Some(b) => {
-            let (text, hex) = json_text(b);
-            map.insert(key.into(), Value::String(text));
-            if let Some(hex) = hex {
-                map.insert(format!("{key}_hex"), Value::String(hex));
+    }
+
+    /// Keys are ASCII words of this file: nothing in them needs escaping.
+    fn key(&mut self, key: &str) {
+        self.key_with_suffix(key, "");
+    }
+
+    fn key_with_suffix(&mut self, key: &str, suffix: &str) {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(suffix.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        string(self.out, value, self.escapes);
+    }
+
+    fn opt_str(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.null(key),
+        }
+    }
+
+    fn null(&mut self, key: &str) {
+        self.key(key);
+        self.out.extend_from_slice(b"null");
+    }
+
+    fn bool(&mut self, key: &str, value: bool) {
+        self.key(key);
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.out.extend_from_slice(text);
+    }
+
+    fn u64(&mut self, key: &str, value: u64) {
+        self.key(key);
+        number(self.out, value);
+    }
+
+    fn opt_u64(&mut self, key: &str, value: Option<u64>) {
+        match value {
+            Some(v) => self.u64(key, v),
+            None => self.null(key),
+        }
+    }
+
+    /// A value's `Display` as a JSON string (addresses, paths), or null.
+    fn display(&mut self, key: &str, value: Option<impl Display>) {
+        let Some(value) = value else {
+            return self.null(key);
+        };
+        self.key(key);
+        self.out.push(b'"');
+        let start = self.out.len();
+        let _ = write!(self.out, "{value}");
+        let written = self.out.get(start..).unwrap_or_default();
+        // Addresses never need escaping: they stay where they were written. Anything else is
+        // escaped from a copy.
+        match std::str::from_utf8(written) {
+            Ok(text) if !needs_escape(text, self.escapes) => self.out.push(b'"'),
+            _ => {
+                let written = self.out.split_off(start);
+                self.out.pop(); // the opening quote; `string` writes its own
+                string(self.out, &String::from_utf8_lossy(&written), self.escapes);
             }
         }
     }
-}
 
-pub fn session_json(s: &SessionSummary, detected_by: Option<&str>, show_passwords: bool) -> Value {
-    let mut m = Map::with_capacity(16);
-    m.insert("type".into(), "session".into());
-    m.insert("session".into(), s.session.into());
-    m.insert("client".into(), s.client.to_string().into());
-    m.insert("server".into(), s.server.to_string().into());
-    put_bytes(&mut m, "user", s.user.as_deref());
-    match &s.password {
-        Some(p) if show_passwords || s.anonymous => put_bytes(&mut m, "password", Some(p)),
-        Some(_) => {
-            m.insert("password".into(), MASK.into());
+    /// An address as `Display` writes it; IPv4 by hand (most records carry two or three).
+    fn addr(&mut self, key: &str, addr: Option<SocketAddr>) {
+        let Some(SocketAddr::V4(a)) = addr else {
+            return self.display(key, addr);
+        };
+        self.key(key);
+        self.out.push(b'"');
+        for (i, octet) in a.ip().octets().into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(b'.');
+            }
+            number(self.out, u64::from(octet));
         }
-        None => {
-            m.insert("password".into(), Value::Null);
+        self.out.push(b':');
+        number(self.out, u64::from(a.port()));
+        self.out.push(b'"');
+    }
+
+    fn ts(&mut self, key: &str, ts: Option<Timestamp>) {
+        let Some(ts) = ts else {
+            return self.null(key);
+        };
+        self.key(key);
+        self.out.push(b'"');
+        rfc3339_into(self.out, ts);
+        self.out.push(b'"');
+    }
+
+    /// Wire bytes: the text when it is UTF-8; otherwise a lossy view, and `<key>_hex` with
+    /// the exact bytes.
+    fn bytes(&mut self, key: &str, bytes: Option<&[u8]>) {
+        let Some(bytes) = bytes else {
+            return self.null(key);
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.str(key, text),
+            Err(_) => {
+                self.str(key, &String::from_utf8_lossy(bytes));
+                self.key_with_suffix(key, "_hex");
+                string(self.out, &hex(bytes), self.escapes);
+            }
         }
     }
-    m.insert("login".into(), s.login.as_str().into());
-    m.insert("login_attempts".into(), s.login_attempts.into());
-    m.insert("tls".into(), s.tls.into());
-    m.insert("start".into(), rfc3339(s.start).into());
-    m.insert("end".into(), rfc3339(s.end).into());
-    m.insert("commands".into(), s.commands.into());
-    m.insert("transfers".into(), s.transfers.into());
-    m.insert("end_reason".into(), s.end_reason.into());
-    m.insert(
-        "detected_by".into(),
-        detected_by.map_or(Value::Null, Value::from),
-    );
-    Value::Object(m)
+
+    fn end(self) {
+        self.out.push(b'}');
+    }
 }
 
-pub fn command_json(e: &Exchange, show_passwords: bool) -> Value {
-    let mut m = Map::with_capacity(12);
-    m.insert("type".into(), "command".into());
-    m.insert("session".into(), e.session.into());
+/// `n` in decimal, as serde_json writes it.
+fn number(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// What a byte of a string becomes, when it is not copied as is: `\"`, `\\`, the short
+/// escapes serde_json uses (`\b \t \n \f \r`), or `\u00XX` for other C0 controls (and DEL
+/// with [`Escapes::TerminalSafe`]).
+fn ascii_escape(b: u8, escapes: Escapes) -> Option<&'static [u8]> {
+    const CONTROL: [&[u8]; 32] = [
+        b"\\u0000", b"\\u0001", b"\\u0002", b"\\u0003", b"\\u0004", b"\\u0005", b"\\u0006",
+        b"\\u0007", b"\\b", b"\\t", b"\\n", b"\\u000b", b"\\f", b"\\r", b"\\u000e", b"\\u000f",
+        b"\\u0010", b"\\u0011", b"\\u0012", b"\\u0013", b"\\u0014", b"\\u0015", b"\\u0016",
+        b"\\u0017", b"\\u0018", b"\\u0019", b"\\u001a", b"\\u001b", b"\\u001c", b"\\u001d",
+        b"\\u001e", b"\\u001f",
+    ];
+    match b {
+        b'"' => Some(b"\\\""),
+        b'\\' => Some(b"\\\\"),
+        0x7f if escapes == Escapes::TerminalSafe => Some(b"\\u007f"),
+        _ => CONTROL.get(usize::from(b)).copied(),
+    }
+}
+
+/// With [`Escapes::TerminalSafe`], the character starting at `rest[0]` when it is a C1 control
+/// or a bidi override, and its UTF-8 length: C1 is `C2 80`-`C2 9F`; U+200E/F are `E2 80 8E`/
+/// `8F`, U+202A-E `E2 80 AA`-`AE`, U+2066-9 `E2 81 A6`-`A9`.
+fn unsafe_char(rest: &[u8]) -> Option<(u32, usize)> {
+    match *rest {
+        [0xc2, b @ 0x80..=0x9f, ..] => Some((u32::from(b), 2)),
+        [0xe2, 0x80, b @ (0x8e | 0x8f | 0xaa..=0xae), ..] => {
+            Some((0x2000 + u32::from(b) - 0x80, 3))
+        }
+        [0xe2, 0x81, b @ 0xa6..=0xa9, ..] => Some((0x2040 + u32::from(b) - 0x80, 3)),
+        _ => None,
+    }
+}
+
+/// Bytes that may need escaping: C0 controls, `"`, `\`, DEL, and the lead bytes of C1
+/// controls (`C2`) and of bidi overrides (`E2`). Every other byte is copied as is.
+const ATTENTION: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f || b == 0xc2 || b == 0xe2;
+        b += 1;
+    }
+    table
+};
+
+fn needs_escape(s: &str, escapes: Escapes) -> bool {
+    let mut out = Vec::new();
+    let bytes = s.as_bytes();
+    bytes.iter().any(|&b| ATTENTION[usize::from(b)]) && {
+        string(&mut out, s, escapes);
+        out.len() != bytes.len() + 2
+    }
+}
+
+/// `s` as a JSON string. Runs of bytes that need nothing are copied at once.
+fn string(out: &mut Vec<u8>, s: &str, escapes: Escapes) {
+    let bytes = s.as_bytes();
+    out.push(b'"');
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(skip) = bytes[i..].iter().position(|&b| ATTENTION[usize::from(b)]) {
+        i += skip;
+        let b = bytes[i];
+        if let Some(e) = ascii_escape(b, escapes) {
+            out.extend_from_slice(&bytes[copied..i]);
+            out.extend_from_slice(e);
+            i += 1;
+            copied = i;
+        } else if escapes == Escapes::TerminalSafe
+            && let Some((code, len)) = unsafe_char(&bytes[i..])
+        {
+            out.extend_from_slice(&bytes[copied..i]);
+            let _ = write!(out, "\\u{code:04x}");
+            i += len;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    out.push(b'"');
+}
+
+pub fn write_session(
+    out: &mut Vec<u8>,
+    s: &SessionSummary,
+    detected_by: Option<&str>,
+    show_passwords: bool,
+) {
+    let mut m = Obj::new(out, Escapes::TerminalSafe);
+    m.str("type", "session");
+    m.u64("session", s.session);
+    m.addr("client", Some(s.client));
+    m.addr("server", Some(s.server));
+    m.bytes("user", s.user.as_deref());
+    match &s.password {
+        Some(p) if show_passwords || s.anonymous => m.bytes("password", Some(p)),
+        Some(_) => m.str("password", MASK),
+        None => m.null("password"),
+    }
+    m.str("login", s.login.as_str());
+    m.u64("login_attempts", u64::from(s.login_attempts));
+    m.bool("tls", s.tls);
+    m.ts("start", Some(s.start));
+    m.ts("end", Some(s.end));
+    m.u64("commands", s.commands);
+    m.u64("transfers", s.transfers);
+    m.str("end_reason", s.end_reason);
+    m.opt_str("detected_by", detected_by);
+    m.end();
+}
+
+pub fn write_command(out: &mut Vec<u8>, e: &Exchange, show_passwords: bool) {
+    let mut m = Obj::new(out, Escapes::TerminalSafe);
+    m.str("type", "command");
+    m.u64("session", e.session);
     let ts = e
         .command
         .as_ref()
         .map(|c| c.ts)
         .or_else(|| e.replies.first().map(|r| r.ts));
-    m.insert("ts".into(), ts.map_or(Value::Null, |t| rfc3339(t).into()));
+    m.ts("ts", ts);
     match &e.command {
         Some(c) => {
-            put_bytes(&mut m, "command", Some(&c.verb));
+            m.bytes("command", Some(&c.verb));
             if c.secret && !show_passwords {
-                m.insert("arg".into(), MASK.into());
+                m.str("arg", MASK);
             } else {
-                put_bytes(&mut m, "arg", Some(&c.arg));
+                m.bytes("arg", Some(&c.arg));
             }
         }
         None => {
-            m.insert("command".into(), Value::Null);
-            m.insert("arg".into(), Value::Null);
+            m.null("command");
+            m.null("arg");
         }
     }
     let last = e.final_reply().or(e.replies.last());
-    m.insert(
-        "reply_code".into(),
-        last.map_or(Value::Null, |r| r.code.into()),
-    );
-    put_bytes(&mut m, "reply_text", last.map(|r| &r.text[..]));
-    m.insert(
-        "reply_ts".into(),
-        last.map_or(Value::Null, |r| rfc3339(r.ts).into()),
-    );
-    let prelim: Vec<Value> = e
-        .replies
-        .iter()
-        .filter(|r| r.code < 200)
-        .map(|r| r.code.into())
-        .collect();
-    if !prelim.is_empty() {
-        m.insert("preliminary".into(), Value::Array(prelim));
+    m.opt_u64("reply_code", last.map(|r| u64::from(r.code)));
+    m.bytes("reply_text", last.map(|r| &r.text[..]));
+    m.ts("reply_ts", last.map(|r| r.ts));
+    let mut prelim = e.replies.iter().filter(|r| r.code < 200).peekable();
+    if prelim.peek().is_some() {
+        m.key("preliminary");
+        m.out.push(b'[');
+        for (i, r) in prelim.enumerate() {
+            if i > 0 {
+                m.out.push(b',');
+            }
+            number(m.out, u64::from(r.code));
+        }
+        m.out.push(b']');
     }
-    Value::Object(m)
+    m.end();
 }
 
-pub fn transfer_json(o: &TransferOutcome) -> Value {
+/// A transfer record: a line of `--json` ([`Escapes::TerminalSafe`]) and of `-x`'s
+/// `index.jsonl` ([`Escapes::Json`]).
+pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) {
     let r = &o.record;
-    let mut m = Map::with_capacity(32);
-    m.insert("type".into(), "transfer".into());
-    m.insert("transfer".into(), r.transfer.into());
-    m.insert("session".into(), r.session.map_or(Value::Null, Value::from));
-    m.insert("start".into(), rfc3339(r.start).into());
-    m.insert("end".into(), rfc3339(r.end).into());
-    put_bytes(&mut m, "command", r.command.as_deref());
-    put_bytes(&mut m, "path", r.path.as_deref());
-    put_bytes(&mut m, "full_path", r.full_path.as_deref());
-    m.insert("direction".into(), r.direction.as_str().into());
-    m.insert(
-        "mode".into(),
-        r.mode.map_or(Value::Null, |x| x.as_str().into()),
-    );
-    m.insert(
-        "announced_by".into(),
-        r.announced_by.map_or(Value::Null, Value::from),
-    );
-    m.insert(
-        "announced".into(),
-        r.announced.map_or(Value::Null, |a| a.to_string().into()),
-    );
-    m.insert("link".into(), r.link.as_str().into());
-    m.insert(
-        "data_client".into(),
-        r.data_initiator
-            .map_or(Value::Null, |a| a.to_string().into()),
-    );
-    m.insert(
-        "data_server".into(),
-        r.data_responder
-            .map_or(Value::Null, |a| a.to_string().into()),
-    );
-    m.insert(
-        "type_code".into(),
-        r.transfer_type
-            .map_or(Value::Null, |t| char::from(t).to_string().into()),
-    );
-    m.insert("offset".into(), r.offset.into());
-    m.insert("bytes".into(), r.bytes.into());
-    m.insert(
-        "expected_bytes".into(),
-        r.expected_bytes.map_or(Value::Null, Value::from),
-    );
-    m.insert("gap_bytes".into(), r.gap_bytes.into());
-    m.insert("missing_bytes".into(), r.missing_bytes.into());
-    m.insert("sha256".into(), o.sha256.clone().into());
-    m.insert("status".into(), r.status.as_str().into());
-    m.insert("reason".into(), r.reason.clone().into());
-    m.insert(
-        "reply_code".into(),
-        r.reply_code.map_or(Value::Null, Value::from),
-    );
+    let mut m = Obj::new(out, escapes);
+    m.str("type", "transfer");
+    m.u64("transfer", r.transfer);
+    m.opt_u64("session", r.session);
+    m.ts("start", Some(r.start));
+    m.ts("end", Some(r.end));
+    m.bytes("command", r.command.as_deref());
+    m.bytes("path", r.path.as_deref());
+    m.bytes("full_path", r.full_path.as_deref());
+    m.str("direction", r.direction.as_str());
+    m.opt_str("mode", r.mode.map(|x| x.as_str()));
+    m.opt_str("announced_by", r.announced_by);
+    m.addr("announced", r.announced);
+    m.str("link", r.link.as_str());
+    m.addr("data_client", r.data_initiator);
+    m.addr("data_server", r.data_responder);
+    // A byte as the character of the same number (Latin-1), as it always was.
+    m.display("type_code", r.transfer_type.map(char::from));
+    m.u64("offset", r.offset);
+    m.u64("bytes", r.bytes);
+    m.opt_u64("expected_bytes", r.expected_bytes);
+    m.u64("gap_bytes", r.gap_bytes);
+    m.u64("missing_bytes", r.missing_bytes);
+    m.str("sha256", &o.sha256);
+    m.str("status", r.status.as_str());
+    m.str("reason", &r.reason);
+    m.opt_u64("reply_code", r.reply_code.map(u64::from));
     if let Some(l) = &o.listing {
-        m.insert("listing_entries".into(), l.entries.len().into());
+        m.u64("listing_entries", l.entries.len() as u64);
         if l.truncated {
-            m.insert("listing_truncated".into(), true.into());
+            m.bool("listing_truncated", true);
         }
     }
     if let Some(f) = &o.file {
-        m.insert("file".into(), f.display().to_string().into());
+        m.display("file", Some(f.display()));
     }
     if let Some(e) = &o.file_error {
-        m.insert("file_error".into(), e.clone().into());
+        m.str("file_error", e);
     }
     if let Some(prev) = o.resumes {
-        m.insert("resumes_transfer".into(), prev.into());
+        m.u64("resumes_transfer", prev);
     }
     if let Some(f) = &o.combined_file {
-        m.insert("combined_file".into(), f.display().to_string().into());
+        m.display("combined_file", Some(f.display()));
     }
     if let Some(h) = &o.combined_sha256 {
-        m.insert("combined_sha256".into(), h.clone().into());
+        m.str("combined_sha256", h);
     }
     if let Some(n) = o.capture_drops {
-        m.insert("capture_drops".into(), n.into());
+        m.u64("capture_drops", n);
     }
-    Value::Object(m)
+    m.end();
 }
 
-pub fn listing_entries_json(o: &TransferOutcome) -> Vec<Value> {
-    let Some(listing) = &o.listing else {
-        return Vec::new();
-    };
-    listing
-        .entries
-        .iter()
-        .map(|e| {
-            let mut m = Map::with_capacity(12);
-            m.insert("type".into(), "listing_entry".into());
-            m.insert("transfer".into(), o.record.transfer.into());
-            m.insert(
-                "session".into(),
-                o.record.session.map_or(Value::Null, Value::from),
-            );
-            put_bytes(&mut m, "name", Some(&e.name));
-            m.insert("kind".into(), format!("{:?}", e.kind).to_lowercase().into());
-            m.insert("size".into(), e.size.map_or(Value::Null, Value::from));
-            m.insert(
-                "modified".into(),
-                e.modified.clone().map_or(Value::Null, Value::from),
-            );
-            if let Some(t) = &e.link_target {
-                put_bytes(&mut m, "link_target", Some(t));
-            }
-            if let Some(p) = &e.permissions {
-                m.insert("permissions".into(), p.clone().into());
-            }
-            Value::Object(m)
-        })
-        .collect()
+/// The kind's variant name in lower case (the schema's words).
+fn entry_kind(kind: &EntryKind) -> &'static str {
+    match kind {
+        EntryKind::File => "file",
+        EntryKind::Directory => "directory",
+        EntryKind::Symlink => "symlink",
+        EntryKind::Other => "other",
+        EntryKind::Unknown => "unknown",
+    }
 }
 
-pub fn summary_json(s: &RunSummary) -> Value {
-    let mut anomalies = Map::new();
+pub fn write_listing_entry(out: &mut Vec<u8>, o: &TransferOutcome, e: &ListingEntry) {
+    let mut m = Obj::new(out, Escapes::TerminalSafe);
+    m.str("type", "listing_entry");
+    m.u64("transfer", o.record.transfer);
+    m.opt_u64("session", o.record.session);
+    m.bytes("name", Some(&e.name));
+    m.str("kind", entry_kind(&e.kind));
+    m.opt_u64("size", e.size);
+    m.opt_str("modified", e.modified.as_deref());
+    if let Some(t) = &e.link_target {
+        m.bytes("link_target", Some(t));
+    }
+    if let Some(p) = &e.permissions {
+        m.str("permissions", p);
+    }
+    m.end();
+}
+
+pub fn write_anomaly(out: &mut Vec<u8>, a: &Anomaly) {
+    let mut m = Obj::new(out, Escapes::TerminalSafe);
+    m.str("type", "anomaly");
+    m.str("kind", a.kind.as_str());
+    m.ts("ts", Some(a.ts));
+    m.opt_u64("session", a.session);
+    m.addr("client", a.flow.map(|f| f.0));
+    m.addr("server", a.flow.map(|f| f.1));
+    m.str("detail", &a.detail);
+    m.end();
+}
+
+fn damage_fields(m: &mut Obj<'_>, input: &str, offset: u64, what: &str) {
+    m.str("input", input);
+    m.u64("offset", offset);
+    m.str("what", what);
+}
+
+pub fn write_damage(out: &mut Vec<u8>, d: &crate::capture::InputDamage) {
+    let mut m = Obj::new(out, Escapes::TerminalSafe);
+    m.str("type", "damage");
+    damage_fields(&mut m, &d.name, d.damage.offset, &d.damage.what);
+    m.end();
+}
+
+pub fn write_summary(out: &mut Vec<u8>, s: &RunSummary) {
+    let escapes = Escapes::TerminalSafe;
+    let mut m = Obj::new(out, escapes);
+    m.str("type", "summary");
+    m.key("inputs");
+    m.out.push(b'[');
+    for (i, input) in s.inputs.iter().enumerate() {
+        if i > 0 {
+            m.out.push(b',');
+        }
+        string(m.out, input, escapes);
+    }
+    m.out.push(b']');
+    m.u64("frames", s.stats.frames);
+    m.u64("bytes", s.stats.wire_bytes);
+    m.u64("captured_bytes", s.stats.captured_bytes);
+    m.u64("tcp_connections", s.stats.connections);
+    m.u64("sessions", s.stats.sessions);
+    m.u64("transfers", s.stats.transfers);
+    m.key("anomalies");
+    let mut anomalies = Obj::new(m.out, escapes);
     for kind in AnomalyKind::ALL {
         let n = s.stats.anomaly_count(*kind);
         if n > 0 {
-            anomalies.insert(kind.as_str().into(), n.into());
+            anomalies.u64(kind.as_str(), n);
         }
     }
-    let damage: Vec<Value> = s
-        .damage
-        .iter()
-        .map(|d| json!({"input": d.name, "offset": d.damage.offset, "what": d.damage.what}))
-        .collect();
-    let mut v = json!({
-        "type": "summary",
-        "inputs": s.inputs,
-        "frames": s.stats.frames,
-        "bytes": s.stats.wire_bytes,
-        "captured_bytes": s.stats.captured_bytes,
-        "tcp_connections": s.stats.connections,
-        "sessions": s.stats.sessions,
-        "transfers": s.stats.transfers,
-        "anomalies": anomalies,
-        "damage": damage,
-    });
-    if let (Some(c), Value::Object(m)) = (&s.capture, &mut v) {
-        m.insert("interface".into(), c.interface.clone().into());
-        m.insert("received".into(), c.received.into());
-        m.insert("kernel_drops".into(), c.kernel_drops.into());
-        m.insert("interface_drops".into(), c.interface_drops.into());
-        m.insert("transfers_with_drops".into(), c.transfers_with_drops.into());
+    anomalies.end();
+    m.key("damage");
+    m.out.push(b'[');
+    for (i, d) in s.damage.iter().enumerate() {
+        if i > 0 {
+            m.out.push(b',');
+        }
+        let mut one = Obj::new(m.out, escapes);
+        damage_fields(&mut one, &d.name, d.damage.offset, &d.damage.what);
+        one.end();
     }
-    v
+    m.out.push(b']');
+    if let Some(c) = &s.capture {
+        m.str("interface", &c.interface);
+        m.u64("received", c.received);
+        m.u64("kernel_drops", c.kernel_drops);
+        m.u64("interface_drops", c.interface_drops);
+        m.u64("transfers_with_drops", c.transfers_with_drops);
+    }
+    m.end();
 }
 
 /// Writes every record as one JSON line.
@@ -275,80 +521,402 @@ impl<W: Write> JsonLines<W> {
         }
     }
 
-    fn line(&mut self, v: &Value) -> io::Result<()> {
+    /// Writes the line `write` puts into the buffer.
+    fn line(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, v)?;
-        // serde_json writes UTF-8; the check is a fast scan.
-        let text = std::str::from_utf8(&self.buf).map_err(io::Error::other)?;
-        self.out.write_all(terminal_safe(text).as_bytes())?;
-        self.out.write_all(b"\n")
+        write(&mut self.buf);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
-}
-
-/// serde_json escapes C0 controls but leaves DEL, C1 controls (U+0080-U+009F, which some
-/// terminals obey as CSI/OSC) and bidi overrides raw inside strings. They become `\uXXXX`
-/// escapes: the JSON value is the same, and JSON read on a terminal cannot act on it.
-pub fn terminal_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if json.bytes().all(|b| b < 0x7f) {
-        return json.into();
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
 }
 
 impl<W: Write> Output for JsonLines<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
+        let show_passwords = self.show_passwords;
         match record {
             Record::SessionStarted(s) => {
                 self.detected_by.insert(s.session, s.detected_by);
                 Ok(())
             }
-            Record::Exchange(e) => {
-                let v = command_json(e, self.show_passwords);
-                self.line(&v)
-            }
+            Record::Exchange(e) => self.line(|out| write_command(out, e, show_passwords)),
             Record::SessionEnded(s) => {
                 let detected = self.detected_by.remove(&s.session);
-                let v = session_json(s, detected, self.show_passwords);
-                self.line(&v)
+                self.line(|out| write_session(out, s, detected, show_passwords))
             }
             Record::Transfer(t) => {
-                self.line(&transfer_json(t))?;
-                for v in listing_entries_json(t) {
-                    self.line(&v)?;
+                self.line(|out| write_transfer(out, t, Escapes::TerminalSafe))?;
+                if let Some(listing) = &t.listing {
+                    for e in &listing.entries {
+                        self.line(|out| write_listing_entry(out, t, e))?;
+                    }
                 }
                 Ok(())
             }
-            Record::Anomaly(a) => {
-                let v = json!({
-                    "type": "anomaly",
-                    "kind": a.kind.as_str(),
-                    "ts": rfc3339(a.ts),
-                    "session": a.session,
-                    "client": a.flow.map(|f| f.0.to_string()),
-                    "server": a.flow.map(|f| f.1.to_string()),
-                    "detail": a.detail,
-                });
-                self.line(&v)
-            }
-            Record::Damage(d) => {
-                let v = json!({"type": "damage", "input": d.name, "offset": d.damage.offset, "what": d.damage.what});
-                self.line(&v)
-            }
+            Record::Anomaly(a) => self.line(|out| write_anomaly(out, a)),
+            Record::Damage(d) => self.line(|out| write_damage(out, d)),
         }
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
-        let v = summary_json(summary);
-        self.line(&v)?;
+        self.line(|out| write_summary(out, summary))?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfers::Listing;
+    use ftpscope_core::event::{CommandLine, LoginState, Reply};
+    use ftpscope_core::ftp::listing::ListingStyle;
+    use ftpscope_core::{DataMode, Direction, LinkRule, TransferRecord, TransferStatus};
+    use serde_json::Value;
+
+    /// What `--json` wrote before this writer: serde_json's string, then DEL, C1 controls and
+    /// bidi overrides as `\uXXXX`.
+    fn serde_then_terminal_safe(s: &str) -> String {
+        let json = serde_json::to_string(s).unwrap();
+        let mut out = String::new();
+        for c in json.chars() {
+            if matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn escaped(s: &str, escapes: Escapes) -> String {
+        let mut out = Vec::new();
+        string(&mut out, s, escapes);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_and_terminal_safe_escaped_them() {
+        let mut chars: Vec<char> = (0..0x3000u32).filter_map(char::from_u32).collect();
+        chars.extend(['\u{feff}', '\u{fffd}', '\u{1f600}', '\u{10ffff}']);
+        // Each character alone, between others, and doubled.
+        for &c in &chars {
+            for s in [c.to_string(), format!("a{c}b"), format!("{c}{c}")] {
+                assert_eq!(
+                    escaped(&s, Escapes::Json),
+                    serde_json::to_string(&s).unwrap()
+                );
+                assert_eq!(
+                    escaped(&s, Escapes::TerminalSafe),
+                    serde_then_terminal_safe(&s)
+                );
+            }
+        }
+        // Random strings over the characters that matter, so runs and escapes interleave.
+        let interesting = [
+            'a',
+            '"',
+            '\\',
+            '\n',
+            '\u{0}',
+            '\u{1b}',
+            '\u{7f}',
+            '\u{80}',
+            '\u{9b}',
+            '\u{a0}',
+            'é',
+            '\u{200e}',
+            '\u{202e}',
+            '\u{2069}',
+            '\u{206a}',
+            '\u{2028}',
+            '€',
+            '\u{1f600}',
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(interesting[(x % interesting.len() as u64) as usize]);
+            }
+            assert_eq!(
+                escaped(&s, Escapes::Json),
+                serde_json::to_string(&s).unwrap()
+            );
+            assert_eq!(
+                escaped(&s, Escapes::TerminalSafe),
+                serde_then_terminal_safe(&s)
+            );
+        }
+    }
+
+    #[test]
+    fn addresses_as_display_writes_them() {
+        for a in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.0.0.1:21",
+            "[::1]:21",
+            "[fe80::1%3]:20",
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            let mut out = Vec::new();
+            let mut m = Obj::new(&mut out, Escapes::TerminalSafe);
+            m.addr("a", Some(a));
+            m.addr("b", None);
+            m.end();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!(r#"{{"a":"{a}","b":null}}"#)
+            );
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            12345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            number(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+
+    const HOSTILE: &[u8] = b"a\"\\\t\x1b]0;x\x07\x7f\xc2\x9b\xe2\x80\xae\xff";
+
+    fn hostile_transfer() -> TransferOutcome {
+        TransferOutcome {
+            record: TransferRecord {
+                transfer: 7,
+                session: Some(3),
+                start: 1_700_000_000_123_456_789,
+                end: 1_700_000_001_000_000_000,
+                command: Some(b"RETR".to_vec()),
+                path: Some(HOSTILE.to_vec()),
+                full_path: Some("/d\u{202e}txt.exe".into()),
+                direction: Direction::Download,
+                mode: Some(DataMode::Passive),
+                announced_by: Some("227"),
+                announced: Some("[fe80::1%2]:2121".parse().unwrap()),
+                link: LinkRule::NatPeers,
+                data_initiator: Some("10.0.0.1:40000".parse().unwrap()),
+                data_responder: Some("[2001:db8::2]:2121".parse().unwrap()),
+                transfer_type: Some(0x9b),
+                offset: 5,
+                bytes: u64::MAX,
+                expected_bytes: Some(0),
+                gap_bytes: 1,
+                missing_bytes: 2,
+                status: TransferStatus::Truncated,
+                reason: "cut \"here\"\n".into(),
+                reply_code: Some(226),
+                listing: true,
+            },
+            sha256: "ab".repeat(32),
+            file: Some("out/session-3/d\u{85}x \u{2066}.txt".into()),
+            file_error: Some("cannot write \u{1b}[2J".into()),
+            listing: Some(Listing {
+                entries: vec![ListingEntry {
+                    name: HOSTILE.to_vec(),
+                    kind: EntryKind::Symlink,
+                    size: Some(12),
+                    modified: Some("Mar 22 12:34".into()),
+                    link_target: Some(b"\xfe/t\x00".to_vec()),
+                    permissions: Some("lrwxrwxrwx".into()),
+                    style: ListingStyle::Unix,
+                }],
+                truncated: true,
+            }),
+            resumes: Some(6),
+            combined_file: Some("out/f.combined".into()),
+            combined_sha256: Some("cd".repeat(32)),
+            capture_drops: Some(4),
+        }
+    }
+
+    fn line(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The expected lines below are, byte for byte, what the serde_json maps wrote before this
+    /// writer replaced them (compared when it did); every optional field is present.
+    #[test]
+    fn hostile_transfer_lines() {
+        let t = hostile_transfer();
+        let safe = line(|o| write_transfer(o, &t, Escapes::TerminalSafe));
+        assert_eq!(
+            safe,
+            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"227","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4}"#
+        );
+        // index.jsonl: the same, with DEL, C1 and bidi characters left raw (JSON allows them).
+        let mut raw = safe.clone();
+        for c in ['\u{7f}', '\u{85}', '\u{9b}', '\u{202e}', '\u{2066}'] {
+            raw = raw.replace(&format!("\\u{:04x}", c as u32), &c.to_string());
+        }
+        assert_eq!(line(|o| write_transfer(o, &t, Escapes::Json)), raw);
+        let a: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(a, serde_json::from_str::<Value>(&raw).unwrap());
+        assert_eq!(a["path"], String::from_utf8_lossy(HOSTILE).as_ref());
+        assert_eq!(a["path_hex"], hex(HOSTILE));
+
+        let entry = line(|o| write_listing_entry(o, &t, &t.listing.as_ref().unwrap().entries[0]));
+        assert_eq!(
+            entry,
+            r#"{"type":"listing_entry","transfer":7,"session":3,"name":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","name_hex":"61225c091b5d303b78077fc29be280aeff","kind":"symlink","size":12,"modified":"Mar 22 12:34","link_target":"�/t\u0000","link_target_hex":"fe2f7400","permissions":"lrwxrwxrwx"}"#
+        );
+
+        // Optional fields absent: nulls, and the conditional fields left out.
+        let mut t = hostile_transfer();
+        t.record.session = None;
+        t.record.mode = None;
+        t.record.announced = None;
+        t.record.transfer_type = None;
+        t.record.path = None;
+        t.record.expected_bytes = None;
+        t.record.reply_code = None;
+        (t.listing, t.file, t.file_error, t.resumes) = (None, None, None, None);
+        (t.combined_file, t.combined_sha256, t.capture_drops) = (None, None, None);
+        assert_eq!(
+            line(|o| write_transfer(o, &t, Escapes::TerminalSafe)),
+            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"227","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null}"#
+        );
+    }
+
+    #[test]
+    fn hostile_session_command_lines() {
+        let (s, e, _) = hostile_others();
+        assert_eq!(
+            line(|o| write_session(o, &s, None, false)),
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null}"#
+        );
+        assert_eq!(
+            line(|o| write_session(o, &s, Some("port"), true)),
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"port"}"#
+        );
+        assert_eq!(
+            line(|o| write_command(o, &e, false)),
+            r#"{"type":"command","session":3,"ts":"1970-01-01T00:00:00.000000Z","command":"PASS","arg":"********","reply_code":530,"reply_text":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","reply_text_hex":"61225c091b5d303b78077fc29be280aeff","reply_ts":"1970-01-01T00:00:00.000000Z","preliminary":[150,125]}"#
+        );
+        assert_eq!(
+            line(|o| write_command(o, &e, true)),
+            r#"{"type":"command","session":3,"ts":"1970-01-01T00:00:00.000000Z","command":"PASS","arg":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","arg_hex":"61225c091b5d303b78077fc29be280aeff","reply_code":530,"reply_text":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","reply_text_hex":"61225c091b5d303b78077fc29be280aeff","reply_ts":"1970-01-01T00:00:00.000000Z","preliminary":[150,125]}"#
+        );
+        let none = Exchange {
+            session: 1,
+            command: None,
+            replies: vec![],
+        };
+        assert_eq!(
+            line(|o| write_command(o, &none, true)),
+            r#"{"type":"command","session":1,"ts":null,"command":null,"arg":null,"reply_code":null,"reply_text":null,"reply_ts":null}"#
+        );
+    }
+
+    #[test]
+    fn anomaly_damage_and_summary_lines() {
+        let (_, _, a) = hostile_others();
+        let mut summary = RunSummary {
+            inputs: vec!["a\u{85}b".into(), "c".into()],
+            ..RunSummary::default()
+        };
+        summary.stats.frames = 5;
+        summary.stats.anomalies = vec![0; AnomalyKind::ALL.len()];
+        summary.stats.anomalies[AnomalyKind::IpFragmentTimeout.index()] = 2;
+        summary.stats.anomalies[AnomalyKind::TcpPortReuse.index()] = 1;
+        let damage = crate::capture::InputDamage {
+            name: "x\u{202e}".into(),
+            damage: crate::capture::Damage {
+                offset: 9,
+                what: "bad\n".into(),
+            },
+        };
+        summary.damage.push(damage.clone());
+        summary.capture = Some(crate::pipeline::CaptureStats {
+            interface: "lo".into(),
+            received: 1,
+            kernel_drops: 2,
+            interface_drops: 3,
+            transfers_with_drops: 4,
+        });
+        let mut out = Vec::new();
+        let mut lines = JsonLines::new(&mut out, false);
+        lines.record(&Record::Anomaly(a)).unwrap();
+        lines.record(&Record::Damage(damage)).unwrap();
+        lines.finish(&summary).unwrap();
+        drop(lines);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                r#"{"type":"anomaly","kind":"line_too_long","ts":"1970-01-01T00:00:00.000000Z","session":null,"client":"10.0.0.1:1","server":"10.0.0.2:21","detail":"\u009b2J"}"#,
+                "\n",
+                r#"{"type":"damage","input":"x\u202e","offset":9,"what":"bad\n"}"#,
+                "\n",
+                r#"{"type":"summary","inputs":["a\u0085b","c"],"frames":5,"bytes":0,"captured_bytes":0,"tcp_connections":0,"sessions":0,"transfers":0,"anomalies":{"ip_fragment_timeout":2,"tcp_port_reuse":1},"damage":[{"input":"x\u202e","offset":9,"what":"bad\n"}],"interface":"lo","received":1,"kernel_drops":2,"interface_drops":3,"transfers_with_drops":4}"#,
+                "\n"
+            )
+        );
+    }
+
+    fn hostile_others() -> (SessionSummary, Exchange, Anomaly) {
+        let s = SessionSummary {
+            session: 3,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:21".parse().unwrap(),
+            start: 0,
+            end: -1,
+            user: Some(HOSTILE.to_vec()),
+            password: Some(b"secret\xff".to_vec()),
+            anonymous: false,
+            login: LoginState::Failed,
+            login_attempts: 2,
+            tls: true,
+            commands: 9,
+            transfers: 0,
+            end_reason: "reset",
+        };
+        let reply = |ts, code, text: &[u8]| Reply {
+            ts,
+            code,
+            text: text.to_vec(),
+            lines_dropped: 0,
+        };
+        let e = Exchange {
+            session: 3,
+            command: Some(CommandLine {
+                ts: 5,
+                verb: b"PASS".to_vec(),
+                arg: HOSTILE.to_vec(),
+                secret: true,
+            }),
+            replies: vec![
+                reply(6, 150, b"x"),
+                reply(7, 125, b"y"),
+                reply(8, 530, HOSTILE),
+            ],
+        };
+        let a = Anomaly {
+            kind: AnomalyKind::LineTooLong,
+            ts: 1,
+            session: None,
+            flow: Some((
+                "10.0.0.1:1".parse().unwrap(),
+                "10.0.0.2:21".parse().unwrap(),
+            )),
+            detail: "\u{9b}2J".into(),
+        };
+        (s, e, a)
     }
 }

@@ -46,6 +46,12 @@ impl Stats {
 pub struct Analyzer {
     pub(crate) limits: Limits,
     pub(crate) flows: HashMap<FlowKey, Conn, FastState>,
+    /// Closed connections, remembered for [`CLOSED_LINGER`] by key and last packet time only:
+    /// enough to drop their late ACKs and retransmissions instead of opening a new connection,
+    /// and to take a SYN on the same 4-tuple as a new one. A whole `Conn` is about 350 bytes,
+    /// and a busy capture closes hundreds of connections a second. Counted with `flows` against
+    /// `Limits::max_flows`.
+    closed: HashMap<FlowKey, Timestamp, FastState>,
     pub(crate) sessions: HashMap<SessionId, Session, FastState>,
     pub(crate) transfers: HashMap<TransferId, Transfer, FastState>,
     /// Live sessions per pair of host addresses (lower address first), so a connection that is
@@ -89,6 +95,7 @@ impl Analyzer {
         Analyzer {
             limits,
             flows: HashMap::default(),
+            closed: HashMap::default(),
             sessions: HashMap::default(),
             transfers: HashMap::default(),
             ftp_host_pairs: HashMap::default(),
@@ -270,16 +277,25 @@ impl Analyzer {
         self.stats.tcp_segments += 1;
         let key = FlowKey::new(seg.src, seg.dst);
         let opening = seg.flags.syn && !seg.flags.ack;
-        if let Some(conn) = self.flows.get(&key) {
-            let reused = opening && (conn.closed || (conn.handshake_seen && conn.has_payload));
-            if reused {
-                if !conn.closed {
-                    let flow = Some((conn.initiator, conn.responder));
-                    self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
-                    self.close_conn(key, ts, "closed");
-                }
-                self.remove_conn(key);
+        if let Some(last_ts) = self.closed.get_mut(&key) {
+            if !opening {
+                // A late segment of a closed connection: it only keeps the memory alive.
+                *last_ts = ts;
+                return;
             }
+            // A new connection on the 4-tuple of a closed one.
+            self.closed.remove(&key);
+        }
+        if let Some(conn) = self.flows.get(&key)
+            && opening
+            && conn.handshake_seen
+            && conn.has_payload
+        {
+            // A new connection on the 4-tuple of one that never closed.
+            let flow = Some((conn.initiator, conn.responder));
+            self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
+            self.close_conn(key, ts, "closed");
+            self.remove_conn(key);
         }
         if !self.flows.contains_key(&key) {
             if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
@@ -439,7 +455,7 @@ impl Analyzer {
         seg: &TcpSegment<'_>,
         opening: bool,
     ) -> bool {
-        if self.flows.len() >= self.limits.max_flows {
+        if self.tracked() >= self.limits.max_flows {
             let now = self.now.unwrap_or(ts);
             // A full table is swept at most once per second of packet time: in a SYN flood,
             // sweeping for every new SYN would scan the whole table per frame.
@@ -447,13 +463,13 @@ impl Analyzer {
                 self.last_sweep = now;
                 self.sweep(now);
             }
-            if self.flows.len() >= self.limits.max_flows {
+            if self.tracked() >= self.limits.max_flows {
                 let evicted = self.evict_empty(now);
                 let flow = Some((seg.src, seg.dst));
                 let detail = if evicted > 0 {
                     format!("{evicted} connections without payload forgotten to make room")
                 } else {
-                    format!("{} connections", self.flows.len())
+                    format!("{} connections", self.tracked())
                 };
                 self.anomaly(AnomalyKind::FlowTableFull, ts, None, flow, detail);
                 if evicted == 0 {
@@ -586,6 +602,17 @@ impl Analyzer {
             Role::Data(tid) => self.data_conn_closed(tid, fins, reset, ts),
             Role::Unclassified { .. } | Role::Ignored => {}
         }
+        // From here on only its key and time are remembered (`closed`).
+        if let Some(conn) = self.flows.get(&key) {
+            let last_ts = conn.last_ts;
+            self.remove_conn(key);
+            self.closed.insert(key, last_ts);
+        }
+    }
+
+    /// Connections counted against `Limits::max_flows`: open ones and closed ones remembered.
+    fn tracked(&self) -> usize {
+        self.flows.len() + self.closed.len()
     }
 
     /// The table is full: forgets the oldest sixteenth of the connections that carry no
@@ -596,8 +623,9 @@ impl Analyzer {
         let mut empty: Vec<(Timestamp, FlowKey)> = self
             .flows
             .iter()
-            .filter(|(_, c)| c.closed || !c.has_payload)
+            .filter(|(_, c)| !c.has_payload)
             .map(|(k, c)| (c.last_ts, *k))
+            .chain(self.closed.iter().map(|(k, last_ts)| (*last_ts, *k)))
             .collect();
         let want = (self.limits.max_flows / 16).max(1);
         if empty.len() > want {
@@ -613,7 +641,9 @@ impl Analyzer {
         evicted
     }
 
+    /// Forgets a connection, open or closed.
     fn remove_conn(&mut self, key: FlowKey) {
+        self.closed.remove(&key);
         if let Some(conn) = self.flows.remove(&key) {
             let held: usize = conn.dirs.iter().map(|d| d.held_bytes()).sum();
             self.ooo_total = self.ooo_total.saturating_sub(held);
@@ -622,19 +652,19 @@ impl Analyzer {
 
     /// Expires idle connections, old expectations and stale fragments.
     fn sweep(&mut self, now: Timestamp) {
+        self.closed
+            .retain(|_, last_ts| now - *last_ts <= CLOSED_LINGER);
         let mut expired: Vec<(Timestamp, FlowKey, bool)> = self
             .flows
             .iter()
             .filter_map(|(key, c)| {
                 let idle = now - c.last_ts;
-                let gone = if c.closed {
-                    idle > CLOSED_LINGER
-                } else if !c.has_payload {
+                let gone = if !c.has_payload {
                     idle > self.limits.handshake_timeout
                 } else {
                     idle > self.limits.idle_timeout
                 };
-                gone.then_some((c.last_ts, *key, !c.closed && c.has_payload))
+                gone.then_some((c.last_ts, *key, c.has_payload))
             })
             .collect();
         expired.sort_unstable();
@@ -698,6 +728,7 @@ impl Analyzer {
             self.end_transfer(tid, now);
         }
         self.flows.clear();
+        self.closed.clear();
         self.finished = true;
     }
 

@@ -67,7 +67,8 @@ pub struct Conn {
     /// Any payload seen in either direction.
     pub has_payload: bool,
     pub reset: bool,
-    /// Closed (FIN both ways, RST, or idle): kept briefly so late ACKs do not reopen it.
+    /// Being closed (FIN both ways, RST, idle or capture end): `Analyzer::close_conn` runs
+    /// once, then the connection leaves the table (only its key is remembered a while).
     pub closed: bool,
     pub role: Role,
 }
