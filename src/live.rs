@@ -1063,10 +1063,10 @@ mod enabled {
                 let file = File::create(&path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 // Unbuffered: each record is on disk as soon as its transfer ends.
-                Some(ExtractIndex {
-                    out: BufWriter::with_capacity(0, file),
-                    ascii_eol: cli.ascii_eol,
-                })
+                Some(ExtractIndex::new(
+                    BufWriter::with_capacity(0, file),
+                    cli.ascii_eol,
+                ))
             }
             None => None,
         };
