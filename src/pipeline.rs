@@ -96,11 +96,11 @@ impl FrameSource for MergedCapture {
 const PROGRESS_EVERY: u64 = 8192;
 /// How often (in frames) outputs are polled.
 pub const POLL_EVERY: u64 = 256;
-/// Records held back behind a transfer whose digest is being computed, before the pipeline
-/// waits for the hashing thread.
+/// Records held back behind a transfer the worker threads have not finished, before the
+/// pipeline waits for them.
 const MAX_WAITING_RECORDS: usize = 4096;
-/// While records wait, bytes batched for hashing are sent at least this often.
-const HASH_LATENCY: Duration = Duration::from_millis(20);
+/// While records wait, bytes batched for the worker threads are sent at least this often.
+const WORK_LATENCY: Duration = Duration::from_millis(20);
 
 pub struct Pipeline<'a> {
     pub analyzer: Analyzer,
@@ -133,9 +133,9 @@ impl Pipeline<'_> {
             inputs,
             ..RunSummary::default()
         };
-        // SHA-256 runs beside the parsing; records wait in `outbox` (in order) behind a transfer
-        // whose digest is not back yet.
-        self.tracker.hash_on_thread();
+        // SHA-256 and file writes run beside the parsing; records wait in `outbox` (in order)
+        // behind a transfer whose digest and file are not back yet.
+        self.tracker.start_threads();
         let mut outbox = VecDeque::new();
         let mut frames = 0u64;
         while !stop.load(Ordering::Relaxed) {
@@ -157,8 +157,8 @@ impl Pipeline<'_> {
             self.drain(&mut outbox)?;
             if !outbox.is_empty() {
                 // Nothing else is happening (live capture): show what waits now.
-                let age = if idle { Duration::ZERO } else { HASH_LATENCY };
-                self.tracker.flush_hashes(age);
+                let age = if idle { Duration::ZERO } else { WORK_LATENCY };
+                self.tracker.flush_threads(age);
                 self.send_ready(&mut outbox, idle)?;
             }
             frames += 1;
@@ -175,7 +175,7 @@ impl Pipeline<'_> {
         self.analyzer.finish();
         self.drain(&mut outbox)?;
         self.send_ready(&mut outbox, true)?;
-        self.tracker.stop_hash_thread();
+        self.tracker.stop_threads();
         self.tracker.finish();
         summary.stats = self.analyzer.stats().clone();
         summary.extract_error = self.tracker.first_error.clone();
@@ -201,23 +201,24 @@ impl Pipeline<'_> {
         self.send_ready(outbox, false)
     }
 
-    /// Sends the records at the front of `outbox` that no longer wait, filling in transfer
-    /// digests as the hashing thread returns them (in the order the transfers ended). With
-    /// `wait`, or when too many records wait, waits until every one is sent.
+    /// Sends the records at the front of `outbox` that no longer wait, completing transfers
+    /// (digest, file) as the worker threads return them (in the order the transfers ended).
+    /// With `wait`, or when too many records wait, waits until every one is sent.
     fn send_ready(&mut self, outbox: &mut VecDeque<Record>, wait: bool) -> io::Result<()> {
         let wait = wait || outbox.len() > MAX_WAITING_RECORDS;
         while let Some(front) = outbox.front_mut() {
             if let Record::Transfer(t) = front
                 && t.sha256.is_empty()
             {
-                t.sha256 = if wait {
-                    self.tracker.wait_digest()?
+                let done = if wait {
+                    self.tracker.wait_done()?
                 } else {
-                    match self.tracker.try_digest() {
-                        Some(digest) => digest,
+                    match self.tracker.try_done() {
+                        Some(done) => done,
                         None => break,
                     }
                 };
+                self.tracker.complete(t, done);
             }
             if let Some(record) = outbox.pop_front() {
                 self.output(&record)?;
@@ -267,8 +268,8 @@ impl Pipeline<'_> {
     }
 }
 
-/// A transfer record whose SHA-256 is still being computed on the hashing thread (a digest is
-/// never empty otherwise).
+/// A transfer record whose SHA-256 (and file) the worker threads have not returned yet (a
+/// digest is never empty otherwise).
 fn awaits_digest(record: &Record) -> bool {
     matches!(record, Record::Transfer(t) if t.sha256.is_empty())
 }
@@ -292,14 +293,14 @@ mod tests {
         }
     }
 
-    fn records(path: &str, inline: bool) -> Vec<String> {
+    fn records(path: &str, inline: bool, extract: Option<&std::path::Path>) -> Vec<String> {
         let file = std::fs::File::open(path).unwrap();
         let reader: Box<dyn Read + Send> = Box::new(file);
         let mut source = MergedCapture::new(vec![(
             path.to_string(),
             CaptureReader::open(reader).unwrap(),
         )]);
-        let mut tracker = TransferTracker::new(None).unwrap();
+        let mut tracker = TransferTracker::new(extract.map(|d| d.to_path_buf())).unwrap();
         if inline {
             tracker.keep_hashing_inline();
         }
@@ -313,14 +314,58 @@ mod tests {
             .run(vec![path.into()], &mut source, &mut |_| {})
             .unwrap();
         drop(pipeline);
+        // The extraction folder differs from run to run.
+        let root = extract.map(|d| d.display().to_string());
         out.0
+            .into_iter()
+            .map(|r| match &root {
+                Some(root) => r.replace(root, "ROOT"),
+                None => r,
+            })
+            .collect()
+    }
+
+    /// Every file under `dir` (relative path, bytes), sorted.
+    fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else {
+                    let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                    out.push((rel, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     #[test]
-    fn hashing_on_a_thread_changes_nothing_outputs_see() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/demo.pcap");
-        let inline = records(path, true);
-        assert!(inline.iter().any(|r| r.starts_with("Transfer(")));
-        assert_eq!(records(path, false), inline);
+    fn threads_change_nothing_outputs_see() {
+        for name in [
+            "samples/demo.pcap",
+            "tests/fixtures/pureftpd-rest-resume.pcap",
+        ] {
+            let path = format!("{}/{name}", env!("CARGO_MANIFEST_DIR"));
+            let inline = records(&path, true, None);
+            assert!(inline.iter().any(|r| r.starts_with("Transfer(")));
+            assert_eq!(records(&path, false, None), inline);
+            // Extracting: the same records (file paths, REST's combined files too) and the
+            // same files, written by the parsing thread or by the writing thread.
+            let base =
+                std::env::temp_dir().join(format!("ftpscope-pipeline-{}", std::process::id()));
+            let (a, b) = (base.join("inline"), base.join("threads"));
+            let inline = records(&path, true, Some(&a));
+            assert!(inline.iter().any(|r| r.contains("file: Some(")));
+            assert_eq!(records(&path, false, Some(&b)), inline);
+            let written = files(&a);
+            assert!(written.len() > 1);
+            assert_eq!(files(&b), written);
+            std::fs::remove_dir_all(&base).unwrap();
+        }
     }
 }

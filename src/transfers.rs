@@ -7,10 +7,12 @@
 //! path on the same server covered bytes 0..n, a combined file (earlier bytes 0..n, then this
 //! transfer's bytes) is written next to it and recorded.
 //!
-//! SHA-256 is the largest cost of a run. With [`TransferTracker::hash_on_thread`] it runs on a
-//! [`HashThread`] of its own, overlapping parsing and file writes: [`TransferTracker::ended`]
-//! then returns the outcome with an empty `sha256`, and the digests come back, in the order the
-//! transfers ended, from [`TransferTracker::try_digest`] / [`TransferTracker::wait_digest`].
+//! SHA-256 and the file writes are the largest costs of a run. With
+//! [`TransferTracker::start_threads`] they run on [`Workers`] threads of their own, overlapping
+//! parsing: [`TransferTracker::ended`] then returns the outcome with an empty `sha256` (and no
+//! file yet), and what the threads did comes back, in the order the transfers ended, from
+//! [`TransferTracker::try_done`] / [`TransferTracker::wait_done`], to be filled in with
+//! [`TransferTracker::complete`].
 
 use crate::output::extract;
 use ftpscope_core::fasthash::FastState;
@@ -24,7 +26,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -64,10 +66,66 @@ pub struct TransferOutcome {
 
 struct Live {
     hasher: Sha256,
-    temp: Option<(PathBuf, BufWriter<File>)>,
-    error: Option<String>,
+    /// Extracting without threads: the temporary file.
+    temp: Option<FileSink>,
     head: Vec<u8>,
     head_full: bool,
+}
+
+/// A transfer's temporary file while its bytes are written, or why it could not be written.
+struct FileSink {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    error: Option<String>,
+}
+
+impl FileSink {
+    fn create(dir: &Path, id: TransferId) -> Self {
+        let path = dir.join(format!("transfer-{id}"));
+        let (out, error) = match File::create(&path) {
+            Ok(f) => (Some(BufWriter::with_capacity(FILE_BUFFER, f)), None),
+            Err(e) => (None, Some(format!("cannot write {}: {e}", path.display()))),
+        };
+        FileSink { path, out, error }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(out) = self.out.as_mut()
+            && let Err(e) = out.write_all(bytes)
+        {
+            self.fail(e);
+        }
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        self.error = Some(format!("cannot write {}: {e}", self.path.display()));
+        self.out = None;
+        let _ = fs::remove_file(&self.path);
+    }
+
+    /// Flushes and closes the file: its path, or why it could not be written (it is then
+    /// removed).
+    fn finish(mut self) -> Result<PathBuf, String> {
+        if let Some(mut out) = self.out.take() {
+            let flushed = out.flush();
+            drop(out);
+            if let Err(e) = flushed {
+                self.fail(e);
+            }
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.path),
+        }
+    }
+}
+
+/// What the worker threads did with one transfer (see [`TransferTracker::complete`]).
+#[derive(Debug)]
+pub struct Done {
+    pub sha256: String,
+    /// When extracting: the temporary file, written and closed, or why it could not be.
+    pub file: Option<Result<PathBuf, String>>,
 }
 
 /// A finished file a later REST may resume: which bytes of the remote file it holds.
@@ -86,9 +144,12 @@ pub struct TransferTracker {
     resumable: VecDeque<Resumable>,
     /// The first extraction error, reported once.
     pub first_error: Option<String>,
-    /// SHA-256 on its own thread, when started.
-    hashing: Option<HashThread>,
-    /// Never start the hashing thread (see [`TransferTracker::keep_hashing_inline`]).
+    /// SHA-256 and file writes on threads of their own, when started.
+    workers: Option<Workers>,
+    /// The server of each transfer the workers have not finished, in the order they ended
+    /// (for [`TransferTracker::complete`]'s resume check).
+    awaiting: VecDeque<Option<IpAddr>>,
+    /// Never start the threads (see [`TransferTracker::keep_hashing_inline`]).
     inline_only: bool,
 }
 
@@ -109,93 +170,82 @@ impl TransferTracker {
             partial_dir,
             resumable: VecDeque::new(),
             first_error: None,
-            hashing: None,
+            workers: None,
+            awaiting: VecDeque::new(),
             inline_only: false,
         })
     }
 
-    /// Hashes on a thread of its own from now on (when the machine has more than one core):
-    /// [`TransferTracker::ended`] then leaves `sha256` empty, to be filled from
-    /// [`TransferTracker::try_digest`] or [`TransferTracker::wait_digest`], in the order the
-    /// transfers ended. Call between transfers (at the start of a run).
-    pub fn hash_on_thread(&mut self) {
+    /// Hashes, and writes files when extracting, on threads of their own from now on (when the
+    /// machine has more than one core): [`TransferTracker::ended`] then leaves `sha256` empty
+    /// and the file unplaced, to be completed with what [`TransferTracker::try_done`] or
+    /// [`TransferTracker::wait_done`] return, in the order the transfers ended. Call between
+    /// transfers (at the start of a run).
+    pub fn start_threads(&mut self) {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.hashing.is_none() && self.live.is_empty() && cores > 1 && !self.inline_only {
-            // If the thread cannot start, hashing simply stays inline.
-            self.hashing = HashThread::spawn().ok();
+        if self.workers.is_none() && self.live.is_empty() && cores > 1 && !self.inline_only {
+            // If a thread cannot start, the work simply stays inline.
+            self.workers = Workers::spawn(self.partial_dir.clone()).ok();
         }
     }
 
-    /// Hashes on the calling thread always, even when [`TransferTracker::hash_on_thread`] is
-    /// asked (what the pipeline does on every run): for many tiny runs, such as a fuzzer's,
-    /// where starting a thread per run costs more than the hashing.
+    /// Hashes and writes on the calling thread always, even when
+    /// [`TransferTracker::start_threads`] is asked (what the pipeline does on every run): for
+    /// many tiny runs, such as a fuzzer's, where starting threads per run costs more than the
+    /// work.
     pub fn keep_hashing_inline(&mut self) {
         self.inline_only = true;
     }
 
-    /// Whether digests come from a hashing thread (see [`TransferTracker::hash_on_thread`]).
-    pub fn hashes_on_thread(&self) -> bool {
-        self.hashing.is_some()
+    /// Whether digests and files come from worker threads (see
+    /// [`TransferTracker::start_threads`]).
+    pub fn on_threads(&self) -> bool {
+        self.workers.is_some()
     }
 
-    /// A digest the hashing thread finished, without waiting.
-    pub fn try_digest(&mut self) -> Option<String> {
-        self.hashing.as_mut()?.try_digest()
+    /// A transfer the threads finished, without waiting.
+    pub fn try_done(&mut self) -> Option<Done> {
+        self.workers.as_mut()?.try_done()
     }
 
-    /// The next digest, waiting for it; an error if none is pending or the thread died.
-    pub fn wait_digest(&mut self) -> io::Result<String> {
-        match self.hashing.as_mut() {
-            Some(h) => h.wait_digest(),
-            None => Err(io::Error::other("no transfer digest is pending")),
+    /// The next transfer the threads finish, waiting for it; an error if none is pending or a
+    /// thread died.
+    pub fn wait_done(&mut self) -> io::Result<Done> {
+        match self.workers.as_mut() {
+            Some(w) => w.wait_done(),
+            None => Err(io::Error::other("no transfer is pending")),
         }
     }
 
-    /// Sends the bytes batched so far to the hashing thread if the last batch went more than
-    /// `age` ago (so digests come back promptly when traffic is slow).
-    pub fn flush_hashes(&mut self, age: Duration) {
-        if let Some(h) = self.hashing.as_mut()
-            && h.last_flush.elapsed() >= age
+    /// Sends the bytes batched so far to the threads if the last batch went more than `age`
+    /// ago (so results come back promptly when traffic is slow).
+    pub fn flush_threads(&mut self, age: Duration) {
+        if let Some(w) = self.workers.as_mut()
+            && w.last_flush.elapsed() >= age
         {
-            h.flush();
+            w.flush();
         }
     }
 
-    /// Stops the hashing thread (every digest must have been taken); hashing is inline again.
-    pub fn stop_hash_thread(&mut self) {
-        self.hashing = None;
+    /// Stops the threads (every result must have been taken); the work is inline again.
+    pub fn stop_threads(&mut self) {
+        self.workers = None;
     }
 
     pub fn started(&mut self, id: TransferId) {
         let mut live = Live {
             hasher: Sha256::new(),
             temp: None,
-            error: None,
             head: Vec::new(),
             head_full: false,
         };
-        if let Some(h) = self.hashing.as_mut() {
-            h.started(id);
-        }
-        if let Some(dir) = &self.partial_dir {
-            let path = dir.join(format!("transfer-{id}"));
-            match File::create(&path) {
-                Ok(f) => live.temp = Some((path, BufWriter::with_capacity(FILE_BUFFER, f))),
-                Err(e) => self.fail(&mut live, &path, e),
-            }
+        match (self.workers.as_mut(), &self.partial_dir) {
+            // The writing thread creates the file.
+            (Some(w), _) => w.started(id),
+            (None, Some(dir)) => live.temp = Some(FileSink::create(dir, id)),
+            (None, None) => {}
         }
         self.live.insert(id, live);
-    }
-
-    fn fail(&mut self, live: &mut Live, path: &Path, e: io::Error) {
-        let msg = format!("cannot write {}: {e}", path.display());
-        if self.first_error.is_none() {
-            self.first_error = Some(msg.clone());
-        }
-        live.error = Some(msg);
-        if let Some((p, _)) = live.temp.take() {
-            let _ = fs::remove_file(p);
-        }
     }
 
     pub fn data(&mut self, id: TransferId, data: &[u8]) {
@@ -218,23 +268,19 @@ impl TransferTracker {
             live.head = Vec::new();
             live.head_full = true;
         }
-        match self.hashing.as_mut() {
-            Some(h) => h.data(id, data),
-            None => live.hasher.update(data),
+        match self.workers.as_mut() {
+            Some(w) => w.data(id, data),
+            None => {
+                live.hasher.update(data);
+                if let Some(temp) = live.temp.as_mut() {
+                    temp.write(data);
+                }
+            }
         }
         if !live.head_full {
             let room = LISTING_CAP - live.head.len();
             live.head.extend_from_slice(&data[..data.len().min(room)]);
             live.head_full = data.len() > room;
-        }
-        if let Some((path, w)) = live.temp.as_mut()
-            && let Err(e) = w.write_all(data)
-        {
-            let path = path.clone();
-            if let Some(mut live) = self.live.remove(&id) {
-                self.fail(&mut live, &path, e);
-                self.live.insert(id, live);
-            }
         }
     }
 
@@ -245,49 +291,69 @@ impl TransferTracker {
         }
     }
 
+    /// The transfer ended. Without threads the outcome is whole; with them its `sha256` is
+    /// empty and its file not placed yet (see [`TransferTracker::complete`]).
     pub fn ended(&mut self, record: TransferRecord, server: Option<IpAddr>) -> TransferOutcome {
         let live = self.live.remove(&record.transfer);
-        let (hasher, temp, error, head, head_full) = match live {
-            Some(l) => (l.hasher, l.temp, l.error, l.head, l.head_full),
-            None => (Sha256::new(), None, None, Vec::new(), false),
-        };
-        let sha256 = match self.hashing.as_mut() {
-            Some(h) => {
-                h.ended(record.transfer);
-                String::new()
-            }
-            None => crate::text::hex(&hasher.finalize()),
+        let (hasher, temp, head, head_full) = match live {
+            Some(l) => (l.hasher, l.temp, l.head, l.head_full),
+            None => (Sha256::new(), None, Vec::new(), false),
         };
         let listing = record
             .listing
             .then(|| parse_listing(&record, &head, head_full));
         let mut outcome = TransferOutcome {
             record,
-            sha256,
+            sha256: String::new(),
             file: None,
-            file_error: error,
+            file_error: None,
             listing,
             resumes: None,
             combined_file: None,
             combined_sha256: None,
             capture_drops: None,
         };
-        if let Some((path, mut w)) = temp {
-            let flushed = w.flush();
-            drop(w);
-            match flushed {
-                Ok(()) => self.place(&mut outcome, &path),
-                Err(e) => {
-                    let _ = fs::remove_file(&path);
-                    outcome.file_error = Some(format!("cannot write {}: {e}", path.display()));
-                    if self.first_error.is_none() {
-                        self.first_error = outcome.file_error.clone();
-                    }
-                }
+        match self.workers.as_mut() {
+            Some(w) => {
+                w.ended(outcome.record.transfer);
+                self.awaiting.push_back(server);
+            }
+            None => {
+                let done = Done {
+                    sha256: crate::text::hex(&hasher.finalize()),
+                    file: temp.map(FileSink::finish),
+                };
+                self.finish_outcome(&mut outcome, done, server);
             }
         }
-        self.resume(&mut outcome, server);
         outcome
+    }
+
+    /// Fills in what the threads did for the oldest transfer ended and not completed: its
+    /// digest, and its file placed under its final name.
+    pub fn complete(&mut self, outcome: &mut TransferOutcome, done: Done) {
+        let server = self.awaiting.pop_front().flatten();
+        self.finish_outcome(outcome, done, server);
+    }
+
+    fn finish_outcome(
+        &mut self,
+        outcome: &mut TransferOutcome,
+        done: Done,
+        server: Option<IpAddr>,
+    ) {
+        outcome.sha256 = done.sha256;
+        match done.file {
+            Some(Ok(path)) => self.place(outcome, &path),
+            Some(Err(e)) => {
+                if self.first_error.is_none() {
+                    self.first_error = Some(e.clone());
+                }
+                outcome.file_error = Some(e);
+            }
+            None => {}
+        }
+        self.resume(outcome, server);
     }
 
     /// Renames the temporary file to its final name (or removes it when there is nothing to
@@ -526,14 +592,15 @@ fn write_combined(earlier: &Path, offset: u64, file: &Path) -> io::Result<(PathB
     Ok((path, crate::text::hex(&hasher.finalize())))
 }
 
-/// Bytes batched before they go to the hashing thread.
-const HASH_BATCH_BYTES: usize = 256 << 10;
+/// Bytes batched before they go to the threads.
+const BATCH_BYTES: usize = 256 << 10;
 /// Operations batched before they go, whatever their bytes (many tiny transfers).
-const HASH_BATCH_OPS: usize = 4096;
-/// Batches on their way to the hashing thread; beyond them the parsing thread waits for it.
-const HASH_BATCHES_IN_FLIGHT: usize = 4;
+const BATCH_OPS: usize = 4096;
+/// Batches on their way to each thread; beyond them the sender waits for it.
+const BATCHES_IN_FLIGHT: usize = 4;
 
-enum HashOp {
+#[derive(Debug, Clone, Copy)]
+enum Op {
     Start(TransferId),
     /// The next `len` bytes of the batch belong to the transfer.
     Data(TransferId, usize),
@@ -541,96 +608,124 @@ enum HashOp {
 }
 
 #[derive(Default)]
-struct HashBatch {
-    ops: Vec<HashOp>,
+struct Batch {
+    ops: Vec<Op>,
     data: Vec<u8>,
+    /// The digests of the batch's `End`s, in order (filled in by the hashing thread).
+    digests: VecDeque<String>,
 }
 
-/// SHA-256 of every transfer, on a thread of its own. Bytes and operations go over in
-/// batches, in order (at most [`HASH_BATCHES_IN_FLIGHT`] batches of about
-/// [`HASH_BATCH_BYTES`], so memory stays bounded and a slow hasher holds the parser back);
-/// each transfer's digest comes back in the order the transfers ended. Dropping it stops the
-/// thread.
-pub struct HashThread {
-    batch: HashBatch,
-    last_flush: Instant,
-    /// Transfers ended whose digest was not taken yet.
-    pending: usize,
-    to_worker: Option<SyncSender<HashBatch>>,
-    digests: Receiver<String>,
-    spare: Receiver<HashBatch>,
-    worker: Option<JoinHandle<()>>,
-}
-
-impl HashThread {
-    pub fn spawn() -> io::Result<Self> {
-        let (to_worker, batches) = sync_channel::<HashBatch>(HASH_BATCHES_IN_FLIGHT);
-        let (digest_tx, digests) = channel();
-        let (spare_tx, spare) = channel();
-        let worker = std::thread::Builder::new()
-            .name("ftpscope-sha256".into())
-            .spawn(move || {
-                let mut hashers: HashMap<TransferId, Sha256, FastState> = HashMap::default();
-                for mut batch in batches {
-                    let mut at = 0;
-                    for op in batch.ops.drain(..) {
-                        match op {
-                            HashOp::Start(id) => {
-                                hashers.insert(id, Sha256::new());
-                            }
-                            HashOp::Data(id, len) => {
-                                let bytes = batch.data.get(at..at + len).unwrap_or_default();
-                                at += len;
-                                if let Some(h) = hashers.get_mut(&id) {
-                                    h.update(bytes);
-                                }
-                            }
-                            HashOp::End(id) => {
-                                let h = hashers.remove(&id).unwrap_or_default();
-                                if digest_tx.send(crate::text::hex(&h.finalize())).is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                    batch.data.clear();
-                    let _ = spare_tx.send(batch);
+impl Batch {
+    /// Each operation with its bytes.
+    fn each(&self, mut f: impl FnMut(Op, &[u8])) {
+        let mut at = 0;
+        for &op in &self.ops {
+            let bytes = match op {
+                Op::Data(_, len) => {
+                    let bytes = self.data.get(at..at + len).unwrap_or_default();
+                    at += len;
+                    bytes
                 }
-            })?;
-        Ok(HashThread {
-            batch: HashBatch::default(),
+                Op::Start(_) | Op::End(_) => &[],
+            };
+            f(op, bytes);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.ops.clear();
+        self.data.clear();
+        self.digests.clear();
+    }
+}
+
+/// Where the hashing thread sends a batch once hashed.
+enum AfterHashing {
+    /// Extracting: on to the writing thread.
+    Write(SyncSender<Batch>),
+    /// Not extracting: every transfer ended in it is done.
+    Done(Sender<Done>, Sender<Batch>),
+}
+
+/// SHA-256 of every transfer on a thread of its own and, when extracting, the file writes on
+/// another. Bytes and operations go over in batches, in order: the parsing thread copies each
+/// data event's bytes into a batch once; the hashing thread hashes it, then hands it to the
+/// writing thread, which writes the bytes into each transfer's temporary file, so neither the
+/// copy into a file buffer nor the kernel's copy into the page cache is on the parsing thread.
+/// At most [`BATCHES_IN_FLIGHT`] batches of about [`BATCH_BYTES`] wait for each thread, so
+/// memory stays bounded and a slow thread holds the parser back. What was done for each
+/// transfer comes back in the order the transfers ended. Dropping it stops the threads.
+pub struct Workers {
+    batch: Batch,
+    last_flush: Instant,
+    /// Transfers ended whose result was not taken yet.
+    pending: usize,
+    to_hash: Option<SyncSender<Batch>>,
+    done: Receiver<Done>,
+    spare: Receiver<Batch>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts the hashing thread, and the writing thread when `partial_dir` (the folder of
+    /// temporary files) is given.
+    pub fn spawn(partial_dir: Option<PathBuf>) -> io::Result<Self> {
+        let (to_hash, hash_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (done_tx, done) = channel();
+        let (spare_tx, spare) = channel();
+        let mut threads = Vec::new();
+        let after = match partial_dir {
+            Some(dir) => {
+                let (to_write, write_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+                threads.push(
+                    std::thread::Builder::new()
+                        .name("ftpscope-write".into())
+                        .spawn(move || write_files(&dir, write_rx, done_tx, spare_tx))?,
+                );
+                AfterHashing::Write(to_write)
+            }
+            None => AfterHashing::Done(done_tx, spare_tx),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name("ftpscope-sha256".into())
+                .spawn(move || hash(hash_rx, after))?,
+        );
+        Ok(Workers {
+            batch: Batch::default(),
             last_flush: Instant::now(),
             pending: 0,
-            to_worker: Some(to_worker),
-            digests,
+            to_hash: Some(to_hash),
+            done,
             spare,
-            worker: Some(worker),
+            threads,
         })
     }
 
     pub fn started(&mut self, id: TransferId) {
-        self.push(HashOp::Start(id));
+        self.push(Op::Start(id));
     }
 
     pub fn data(&mut self, id: TransferId, bytes: &[u8]) {
         self.batch.data.extend_from_slice(bytes);
-        self.push(HashOp::Data(id, bytes.len()));
+        self.push(Op::Data(id, bytes.len()));
     }
 
-    /// The transfer ended: its digest will come back after those of transfers ended before.
+    /// The transfer ended: its result will come back after those of transfers ended before.
     pub fn ended(&mut self, id: TransferId) {
         self.pending += 1;
-        self.push(HashOp::End(id));
+        self.push(Op::End(id));
     }
 
-    fn push(&mut self, op: HashOp) {
+    fn push(&mut self, op: Op) {
         self.batch.ops.push(op);
-        if self.batch.data.len() >= HASH_BATCH_BYTES || self.batch.ops.len() >= HASH_BATCH_OPS {
+        if self.batch.data.len() >= BATCH_BYTES || self.batch.ops.len() >= BATCH_OPS {
             self.flush();
         }
     }
 
-    /// Sends what was batched (waits while the thread is [`HASH_BATCHES_IN_FLIGHT`] behind).
+    /// Sends what was batched (waits while the hashing thread is [`BATCHES_IN_FLIGHT`]
+    /// behind).
     pub fn flush(&mut self) {
         self.last_flush = Instant::now();
         if self.batch.ops.is_empty() {
@@ -638,37 +733,107 @@ impl HashThread {
         }
         let next = self.spare.try_recv().unwrap_or_default();
         let batch = std::mem::replace(&mut self.batch, next);
-        if let Some(tx) = &self.to_worker {
+        if let Some(tx) = &self.to_hash {
             let _ = tx.send(batch);
         }
     }
 
-    pub fn try_digest(&mut self) -> Option<String> {
-        let digest = self.digests.try_recv().ok()?;
+    pub fn try_done(&mut self) -> Option<Done> {
+        let done = self.done.try_recv().ok()?;
         self.pending -= 1;
-        Some(digest)
+        Some(done)
     }
 
-    pub fn wait_digest(&mut self) -> io::Result<String> {
+    pub fn wait_done(&mut self) -> io::Result<Done> {
         if self.pending == 0 {
-            return Err(io::Error::other("no transfer digest is pending"));
+            return Err(io::Error::other("no transfer is pending"));
         }
         self.flush();
-        let digest = self
-            .digests
+        let done = self
+            .done
             .recv()
-            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+            .map_err(|_| io::Error::other("a worker thread stopped"))?;
         self.pending -= 1;
-        Ok(digest)
+        Ok(done)
     }
 }
 
-impl Drop for HashThread {
+impl Drop for Workers {
     fn drop(&mut self) {
-        drop(self.to_worker.take());
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+        // Closing the channel ends the hashing thread, whose end closes the writing thread's.
+        drop(self.to_hash.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
+    }
+}
+
+/// The hashing thread: SHA-256 of every transfer, by batch.
+fn hash(batches: Receiver<Batch>, after: AfterHashing) {
+    let mut hashers: HashMap<TransferId, Sha256, FastState> = HashMap::default();
+    for mut batch in batches {
+        let mut digests = std::mem::take(&mut batch.digests);
+        batch.each(|op, bytes| match op {
+            Op::Start(id) => {
+                hashers.insert(id, Sha256::new());
+            }
+            Op::Data(id, _) => {
+                if let Some(h) = hashers.get_mut(&id) {
+                    h.update(bytes);
+                }
+            }
+            Op::End(id) => {
+                let h = hashers.remove(&id).unwrap_or_default();
+                digests.push_back(crate::text::hex(&h.finalize()));
+            }
+        });
+        batch.digests = digests;
+        match &after {
+            AfterHashing::Write(tx) => {
+                if tx.send(batch).is_err() {
+                    return;
+                }
+            }
+            AfterHashing::Done(done, spare) => {
+                for sha256 in batch.digests.drain(..) {
+                    if done.send(Done { sha256, file: None }).is_err() {
+                        return;
+                    }
+                }
+                batch.clear();
+                let _ = spare.send(batch);
+            }
+        }
+    }
+}
+
+/// The writing thread: each transfer's bytes into its temporary file in `dir`, by batch.
+fn write_files(dir: &Path, batches: Receiver<Batch>, done: Sender<Done>, spare: Sender<Batch>) {
+    let mut files: HashMap<TransferId, FileSink, FastState> = HashMap::default();
+    for mut batch in batches {
+        let mut digests = std::mem::take(&mut batch.digests);
+        let mut stopped = false;
+        batch.each(|op, bytes| match op {
+            Op::Start(id) => {
+                files.insert(id, FileSink::create(dir, id));
+            }
+            Op::Data(id, _) => {
+                if let Some(f) = files.get_mut(&id) {
+                    f.write(bytes);
+                }
+            }
+            Op::End(id) => {
+                let file = files.remove(&id).map(FileSink::finish);
+                let sha256 = digests.pop_front().unwrap_or_default();
+                stopped |= done.send(Done { sha256, file }).is_err();
+            }
+        });
+        if stopped {
+            return;
+        }
+        batch.clear();
+        batch.digests = digests;
+        let _ = spare.send(batch);
     }
 }
 
@@ -680,41 +845,70 @@ mod tests {
         crate::text::hex(&Sha256::digest(bytes))
     }
 
-    #[test]
-    fn hash_thread_gives_inline_digests_in_the_order_transfers_ended() {
-        let mut h = HashThread::spawn().unwrap();
-        // Big enough to cross batches, interleaved with another transfer, plus one without a
-        // byte; they end in another order than they started.
-        let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
-        let mut small = Vec::new();
-        h.started(1);
-        h.started(2);
-        h.started(3);
-        for chunk in big.chunks(1460) {
-            h.data(1, chunk);
-            if small.len() < 5000 {
-                h.data(2, b"hello");
-                small.extend_from_slice(b"hello");
-            }
-        }
-        h.ended(2);
-        h.ended(3);
-        h.ended(1);
-        h.ended(4); // never started: the digest of nothing, as inline
-        assert_eq!(h.wait_digest().unwrap(), sha(&small));
-        assert_eq!(h.wait_digest().unwrap(), sha(b""));
-        assert_eq!(h.wait_digest().unwrap(), sha(&big));
-        assert_eq!(h.wait_digest().unwrap(), sha(b""));
-        assert!(h.wait_digest().is_err(), "nothing pending");
-        assert!(h.try_digest().is_none());
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ftpscope-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]
-    fn tracker_on_a_thread_leaves_the_digest_to_come() {
-        let mut t = TransferTracker::new(None).unwrap();
-        t.hash_on_thread();
-        if !t.hashes_on_thread() {
-            return; // one core: hashing stays inline
+    fn workers_give_inline_digests_and_files_in_the_order_transfers_ended() {
+        let dir = temp_dir("workers");
+        for extract in [None, Some(dir.clone())] {
+            let mut w = Workers::spawn(extract.clone()).unwrap();
+            // Big enough to cross batches, interleaved with another transfer, plus one
+            // without a byte; they end in another order than they started.
+            let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+            let mut small = Vec::new();
+            w.started(1);
+            w.started(2);
+            w.started(3);
+            for chunk in big.chunks(1460) {
+                w.data(1, chunk);
+                if small.len() < 5000 {
+                    w.data(2, b"hello");
+                    small.extend_from_slice(b"hello");
+                }
+            }
+            w.ended(2);
+            w.ended(3);
+            w.ended(1);
+            w.ended(4); // never started: the digest of nothing and no file, as inline
+            for (id, want) in [(2, &small[..]), (3, b""), (1, &big), (4, b"")] {
+                let done = w.wait_done().unwrap();
+                assert_eq!(done.sha256, sha(want), "transfer {id}");
+                match (&extract, done.file) {
+                    (None, None) => {}
+                    (Some(_), None) => assert_eq!(id, 4),
+                    (Some(dir), Some(Ok(path))) => {
+                        assert_eq!(path, dir.join(format!("transfer-{id}")));
+                        assert_eq!(fs::read(&path).unwrap(), want, "transfer {id}");
+                    }
+                    (_, file) => panic!("transfer {id}: {file:?}"),
+                }
+            }
+            assert!(w.wait_done().is_err(), "nothing pending");
+            assert!(w.try_done().is_none());
+        }
+        // A file that cannot be created is an error in the result, not a failure.
+        let mut w = Workers::spawn(Some(dir.join("missing"))).unwrap();
+        w.started(1);
+        w.data(1, b"x");
+        w.ended(1);
+        let done = w.wait_done().unwrap();
+        assert_eq!(done.sha256, sha(b"x"));
+        assert!(matches!(done.file, Some(Err(e)) if e.starts_with("cannot write")));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tracker_on_threads_leaves_the_digest_and_the_file_to_come() {
+        let dir = temp_dir("tracker-threads");
+        let mut t = TransferTracker::new(Some(dir.clone())).unwrap();
+        t.start_threads();
+        if !t.on_threads() {
+            return; // one core: the work stays inline
         }
         t.started(7);
         t.data(7, b"abc");
@@ -744,10 +938,18 @@ mod tests {
             reply_code: Some(226),
             listing: false,
         };
-        let outcome = t.ended(record, None);
+        let mut outcome = t.ended(record, None);
         assert!(outcome.sha256.is_empty());
-        assert_eq!(t.wait_digest().unwrap(), sha(b"abc"));
-        t.stop_hash_thread();
-        assert!(!t.hashes_on_thread());
+        assert_eq!(outcome.file, None);
+        let done = t.wait_done().unwrap();
+        t.complete(&mut outcome, done);
+        assert_eq!(outcome.sha256, sha(b"abc"));
+        let file = outcome.file.as_ref().unwrap();
+        assert_eq!(file, &dir.join("orphans/transfer-7-unknown-unknown.bin"));
+        assert_eq!(fs::read(file).unwrap(), b"abc");
+        t.stop_threads();
+        assert!(!t.on_threads());
+        t.finish();
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -84,20 +84,30 @@ pub fn sanitize_path(remote: &[u8]) -> PathBuf {
         .collect()
 }
 
-/// Creates `dir/name`, or `dir/stem (n).ext` if taken, never overwriting. Returns the path
-/// and the open file.
-pub fn create_unique(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
-    fs::create_dir_all(dir)?;
+/// `name`, then `stem (2).ext`, `stem (3).ext` ... : the names tried for a file, in order.
+fn candidates(name: &str) -> impl Iterator<Item = String> + '_ {
     let (stem, ext) = match name.rfind('.') {
         Some(i) if i > 0 => name.split_at(i),
         _ => (name, ""),
     };
-    for n in 1..10_000u32 {
-        let candidate = if n == 1 {
+    (1..10_000u32).map(move |n| {
+        if n == 1 {
             name.to_owned()
         } else {
             format!("{stem} ({n}){ext}")
-        };
+        }
+    })
+}
+
+fn no_free_name(dir: &Path, name: &str) -> io::Error {
+    io::Error::other(format!("no free name for {name} in {}", dir.display()))
+}
+
+/// Creates `dir/name`, or `dir/stem (n).ext` if taken, never overwriting. Returns the path
+/// and the open file.
+pub fn create_unique(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
+    fs::create_dir_all(dir)?;
+    for candidate in candidates(name) {
         let path = dir.join(candidate);
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(f) => return Ok((path, f)),
@@ -105,14 +115,35 @@ pub fn create_unique(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::other(format!(
-        "no free name for {name} in {}",
-        dir.display()
-    )))
+    Err(no_free_name(dir, name))
 }
 
-/// Moves a finished temporary file to its final, unique name.
+/// Moves a finished temporary file to its final, unique name (`dir/name`, or
+/// `dir/stem (n).ext` if taken), never overwriting.
+///
+/// A hard link to the new name, then removing the temporary one: linking never replaces an
+/// existing file. Renaming over an exclusively created empty placeholder would do the same,
+/// but ext4 takes a rename over an existing file for a "replace via rename" and writes the
+/// file's data out at once (`auto_da_alloc`), on the calling thread: 4 % of the parsing
+/// thread with `-x` on the 1 GiB benchmark capture. Where hard links are not supported, the
+/// placeholder and rename it is.
 pub fn place(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    for candidate in candidates(name) {
+        let path = dir.join(candidate);
+        match fs::hard_link(temp, &path) {
+            Ok(()) => {
+                fs::remove_file(temp)?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return place_by_rename(temp, dir, name),
+        }
+    }
+    Err(no_free_name(dir, name))
+}
+
+fn place_by_rename(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
     let (path, _file) = create_unique(dir, name)?;
     // rename over the empty placeholder we just created exclusively.
     fs::rename(temp, &path)?;
@@ -147,6 +178,33 @@ mod tests {
         let long = vec![b'a'; 300];
         let c = sanitize_component(&long).unwrap();
         assert!(c.len() <= MAX_COMPONENT && c.contains('~'));
+    }
+
+    #[test]
+    fn placing_never_overwrites() {
+        let dir = std::env::temp_dir().join(format!("ftpscope-place-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut placed = Vec::new();
+        for (i, place) in [place, place_by_rename, place].into_iter().enumerate() {
+            let temp = dir.join(format!("temp-{i}"));
+            fs::write(&temp, format!("file {i}")).unwrap();
+            placed.push(place(&temp, &dir.join("out"), "f.txt").unwrap());
+            assert!(!temp.exists(), "the temporary name is gone");
+        }
+        let out = dir.join("out");
+        assert_eq!(
+            placed,
+            [
+                out.join("f.txt"),
+                out.join("f (2).txt"),
+                out.join("f (3).txt")
+            ]
+        );
+        for (i, path) in placed.iter().enumerate() {
+            assert_eq!(fs::read_to_string(path).unwrap(), format!("file {i}"));
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
