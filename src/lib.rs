@@ -3,9 +3,9 @@
 //! `ftpscope-core` crate.
 pub mod capture;
 pub mod cli;
-pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod store;
 pub mod text;
 pub mod transfers;
 pub mod tui;

@@ -183,3 +183,35 @@ fn every_manifest_transfer_is_found_with_its_bytes_and_verdict() {
         "no REST resume was joined to its first part"
     );
 }
+
+/// The text report of every fixture, compared with tests/golden/report/<name>.txt: the report
+/// reads dialogues and transfers back from the store's spill file, so this checks that what
+/// comes back is what went in, in order.
+#[test]
+fn reports_match_their_goldens() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/report");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    for path in fixtures() {
+        // Run beside the capture: the report names its input as given.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+            .args(["--report", "--no-progress", "-r"])
+            .arg(path.file_name().unwrap())
+            .current_dir(path.parent().unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", path.display());
+        let report = String::from_utf8(out.stdout).unwrap();
+        let golden = dir.join(format!(
+            "{}.txt",
+            path.file_stem().unwrap().to_string_lossy()
+        ));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&golden, &report).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("{} missing: run UPDATE_GOLDEN=1", golden.display()));
+        assert_eq!(report, want, "{} differs from its golden", path.display());
+    }
+}

@@ -1,9 +1,9 @@
 //! The readable text report: sessions, logins, the dialogue, transfers with verdicts,
 //! anomalies and damage. Everything from the wire is escaped before it is printed.
 
-use crate::model::Model;
 use crate::output::json::MASK;
 use crate::pipeline::{Output, Record, RunSummary};
+use crate::store::Store;
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
 use ftpscope_core::{AnomalyKind, Exchange, Timestamp};
@@ -11,7 +11,9 @@ use std::io::{self, Write};
 
 pub struct Report<W: Write> {
     out: W,
-    model: Model,
+    /// Sessions and transfers as small rows; dialogues and outcomes in its spill file, read
+    /// back one session at a time when the report is written.
+    store: Store,
     show_passwords: bool,
 }
 
@@ -19,7 +21,7 @@ impl<W: Write> Report<W> {
     pub fn new(out: W, show_passwords: bool) -> Self {
         Report {
             out,
-            model: Model::default(),
+            store: Store::default(),
             show_passwords,
         }
     }
@@ -149,7 +151,7 @@ fn transfer_line(t: &TransferOutcome) -> String {
 
 impl<W: Write> Output for Report<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
-        self.model.apply(record);
+        self.store.apply(record);
         Ok(())
     }
 
@@ -189,31 +191,35 @@ impl<W: Write> Output for Report<W> {
                 escape(d.damage.what.as_bytes())
             )?;
         }
-        for sv in &self.model.sessions {
+        let store = &mut self.store;
+        for i in 0..store.sessions.len() {
+            let Some(sv) = store.sessions.get(i).cloned() else {
+                break;
+            };
             let st = &sv.start;
             write!(o, "Session {}  {} → {}", st.session, st.client, st.server)?;
-            if let Some(sum) = &sv.summary {
-                let user = sum
+            if let Some(end) = &sv.end {
+                let user = end
                     .user
                     .as_deref()
                     .map(escape)
                     .unwrap_or_else(|| "-".into());
-                write!(o, "  user {user} (login {})", sum.login.as_str())?;
-                if sum.tls {
+                write!(o, "  user {user} (login {})", end.login.as_str())?;
+                if end.tls {
                     write!(o, "  TLS")?;
                 }
                 writeln!(
                     o,
                     "\n  {}  for {}, ended: {}",
-                    rfc3339(sum.start),
-                    secs(sum.start, sum.end),
-                    sum.end_reason
+                    rfc3339(st.ts),
+                    secs(st.ts, end.end),
+                    end.reason
                 )?;
             } else {
                 writeln!(o)?;
             }
-            let anonymous = sv.summary.as_ref().is_some_and(|s| s.anonymous);
-            for e in &sv.exchanges {
+            let anonymous = sv.end.as_ref().is_some_and(|s| s.anonymous);
+            for e in &store.dialogue(i) {
                 writeln!(o, "  {}", exchange_line(e, anonymous, self.show_passwords))?;
             }
             if sv.exchanges_dropped > 0 {
@@ -221,22 +227,34 @@ impl<W: Write> Output for Report<W> {
             }
             if !sv.transfers.is_empty() {
                 writeln!(o, "  Transfers:")?;
-                for t in &sv.transfers {
-                    writeln!(o, "    {}", transfer_line(t))?;
+                for &t in &sv.transfers {
+                    if let Some(t) = store.outcome(t) {
+                        writeln!(o, "    {}", transfer_line(&t))?;
+                    }
                 }
             }
             writeln!(o)?;
         }
-        if !self.model.orphans.is_empty() {
+        if store.sessions_dropped > 0 {
+            writeln!(
+                o,
+                "… {} more sessions not shown (see --json for every one)\n",
+                store.sessions_dropped
+            )?;
+        }
+        let orphans: Vec<usize> = (0..store.transfers.len())
+            .filter(|&t| store.transfers.get(t).is_some_and(|r| r.is_orphan()))
+            .collect();
+        if !orphans.is_empty() {
             writeln!(o, "Data connections no session explains:")?;
-            for t in &self.model.orphans {
+            for t in orphans.into_iter().filter_map(|t| store.outcome(t)) {
                 let r = &t.record;
                 let ends = format!(
                     "{} → {}",
                     r.data_initiator.map_or("?".into(), |a| a.to_string()),
                     r.data_responder.map_or("?".into(), |a| a.to_string())
                 );
-                writeln!(o, "    {ends}\n    {}", transfer_line(t))?;
+                writeln!(o, "    {ends}\n    {}", transfer_line(&t))?;
             }
             writeln!(o)?;
         }
@@ -247,7 +265,7 @@ impl<W: Write> Output for Report<W> {
                 if n == 0 {
                     continue;
                 }
-                let example = self.model.anomalies.iter().find(|a| a.kind == *kind);
+                let example = store.anomalies.iter().find(|a| a.kind == *kind);
                 let detail = example
                     .map(|a| escape(a.detail.as_bytes()))
                     .unwrap_or_default();
@@ -262,6 +280,20 @@ impl<W: Write> Output for Report<W> {
                     writeln!(o, "          first: {detail}")?;
                 }
             }
+        }
+        if store.transfers_dropped > 0 {
+            writeln!(
+                o,
+                "\n… {} more transfers not shown (see --json for every one)",
+                store.transfers_dropped
+            )?;
+        }
+        if let Some(e) = &store.spill_error {
+            writeln!(
+                o,
+                "\nReport incomplete: dialogues and transfers could not be kept: {}",
+                escape(e.as_bytes())
+            )?;
         }
         if let Some(e) = &s.extract_error {
             writeln!(o, "\nExtraction error: {}", escape(e.as_bytes()))?;

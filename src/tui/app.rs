@@ -3,10 +3,10 @@
 
 use crate::output::extract;
 use crate::pipeline::{Record, RunSummary};
+use crate::store::{SessionRow, Store, TransferRow};
 use crate::text::escape;
 use crate::transfers::{TransferOutcome, final_location};
 use crate::tui::keymap::Action;
-use crate::tui::store::{SessionRow, Store, TransferRow};
 use ftpscope_core::Exchange;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

@@ -5,9 +5,7 @@
 //! on Ctrl-C and on panic.
 
 pub mod app;
-mod codec;
 pub mod keymap;
-pub mod store;
 pub mod view;
 
 use crate::capture::MergedCapture;

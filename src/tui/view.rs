@@ -1,10 +1,10 @@
 //! Pure view functions: the screen is a function of [`App`], nothing here changes it.
 //! Everything from the wire goes through [`escape`] before it reaches the terminal.
 
+use crate::store::TransferRow;
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::tui::app::{App, DialogueItem, Overlay, Pane, TAB_NAMES, folded_reply, layout};
 use crate::tui::keymap::KEYMAP;
-use crate::tui::store::TransferRow;
 use ftpscope_core::{Exchange, TransferStatus};
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,8 +1,8 @@
-//! What the UI knows, folded from the pipeline's records, with memory that does not grow with
-//! what sessions say: each session and each transfer keeps a small row in memory (what the
+//! What the terminal UI and the text report know, folded from the pipeline's records, with
+//! memory that does not grow with what sessions say: each session and each transfer keeps a small row in memory (what the
 //! lists show, sort and filter on), while the dialogues and the transfers' full details
 //! (addresses, reasons, parsed listings) go to a temporary spill file, unlinked as soon as it
-//! is created. The selected session's dialogue and the open transfer are read back on demand.
+//! is created. A session's dialogue and a transfer's outcome are read back when shown.
 //!
 //! Bounds: a session keeps at most [`MAX_EXCHANGES_PER_SESSION`] exchanges and
 //! [`MAX_SEARCH_TEXT`] bytes of search text (commands fill at most half of it, so that the
@@ -11,16 +11,19 @@
 //! counted and said so on screen.
 
 use crate::capture::InputDamage;
-use crate::model::{MAX_ANOMALIES, MAX_EXCHANGES_PER_SESSION};
 use crate::pipeline::Record;
 use crate::transfers::TransferOutcome;
-use crate::tui::codec;
+mod codec;
 use ftpscope_core::event::{DataMode, Direction, LinkRule, LoginState, TransferStatus};
 use ftpscope_core::{Anomaly, Exchange, SessionId, SessionStart, SessionSummary, Timestamp};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
+/// Exchanges kept per session; past it they are counted.
+pub const MAX_EXCHANGES_PER_SESSION: usize = 500;
+/// Anomalies kept (each kind's count is in the run's stats regardless).
+pub const MAX_ANOMALIES: usize = 1000;
 /// Sessions listed; past it sessions are counted only (about 0.5 KiB each in memory).
 pub const MAX_SESSIONS: usize = 1_000_000;
 /// Transfers listed; past it transfers are counted only.
@@ -46,6 +49,14 @@ pub struct SessionRow {
     pub bytes: u64,
     /// Lower-cased text the filter looks in.
     pub search: String,
+}
+
+impl TransferRow {
+    /// Of no session the store lists: an orphan data connection, or one whose session came
+    /// past [`MAX_SESSIONS`].
+    pub fn is_orphan(&self) -> bool {
+        self.search.is_some()
+    }
 }
 
 /// What the lists show of a session that ended (from its summary; the password stays out).

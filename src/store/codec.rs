@@ -1,4 +1,4 @@
-//! A compact binary form of what the UI keeps on disk (see [`crate::tui::store`]): exchanges
+//! A compact binary form of what the UI keeps on disk (see [`crate::store`]): exchanges
 //! and transfer outcomes. Private to one run (written and read by the same binary), so it has
 //! no version and no compatibility promise; a record that does not decode is reported, never
 //! trusted.
