@@ -370,7 +370,15 @@ struct Spill {
     buffer: Vec<u8>,
     /// Bytes already in the file (the buffer starts there).
     flushed: u64,
+    /// A window of the file read at once, and where it starts: a chain is walked newest
+    /// first and a report reads every session in turn, so nearby records are read together
+    /// rather than with two system calls each. The file only grows; a window never goes stale.
+    window: Vec<u8>,
+    window_at: u64,
 }
+
+/// Bytes of the file read at once.
+const READ_WINDOW: usize = 64 << 10;
 
 impl Spill {
     fn create() -> io::Result<Spill> {
@@ -388,6 +396,8 @@ impl Spill {
             file,
             buffer: Vec::with_capacity(SPILL_BUFFER),
             flushed: 0,
+            window: Vec::new(),
+            window_at: 0,
         })
     }
 
@@ -422,16 +432,38 @@ impl Spill {
             let payload = self.buffer.get(body..body + len).ok_or_else(damaged)?;
             return Ok((prev, payload.to_vec()));
         }
-        self.file.seek(SeekFrom::Start(at))?;
-        let mut head = [0u8; 12];
-        self.file.read_exact(&mut head)?;
-        let (prev, len) = split_head(&head);
+        let (prev, len) = split_head(&self.file_bytes(at, 12)?);
         if at + 12 + len as u64 > self.flushed {
             return Err(damaged());
         }
-        let mut payload = vec![0u8; len];
-        self.file.read_exact(&mut payload)?;
-        Ok((prev, payload))
+        Ok((prev, self.file_bytes(at + 12, len)?))
+    }
+
+    /// `len` bytes of the file at `at` (below `flushed`), through the read window.
+    fn file_bytes(&mut self, at: u64, len: usize) -> io::Result<Vec<u8>> {
+        let end = at + len as u64;
+        let cached = at >= self.window_at && end <= self.window_at + self.window.len() as u64;
+        if !cached {
+            if len > READ_WINDOW {
+                self.file.seek(SeekFrom::Start(at))?;
+                let mut out = vec![0u8; len];
+                self.file.read_exact(&mut out)?;
+                return Ok(out);
+            }
+            // The window ends just past the record: what comes before it is read next.
+            let start = end.saturating_sub(READ_WINDOW as u64);
+            let stop = (start + READ_WINDOW as u64).min(self.flushed);
+            self.window
+                .resize(usize::try_from(stop - start).unwrap_or(0), 0);
+            self.file.seek(SeekFrom::Start(start))?;
+            self.file.read_exact(&mut self.window)?;
+            self.window_at = start;
+        }
+        let from = usize::try_from(at - self.window_at).unwrap_or(usize::MAX);
+        self.window
+            .get(from..from.saturating_add(len))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| io::Error::other("spill record out of bounds"))
     }
 }
 
