@@ -325,3 +325,30 @@ fn idle_timeout_ends_silent_sessions() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--idle-timeout"), "{err}");
 }
+
+/// With no usable temporary folder the report still lists every session and transfer from
+/// what it keeps in memory, and says what is missing and why.
+#[test]
+fn report_without_a_temporary_folder_says_what_is_missing() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .args(["--report", "--no-progress", "-r"])
+        .arg(&demo)
+        .env("TMPDIR", "/nonexistent/ftpscope-tmp")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("… 27 more commands not shown"), "{report}");
+    assert!(
+        report.contains("#2 RETR /pub/photo.jpg  58.6 KiB  COMPLETE (details not kept)"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "Report incomplete: dialogues and transfers could not be kept: temporary file: \
+             /nonexistent/ftpscope-tmp: No such file or directory"
+        ),
+        "{report}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::output::json::MASK;
 use crate::pipeline::{Output, Record, RunSummary};
-use crate::store::Store;
+use crate::store::{Store, TransferRow};
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
 use ftpscope_core::{AnomalyKind, Exchange, Timestamp};
@@ -79,6 +79,22 @@ fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String 
         None => line.push_str("(no reply)"),
     }
     line
+}
+
+/// A transfer whose details could not be read back (see the end of the report): what its
+/// row keeps.
+fn row_line(r: &TransferRow) -> String {
+    format!(
+        "#{} {} {}  {}  {} (details not kept)",
+        r.transfer,
+        r.command
+            .as_deref()
+            .map(escape)
+            .unwrap_or_else(|| "(no command)".into()),
+        r.path.as_deref().map(short).unwrap_or_else(|| "-".into()),
+        human_bytes(r.bytes),
+        r.status.as_str().to_uppercase(),
+    )
 }
 
 fn transfer_line(t: &TransferOutcome) -> String {
@@ -228,9 +244,11 @@ impl<W: Write> Output for Report<W> {
             if !sv.transfers.is_empty() {
                 writeln!(o, "  Transfers:")?;
                 for &t in &sv.transfers {
-                    if let Some(t) = store.outcome(t) {
-                        writeln!(o, "    {}", transfer_line(&t))?;
-                    }
+                    let line = match store.outcome(t) {
+                        Some(t) => transfer_line(&t),
+                        None => store.transfers.get(t).map(row_line).unwrap_or_default(),
+                    };
+                    writeln!(o, "    {line}")?;
                 }
             }
             writeln!(o)?;

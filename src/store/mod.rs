@@ -30,6 +30,8 @@ pub const MAX_SESSIONS: usize = 1_000_000;
 pub const MAX_TRANSFERS: usize = 2_000_000;
 /// Bytes of text a session is filtered on: its hosts, user, commands and transfer paths.
 pub const MAX_SEARCH_TEXT: usize = 4096;
+/// Where a transfer is when the spill file failed before it was written.
+const NOWHERE: u64 = u64::MAX;
 /// Spilled bytes held in memory before they are written out.
 const SPILL_BUFFER: usize = 1 << 20;
 
@@ -123,11 +125,21 @@ pub struct Store {
     pub sessions_dropped: u64,
     pub transfers_dropped: u64,
     spill: Option<Spill>,
+    /// Where the spill file is created (the system's temporary folder when None).
+    spill_dir: Option<std::path::PathBuf>,
     /// The spill file failed: dialogues and details are no longer available.
     pub spill_error: Option<String>,
 }
 
 impl Store {
+    /// A store whose spill file goes into `dir` rather than the temporary folder.
+    pub fn with_spill_dir(dir: std::path::PathBuf) -> Store {
+        Store {
+            spill_dir: Some(dir),
+            ..Store::default()
+        }
+    }
+
     pub fn apply(&mut self, record: &Record) {
         match record {
             Record::SessionStarted(s) => {
@@ -179,25 +191,25 @@ impl Store {
         let Some(&i) = self.index.get(&e.session) else {
             return;
         };
-        if self
-            .sessions
-            .get(i)
-            .is_none_or(|s| s.exchanges >= MAX_EXCHANGES_PER_SESSION)
-        {
-            if let Some(s) = self.sessions.get_mut(i) {
-                s.exchanges_dropped += 1;
-            }
-            return;
-        }
-        let mut payload = Vec::new();
-        codec::encode_exchange(e, &mut payload);
-        let prev = self.sessions.get(i).map_or(0, |s| s.last_exchange);
-        let Some(at) = self.spill_append(prev, &payload) else {
+        let Some(s) = self.sessions.get(i) else {
             return;
         };
+        // Past the bound, or with no spill file: counted, not kept.
+        let at = if s.exchanges < MAX_EXCHANGES_PER_SESSION {
+            let mut payload = Vec::new();
+            codec::encode_exchange(e, &mut payload);
+            self.spill_append(s.last_exchange, &payload)
+        } else {
+            None
+        };
         if let Some(s) = self.sessions.get_mut(i) {
-            s.last_exchange = at + 1;
-            s.exchanges += 1;
+            match at {
+                Some(at) => {
+                    s.last_exchange = at + 1;
+                    s.exchanges += 1;
+                }
+                None => s.exchanges_dropped += 1,
+            }
             if let Some(c) = &e.command {
                 // Secrets (PASS of a real user) are not searchable. Commands get half of the
                 // text, so that transfer paths still fit after a long dialogue.
@@ -218,9 +230,8 @@ impl Store {
         }
         let mut payload = Vec::new();
         codec::encode_transfer(t, &mut payload);
-        let Some(at) = self.spill_append(0, &payload) else {
-            return;
-        };
+        // Listed even without a spill file; its details are then not available.
+        let at = self.spill_append(0, &payload).unwrap_or(NOWHERE);
         let r = &t.record;
         let path = r.full_path.as_deref().or(r.path.as_deref());
         let hosts: Vec<String> = [r.data_initiator, r.data_responder]
@@ -281,7 +292,8 @@ impl Store {
         }
         let result = match self.spill.as_mut() {
             Some(s) => s.append(prev, payload),
-            None => Spill::create().and_then(|s| self.spill.insert(s).append(prev, payload)),
+            None => Spill::create(self.spill_dir.as_deref())
+                .and_then(|s| self.spill.insert(s).append(prev, payload)),
         };
         result.map_err(|e| self.fail(e)).ok()
     }
@@ -326,6 +338,9 @@ impl Store {
     /// The transfer's whole outcome, read back from the spill.
     pub fn outcome(&mut self, transfer: usize) -> Option<TransferOutcome> {
         let at = self.transfers.get(transfer)?.at;
+        if at == NOWHERE {
+            return None;
+        }
         let read = self.spill.as_mut()?.read(at);
         match read {
             Ok((_, payload)) => {
@@ -381,15 +396,17 @@ struct Spill {
 const READ_WINDOW: usize = 64 << 10;
 
 impl Spill {
-    fn create() -> io::Result<Spill> {
+    fn create(dir: Option<&std::path::Path>) -> io::Result<Spill> {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("ftpscope-spill-{}-{n}", std::process::id()));
+        let dir = dir.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
+        let path = dir.join(format!("ftpscope-spill-{}-{n}", std::process::id()));
         let file = File::options()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(&path)?;
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         // Gone from the folder at once: the space is freed when ftpscope exits, however.
         let _ = std::fs::remove_file(&path);
         Ok(Spill {
@@ -653,5 +670,32 @@ mod tests {
             text.contains("retr file-8\u{fffd}"),
             "lower-cased, lossy: {text}"
         );
+    }
+
+    /// Without a spill file every session and transfer is still listed and counted; only the
+    /// dialogues and details are missing, and the store says why.
+    #[test]
+    fn without_a_spill_file_rows_are_kept_and_the_failure_said() {
+        let mut store = Store::with_spill_dir("/nonexistent/ftpscope-spill".into());
+        store.apply(&Record::SessionStarted(SessionStart {
+            session: 1,
+            ts: 0,
+            client: "10.0.0.1:4000".parse().unwrap(),
+            server: "10.0.0.2:21".parse().unwrap(),
+            detected_by: "port_21",
+        }));
+        for n in 1..4 {
+            store.apply(&Record::Exchange(exchange(1, n, 4)));
+        }
+        store.apply(&Record::Transfer(Box::new(outcome(7, Some(1)))));
+        let s = &store.sessions[0];
+        assert_eq!((s.exchanges, s.exchanges_dropped), (0, 3));
+        assert!(s.search.contains("retr file-2"), "{}", s.search);
+        assert_eq!(s.transfers, vec![0]);
+        assert_eq!(store.transfers[0].bytes, 12_345);
+        assert!(store.outcome(0).is_none());
+        assert!(store.dialogue(0).is_empty());
+        let e = store.spill_error.as_deref().unwrap();
+        assert!(e.starts_with("temporary file: "), "{e}");
     }
 }
