@@ -168,6 +168,9 @@ impl Store {
                         add_search(&mut s.search, &[user], MAX_SEARCH_TEXT);
                     }
                     s.end = Some(SessionEnd::from(summary));
+                    // Its text is complete (but for late transfers): give back what growing
+                    // it left spare.
+                    s.search.shrink_to_fit();
                 }
             }
             Record::Transfer(t) => self.add_transfer(t),
