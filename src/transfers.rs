@@ -124,8 +124,59 @@ impl FileSink {
 #[derive(Debug)]
 pub struct Done {
     pub sha256: String,
-    /// When extracting: the temporary file, written and closed, or why it could not be.
+    /// When extracting: the file, written, closed and under its final name, or why it could
+    /// not be (None: not extracting, or nothing to keep).
     pub file: Option<Result<PathBuf, String>>,
+}
+
+/// Where a transfer's finished temporary file goes: decided on the parsing thread when the
+/// transfer ends, done by whichever thread wrote the file.
+#[derive(Debug)]
+enum Placement {
+    /// Nothing to keep (a failed transfer that carried no byte): removed.
+    Remove,
+    /// As `name` in `dir` ([`final_location`]).
+    At(PathBuf, String),
+}
+
+impl Placement {
+    fn of(root: &Path, r: &TransferRecord) -> Self {
+        if r.status == TransferStatus::Failed && r.bytes == 0 {
+            return Placement::Remove;
+        }
+        let (dir, name) = final_location(root, r);
+        Placement::At(dir, name)
+    }
+}
+
+/// Closes a transfer's file and places it under the extraction `root`: the final path, None
+/// when there is nothing to keep, or why it could not be written or placed.
+fn finish_file(
+    file: FileSink,
+    root: &Path,
+    placement: Option<Placement>,
+) -> Option<Result<PathBuf, String>> {
+    let temp = match file.finish() {
+        Ok(temp) => temp,
+        Err(e) => return Some(Err(e)),
+    };
+    match placement {
+        Some(Placement::At(dir, name)) => match place_or_flatten(root, &temp, &dir, &name) {
+            Ok(path) => Some(Ok(path)),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Some(Err(format!(
+                    "cannot place {} in {}: {e}",
+                    name,
+                    dir.display()
+                )))
+            }
+        },
+        Some(Placement::Remove) | None => {
+            let _ = fs::remove_file(&temp);
+            None
+        }
+    }
 }
 
 /// A finished file a later REST may resume: which bytes of the remote file it holds.
@@ -185,7 +236,8 @@ impl TransferTracker {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if self.workers.is_none() && self.live.is_empty() && cores > 1 && !self.inline_only {
             // If a thread cannot start, the work simply stays inline.
-            self.workers = Workers::spawn(self.partial_dir.clone()).ok();
+            let extract = self.extract_root.clone().zip(self.partial_dir.clone());
+            self.workers = Workers::spawn(extract).ok();
         }
     }
 
@@ -313,15 +365,20 @@ impl TransferTracker {
             combined_sha256: None,
             capture_drops: None,
         };
-        match self.workers.as_mut() {
-            Some(w) => {
-                w.ended(outcome.record.transfer);
+        let placement = self
+            .extract_root
+            .as_deref()
+            .map(|root| Placement::of(root, &outcome.record));
+        match (self.workers.as_mut(), &self.extract_root) {
+            (Some(w), _) => {
+                w.ended(outcome.record.transfer, placement);
                 self.awaiting.push_back(server);
             }
-            None => {
+            (None, root) => {
+                let file = temp.zip(root.as_deref());
                 let done = Done {
                     sha256: crate::text::hex(&hasher.finalize()),
-                    file: temp.map(FileSink::finish),
+                    file: file.and_then(|(temp, root)| finish_file(temp, root, placement)),
                 };
                 self.finish_outcome(&mut outcome, done, server);
             }
@@ -344,7 +401,7 @@ impl TransferTracker {
     ) {
         outcome.sha256 = done.sha256;
         match done.file {
-            Some(Ok(path)) => self.place(outcome, &path),
+            Some(Ok(path)) => outcome.file = Some(path),
             Some(Err(e)) => {
                 if self.first_error.is_none() {
                     self.first_error = Some(e.clone());
@@ -354,31 +411,6 @@ impl TransferTracker {
             None => {}
         }
         self.resume(outcome, server);
-    }
-
-    /// Renames the temporary file to its final name (or removes it when there is nothing to
-    /// keep: a failed transfer that carried no byte).
-    fn place(&mut self, outcome: &mut TransferOutcome, temp: &Path) {
-        let Some(root) = &self.extract_root else {
-            return;
-        };
-        let r = &outcome.record;
-        if r.status == TransferStatus::Failed && r.bytes == 0 {
-            let _ = fs::remove_file(temp);
-            return;
-        }
-        let (dir, name) = final_location(root, r);
-        match place_or_flatten(root, temp, &dir, &name) {
-            Ok(path) => outcome.file = Some(path),
-            Err(e) => {
-                let msg = format!("cannot place {} in {}: {e}", name, dir.display());
-                if self.first_error.is_none() {
-                    self.first_error = Some(msg.clone());
-                }
-                outcome.file_error = Some(msg);
-                let _ = fs::remove_file(temp);
-            }
-        }
     }
 
     fn resume(&mut self, outcome: &mut TransferOutcome, server: Option<IpAddr>) {
@@ -613,6 +645,8 @@ struct Batch {
     data: Vec<u8>,
     /// The digests of the batch's `End`s, in order (filled in by the hashing thread).
     digests: VecDeque<String>,
+    /// Extracting: where the file of each of the batch's `End`s goes, in order.
+    placements: VecDeque<Placement>,
 }
 
 impl Batch {
@@ -636,6 +670,7 @@ impl Batch {
         self.ops.clear();
         self.data.clear();
         self.digests.clear();
+        self.placements.clear();
     }
 }
 
@@ -647,11 +682,14 @@ enum AfterHashing {
     Done(Sender<Done>, Sender<Batch>),
 }
 
-/// SHA-256 of every transfer on a thread of its own and, when extracting, the file writes on
+/// SHA-256 of every transfer on a thread of its own and, when extracting, the files on
 /// another. Bytes and operations go over in batches, in order: the parsing thread copies each
 /// data event's bytes into a batch once; the hashing thread hashes it, then hands it to the
-/// writing thread, which writes the bytes into each transfer's temporary file, so neither the
-/// copy into a file buffer nor the kernel's copy into the page cache is on the parsing thread.
+/// writing thread, which writes the bytes into each transfer's temporary file and, when the
+/// transfer ends, places the file under its final name. Neither the copy into a file buffer,
+/// nor the kernel's copy into the page cache, nor any file system call is on the parsing
+/// thread. (Creating files on one thread and renaming them on another made both spin on the
+/// temporary folder's lock: 115 s of system time instead of 32 s for 200 000 files.)
 /// At most [`BATCHES_IN_FLIGHT`] batches of about [`BATCH_BYTES`] wait for each thread, so
 /// memory stays bounded and a slow thread holds the parser back. What was done for each
 /// transfer comes back in the order the transfers ended. Dropping it stops the threads.
@@ -667,20 +705,22 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the hashing thread, and the writing thread when `partial_dir` (the folder of
-    /// temporary files) is given.
-    pub fn spawn(partial_dir: Option<PathBuf>) -> io::Result<Self> {
+    /// Starts the hashing thread and, when `extract` gives the extraction root and its folder
+    /// of temporary files, the writing thread.
+    pub fn spawn(extract: Option<(PathBuf, PathBuf)>) -> io::Result<Self> {
         let (to_hash, hash_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (done_tx, done) = channel();
         let (spare_tx, spare) = channel();
         let mut threads = Vec::new();
-        let after = match partial_dir {
-            Some(dir) => {
+        let after = match extract {
+            Some((root, temp_dir)) => {
                 let (to_write, write_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
                 threads.push(
                     std::thread::Builder::new()
                         .name("ftpscope-write".into())
-                        .spawn(move || write_files(&dir, write_rx, done_tx, spare_tx))?,
+                        .spawn(move || {
+                            write_files(&root, &temp_dir, write_rx, done_tx, spare_tx)
+                        })?,
                 );
                 AfterHashing::Write(to_write)
             }
@@ -712,8 +752,10 @@ impl Workers {
     }
 
     /// The transfer ended: its result will come back after those of transfers ended before.
-    pub fn ended(&mut self, id: TransferId) {
+    /// When extracting, `placement` says where its file goes.
+    fn ended(&mut self, id: TransferId, placement: Option<Placement>) {
         self.pending += 1;
+        self.batch.placements.extend(placement);
         self.push(Op::End(id));
     }
 
@@ -807,15 +849,23 @@ fn hash(batches: Receiver<Batch>, after: AfterHashing) {
     }
 }
 
-/// The writing thread: each transfer's bytes into its temporary file in `dir`, by batch.
-fn write_files(dir: &Path, batches: Receiver<Batch>, done: Sender<Done>, spare: Sender<Batch>) {
+/// The writing thread: each transfer's bytes into its temporary file in `temp_dir`, then the
+/// file under its final name below `root`, by batch.
+fn write_files(
+    root: &Path,
+    temp_dir: &Path,
+    batches: Receiver<Batch>,
+    done: Sender<Done>,
+    spare: Sender<Batch>,
+) {
     let mut files: HashMap<TransferId, FileSink, FastState> = HashMap::default();
     for mut batch in batches {
         let mut digests = std::mem::take(&mut batch.digests);
+        let mut placements = std::mem::take(&mut batch.placements);
         let mut stopped = false;
         batch.each(|op, bytes| match op {
             Op::Start(id) => {
-                files.insert(id, FileSink::create(dir, id));
+                files.insert(id, FileSink::create(temp_dir, id));
             }
             Op::Data(id, _) => {
                 if let Some(f) = files.get_mut(&id) {
@@ -823,7 +873,10 @@ fn write_files(dir: &Path, batches: Receiver<Batch>, done: Sender<Done>, spare: 
                 }
             }
             Op::End(id) => {
-                let file = files.remove(&id).map(FileSink::finish);
+                let placement = placements.pop_front();
+                let file = files
+                    .remove(&id)
+                    .and_then(|f| finish_file(f, root, placement));
                 let sha256 = digests.pop_front().unwrap_or_default();
                 stopped |= done.send(Done { sha256, file }).is_err();
             }
@@ -831,8 +884,9 @@ fn write_files(dir: &Path, batches: Receiver<Batch>, done: Sender<Done>, spare: 
         if stopped {
             return;
         }
-        batch.clear();
         batch.digests = digests;
+        batch.placements = placements;
+        batch.clear();
         let _ = spare.send(batch);
     }
 }
@@ -854,9 +908,13 @@ mod tests {
 
     #[test]
     fn workers_give_inline_digests_and_files_in_the_order_transfers_ended() {
-        let dir = temp_dir("workers");
-        for extract in [None, Some(dir.clone())] {
-            let mut w = Workers::spawn(extract.clone()).unwrap();
+        let root = temp_dir("workers");
+        let temp = root.join(".partial");
+        fs::create_dir_all(&temp).unwrap();
+        let place = |id: u64| Placement::At(root.join("out"), format!("f{id}"));
+        for extract in [None, Some((root.clone(), temp.clone()))] {
+            let extracting = extract.is_some();
+            let mut w = Workers::spawn(extract).unwrap();
             // Big enough to cross batches, interleaved with another transfer, plus one
             // without a byte; they end in another order than they started.
             let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
@@ -864,6 +922,7 @@ mod tests {
             w.started(1);
             w.started(2);
             w.started(3);
+            w.started(5);
             for chunk in big.chunks(1460) {
                 w.data(1, chunk);
                 if small.len() < 5000 {
@@ -871,35 +930,44 @@ mod tests {
                     small.extend_from_slice(b"hello");
                 }
             }
-            w.ended(2);
-            w.ended(3);
-            w.ended(1);
-            w.ended(4); // never started: the digest of nothing and no file, as inline
-            for (id, want) in [(2, &small[..]), (3, b""), (1, &big), (4, b"")] {
+            for id in [2, 3, 1, 4, 5] {
+                // 4 never started: the digest of nothing and no file, as inline; 5 has
+                // nothing to keep.
+                let placement = match id {
+                    5 => Placement::Remove,
+                    id => place(id),
+                };
+                w.ended(id, extracting.then_some(placement));
+            }
+            for (id, want) in [(2, &small[..]), (3, b""), (1, &big), (4, b""), (5, b"")] {
                 let done = w.wait_done().unwrap();
                 assert_eq!(done.sha256, sha(want), "transfer {id}");
-                match (&extract, done.file) {
-                    (None, None) => {}
-                    (Some(_), None) => assert_eq!(id, 4),
-                    (Some(dir), Some(Ok(path))) => {
-                        assert_eq!(path, dir.join(format!("transfer-{id}")));
+                match done.file {
+                    None => assert!(!extracting || id == 4 || id == 5, "transfer {id}"),
+                    Some(Ok(path)) => {
+                        assert_eq!(path, root.join("out").join(format!("f{id}")));
                         assert_eq!(fs::read(&path).unwrap(), want, "transfer {id}");
                     }
-                    (_, file) => panic!("transfer {id}: {file:?}"),
+                    Some(Err(e)) => panic!("transfer {id}: {e}"),
                 }
             }
             assert!(w.wait_done().is_err(), "nothing pending");
             assert!(w.try_done().is_none());
         }
+        assert_eq!(
+            fs::read_dir(&temp).unwrap().count(),
+            0,
+            "no temporary file left"
+        );
         // A file that cannot be created is an error in the result, not a failure.
-        let mut w = Workers::spawn(Some(dir.join("missing"))).unwrap();
+        let mut w = Workers::spawn(Some((root.clone(), root.join("missing")))).unwrap();
         w.started(1);
         w.data(1, b"x");
-        w.ended(1);
+        w.ended(1, Some(place(1)));
         let done = w.wait_done().unwrap();
         assert_eq!(done.sha256, sha(b"x"));
         assert!(matches!(done.file, Some(Err(e)) if e.starts_with("cannot write")));
-        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -277,25 +277,28 @@ impl Analyzer {
         self.stats.tcp_segments += 1;
         let key = FlowKey::new(seg.src, seg.dst);
         let opening = seg.flags.syn && !seg.flags.ack;
-        if let Some(last_ts) = self.closed.get_mut(&key) {
-            if !opening {
-                // A late segment of a closed connection: it only keeps the memory alive.
-                *last_ts = ts;
-                return;
+        match self.flows.get(&key) {
+            Some(conn) if opening && conn.handshake_seen && conn.has_payload => {
+                // A new connection on the 4-tuple of one that never closed.
+                let flow = Some((conn.initiator, conn.responder));
+                self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
+                self.close_conn(key, ts, "closed");
+                self.remove_conn(key);
             }
-            // A new connection on the 4-tuple of a closed one.
-            self.closed.remove(&key);
-        }
-        if let Some(conn) = self.flows.get(&key)
-            && opening
-            && conn.handshake_seen
-            && conn.has_payload
-        {
-            // A new connection on the 4-tuple of one that never closed.
-            let flow = Some((conn.initiator, conn.responder));
-            self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
-            self.close_conn(key, ts, "closed");
-            self.remove_conn(key);
+            Some(_) => {}
+            // Only a connection not open may be a closed one (the tables never share a key).
+            None => {
+                if let Some(last_ts) = self.closed.get_mut(&key) {
+                    if !opening {
+                        // A late segment of a closed connection: it only keeps the memory
+                        // alive.
+                        *last_ts = ts;
+                        return;
+                    }
+                    // A new connection on the 4-tuple of a closed one.
+                    self.closed.remove(&key);
+                }
+            }
         }
         if !self.flows.contains_key(&key) {
             if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
