@@ -130,12 +130,14 @@ impl Cli {
 
 const AFTER_HELP: &str = "\
 Examples:
-  ftpscope -r samples/demo.pcap                 text report
+  ftpscope -r samples/demo.pcap                 terminal UI (text report when not a terminal)
+  ftpscope -r samples/demo.pcap --report        text report
   ftpscope -r capture.pcapng --json > out.jsonl JSON Lines
   ftpscope -r capture.pcap -x files/            extract every file (and print the report)
   ftpscope -r part1.pcap -r part2.pcap --json   merge rotated captures
   ftpscope -D                                   list interfaces (live capture)
-  sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp   follow FTP live until Ctrl-C
+  sudo ftpscope -i eth0 -Z nobody               follow FTP live in the terminal UI (q stops)
+  sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp   JSON Lines and files live, until Ctrl-C
 
 Exit status: 0 success; 1 an input could not be read or an output written; 2 bad arguments;
 3 an input is damaged (it was analysed up to the damage); 4 some files could not be extracted.";
