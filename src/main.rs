@@ -25,6 +25,16 @@ struct ExtractIndex {
     line: Vec<u8>,
 }
 
+impl ExtractIndex {
+    fn new(out: BufWriter<File>, ascii_eol: AsciiEol) -> Self {
+        ExtractIndex {
+            out,
+            ascii_eol,
+            line: Vec::new(),
+        }
+    }
+}
+
 impl Output for ExtractIndex {
     fn record(&mut self, record: &Record) -> io::Result<()> {
         if let Record::Transfer(t) = record {
@@ -166,11 +176,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
         let tracker = TransferTracker::new(Some(dir.clone()))
             .with_context(|| format!("cannot write into {}", dir.display()))?;
-        let index = ExtractIndex {
-            out: BufWriter::new(file),
-            ascii_eol: cli.ascii_eol,
-            line: Vec::new(),
-        };
+        let index = ExtractIndex::new(BufWriter::new(file), cli.ascii_eol);
         Ok((index, tracker))
     });
     let (mut index, tracker) = match index_and_tracker {
