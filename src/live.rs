@@ -1062,7 +1062,8 @@ mod enabled {
                 let path: PathBuf = dir.join("index.jsonl");
                 let file = File::create(&path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                // Unbuffered: each record is on disk as soon as its transfer ends.
+                // Unbuffered: each record is on disk (in one write) as soon as its transfer
+                // ends.
                 Some(ExtractIndex::new(
                     BufWriter::with_capacity(0, file),
                     cli.ascii_eol,
