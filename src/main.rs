@@ -47,7 +47,7 @@ impl Output for ExtractIndex {
             // Escaped as JSON only, as it always was (`--json` also escapes what a terminal
             // would obey).
             self.line.clear();
-            write_transfer(&mut self.line, t, Escapes::Json);
+            write_transfer(&mut self.line, t, Escapes::TerminalSafe);
             self.line.push(b'\n');
             self.out.write_all(&self.line)?;
         }

@@ -352,3 +352,45 @@ fn report_without_a_temporary_folder_says_what_is_missing() {
         "{report}"
     );
 }
+
+/// `index.jsonl` is as safe to `cat` as `--json`: DEL, C1 controls and bidi overrides in a
+/// remote name are written as `\uXXXX`, and the values read back are the names as sent.
+#[test]
+fn index_jsonl_cannot_act_on_a_terminal() {
+    let mut w = Wire::default();
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 ready\r\n");
+    w.client(&mut c, b"USER anonymous\r\n");
+    w.server(&mut c, b"230 ok\r\n");
+    w.client(&mut c, b"PASV\r\n");
+    w.server(&mut c, b"227 Entering Passive Mode (10,0,0,2,19,137).\r\n");
+    let mut d = w.connect("10.0.0.1:40001", "10.0.0.2:5001", 1, 2);
+    let name = "in\u{202e}voice\u{9b}1m\u{7f}.txt";
+    w.client(&mut c, format!("RETR {name}\r\n").as_bytes());
+    w.server(&mut d, b"data\n");
+    w.close(&mut d, false);
+    w.server(&mut c, b"226 ok\r\n");
+    w.close(&mut c, true);
+    let dir = temp("index-safe");
+    let out_dir = dir.join("out");
+    let out = ftpscope(
+        &["-r", "-", "-x", out_dir.to_str().unwrap()],
+        Some(&w.pcap()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = std::fs::read_to_string(out_dir.join("index.jsonl")).unwrap();
+    for raw in ['\u{202e}', '\u{9b}', '\u{7f}'] {
+        assert!(!index.contains(raw), "raw {raw:?} in {index}");
+    }
+    assert!(
+        index.contains(r"in\u202evoice\u009b1m\u007f.txt"),
+        "{index}"
+    );
+    let record: serde_json::Value = serde_json::from_str(index.trim_end()).unwrap();
+    assert_eq!(record["path"], name);
+    let _ = std::fs::remove_dir_all(&dir);
+}

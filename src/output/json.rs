@@ -341,8 +341,8 @@ pub fn write_command(out: &mut Vec<u8>, e: &Exchange, show_passwords: bool) {
     m.end();
 }
 
-/// A transfer record: a line of `--json` ([`Escapes::TerminalSafe`]) and of `-x`'s
-/// `index.jsonl` ([`Escapes::Json`]).
+/// A transfer record: a line of `--json` and of `-x`'s `index.jsonl` (both with
+/// [`Escapes::TerminalSafe`]: `cat index.jsonl` must not act on a terminal either).
 pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) {
     let r = &o.record;
     let mut m = Obj::new(out, escapes);
