@@ -401,3 +401,48 @@ fn multi_line_replies_unfold_and_fold() {
         "{screen}"
     );
 }
+
+/// Past the store's caps sessions and transfers are counted, not listed, and the UI says so;
+/// a transfer of a session that was not listed is shown with the orphans.
+#[test]
+fn sessions_and_transfers_past_the_caps_are_counted_and_said() {
+    use ftpscope::store::Store;
+    let mut app = App::new("caps".into(), None, false);
+    app.store = Store::with_caps(0, 2);
+    app.update(Action::Resize(100, 24));
+    // The demo's records (one session, five transfers) into the capped store.
+    let reader = CaptureReader::open(Box::new(
+        std::fs::File::open(root().join("samples/demo.pcap")).unwrap(),
+    ) as Box<dyn std::io::Read + Send>)
+    .unwrap();
+    let mut merged = MergedCapture::new(vec![("demo.pcap".into(), reader)]);
+    let mut out = Collect(Vec::new());
+    {
+        let mut p = Pipeline {
+            analyzer: Analyzer::new(Limits::default()),
+            tracker: TransferTracker::new(None).unwrap(),
+            outputs: vec![&mut out],
+        };
+        p.run(vec!["demo.pcap".into()], &mut merged, &mut |_| {})
+            .unwrap();
+    }
+    app.apply(Msg::Records(out.0));
+    app.refresh();
+    assert_eq!(app.store.sessions.len(), 0);
+    assert_eq!(app.store.sessions_dropped, 1);
+    assert_eq!(app.store.transfers.len(), 2);
+    assert_eq!(app.store.transfers_dropped, 3);
+    let screen = render_text(&app, 100, 24);
+    assert!(
+        screen.contains("Sessions 0/0 · 1 more not listed"),
+        "{screen}"
+    );
+    assert!(screen.contains("1 sessions · 5 transfers"), "{screen}");
+    app.update(Action::Tab(1));
+    let screen = render_text(&app, 100, 24);
+    assert!(
+        screen.contains("Transfers 2 · 3 more not listed"),
+        "{screen}"
+    );
+    assert!(screen.contains("/pub/photo.jpg"), "{screen}");
+}

@@ -1,19 +1,21 @@
 //! What the terminal UI and the text report know, folded from the pipeline's records, with
-//! memory that does not grow with what sessions say: each session and each transfer keeps a small row in memory (what the
-//! lists show, sort and filter on), while the dialogues and the transfers' full details
-//! (addresses, reasons, parsed listings) go to a temporary spill file, unlinked as soon as it
-//! is created. A session's dialogue and a transfer's outcome are read back when shown.
+//! memory that does not grow with what sessions say: each session and each transfer keeps a
+//! small row in memory (what the lists show, sort and filter on), while the dialogues and the
+//! transfers' full details (addresses, reasons, parsed listings) go to a temporary spill file,
+//! unlinked as soon as it is created. A session's dialogue and a transfer's outcome are read
+//! back when shown.
 //!
 //! Bounds: a session keeps at most [`MAX_EXCHANGES_PER_SESSION`] exchanges and
 //! [`MAX_SEARCH_TEXT`] bytes of search text (commands fill at most half of it, so that the
-//! paths of its transfers are still found after a long dialogue); the store lists at most [`MAX_SESSIONS`] sessions
-//! and [`MAX_TRANSFERS`] transfers, and at most [`MAX_ANOMALIES`] anomalies; the rest are
-//! counted and said so on screen.
+//! paths of its transfers are still found after a long dialogue); the store lists at most
+//! [`MAX_SESSIONS`] sessions, [`MAX_TRANSFERS`] transfers and [`MAX_ANOMALIES`] anomalies; the
+//! rest are counted, and the report and the UI say so.
+
+mod codec;
 
 use crate::capture::InputDamage;
 use crate::pipeline::Record;
 use crate::transfers::TransferOutcome;
-mod codec;
 use ftpscope_core::event::{DataMode, Direction, LinkRule, LoginState, TransferStatus};
 use ftpscope_core::{Anomaly, Exchange, SessionId, SessionStart, SessionSummary, Timestamp};
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 pub const MAX_EXCHANGES_PER_SESSION: usize = 500;
 /// Anomalies kept (each kind's count is in the run's stats regardless).
 pub const MAX_ANOMALIES: usize = 1000;
-/// Sessions listed; past it sessions are counted only (about 0.5 KiB each in memory).
+/// Sessions listed; past it sessions are counted only.
 pub const MAX_SESSIONS: usize = 1_000_000;
 /// Transfers listed; past it transfers are counted only.
 pub const MAX_TRANSFERS: usize = 2_000_000;
@@ -107,14 +109,11 @@ pub struct TransferRow {
     pub bytes: u64,
     /// The first 16 hex digits of its sha256.
     pub sha256_prefix: String,
-    pub has_file: bool,
-    pub is_listing: bool,
     /// Orphans only (a session's transfers are found through its text): what to filter on.
     pub search: Option<Box<str>>,
     at: u64,
 }
 
-#[derive(Default)]
 pub struct Store {
     pub sessions: Vec<SessionRow>,
     index: HashMap<SessionId, usize>,
@@ -127,11 +126,44 @@ pub struct Store {
     spill: Option<Spill>,
     /// Where the spill file is created (the system's temporary folder when None).
     spill_dir: Option<std::path::PathBuf>,
+    /// [`MAX_SESSIONS`] and [`MAX_TRANSFERS`], unless a test asks for less.
+    max_sessions: usize,
+    max_transfers: usize,
     /// The spill file failed: dialogues and details are no longer available.
     pub spill_error: Option<String>,
 }
 
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            sessions: Vec::new(),
+            index: HashMap::new(),
+            transfers: Vec::new(),
+            anomalies: Vec::new(),
+            anomalies_dropped: 0,
+            damage: Vec::new(),
+            sessions_dropped: 0,
+            transfers_dropped: 0,
+            spill: None,
+            spill_dir: None,
+            max_sessions: MAX_SESSIONS,
+            max_transfers: MAX_TRANSFERS,
+            spill_error: None,
+        }
+    }
+}
+
 impl Store {
+    /// A store that lists fewer sessions and transfers than [`MAX_SESSIONS`] and
+    /// [`MAX_TRANSFERS`] (to see what happens past them without a million records).
+    pub fn with_caps(sessions: usize, transfers: usize) -> Store {
+        Store {
+            max_sessions: sessions.min(MAX_SESSIONS),
+            max_transfers: transfers.min(MAX_TRANSFERS),
+            ..Store::default()
+        }
+    }
+
     /// A store whose spill file goes into `dir` rather than the temporary folder.
     pub fn with_spill_dir(dir: std::path::PathBuf) -> Store {
         Store {
@@ -143,7 +175,7 @@ impl Store {
     pub fn apply(&mut self, record: &Record) {
         match record {
             Record::SessionStarted(s) => {
-                if self.sessions.len() >= MAX_SESSIONS {
+                if self.sessions.len() >= self.max_sessions {
                     self.sessions_dropped += 1;
                     return;
                 }
@@ -227,7 +259,7 @@ impl Store {
     }
 
     fn add_transfer(&mut self, t: &TransferOutcome) {
-        if self.transfers.len() >= MAX_TRANSFERS {
+        if self.transfers.len() >= self.max_transfers {
             self.transfers_dropped += 1;
             return;
         }
@@ -282,8 +314,6 @@ impl Store {
             status: r.status,
             bytes: r.bytes,
             sha256_prefix: t.sha256.chars().take(16).collect(),
-            has_file: t.file.is_some(),
-            is_listing: t.listing.is_some(),
             search,
             at,
         });

@@ -111,8 +111,12 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
     } else {
         format!(" filter: {}", escape(app.filter.as_bytes()))
     };
+    let unlisted = match app.store.sessions_dropped {
+        0 => String::new(),
+        n => format!(" · {n} more not listed"),
+    };
     let title = format!(
-        " Sessions {}/{} · sort {}{filter} ",
+        " Sessions {}/{}{unlisted} · sort {}{filter} ",
         app.order.len(),
         app.store.sessions.len(),
         app.sort.name()
@@ -386,7 +390,11 @@ fn draw_transfers_tab(f: &mut Frame, app: &App, body: Rect) {
         };
         lines.push(Line::styled(transfer_row(t), style));
     }
-    let title = format!(" Transfers {} ", app.transfer_list.len());
+    let unlisted = match app.store.transfers_dropped {
+        0 => String::new(),
+        n => format!(" · {n} more not listed"),
+    };
+    let title = format!(" Transfers {}{unlisted} ", app.transfer_list.len());
     f.render_widget(Paragraph::new(lines).block(block(title, true)), body);
 }
 
