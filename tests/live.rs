@@ -586,8 +586,15 @@ mod live {
         ));
         assert_eq!(std::fs::read(&got).unwrap(), bytes);
         // The session ends (curl closed it) and its transfer is listed while capturing.
-        let screen = wait_for(&format!("{USER} "));
-        assert!(screen.contains("127.0.0.1:2121"), "{screen}");
+        let screen = wait_for(" closed ");
+        let row = screen
+            .lines()
+            .find(|l| l.contains(" closed "))
+            .unwrap_or_default();
+        assert!(
+            row.contains(&format!(" {USER} ")) && row.contains(" ok ") && row.contains(":2121"),
+            "session row: {row}"
+        );
         assert!(screen.contains("no drop"), "{screen}");
         tmux(&["send-keys", "-t", "t", "2"]);
         let screen = wait_for("complete");
