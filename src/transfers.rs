@@ -690,7 +690,7 @@ enum AfterHashing {
 /// nor the kernel's copy into the page cache, nor any file system call is on the parsing
 /// thread. (Creating files on one thread and renaming them on another made both spin on the
 /// temporary folder's lock: 115 s of system time instead of 32 s for 200 000 files.)
-/// At most [`BATCHES_IN_FLIGHT`] batches of about [`BATCH_BYTES`] wait for each thread, so
+/// At most `BATCHES_IN_FLIGHT` batches of about `BATCH_BYTES` wait for each thread, so
 /// memory stays bounded and a slow thread holds the parser back. What was done for each
 /// transfer comes back in the order the transfers ended. Dropping it stops the threads.
 pub struct Workers {
@@ -766,7 +766,7 @@ impl Workers {
         }
     }
 
-    /// Sends what was batched (waits while the hashing thread is [`BATCHES_IN_FLIGHT`]
+    /// Sends what was batched (waits while the hashing thread is `BATCHES_IN_FLIGHT`
     /// behind).
     pub fn flush(&mut self) {
         self.last_flush = Instant::now();

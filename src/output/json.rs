@@ -4,7 +4,7 @@
 //! and a `<field>_hex` field carries the exact bytes. Passwords are masked unless asked for;
 //! anonymous users' passwords (e-mail addresses by convention) are shown.
 //!
-//! Records are written field by field ([`Obj`]), not built as `serde_json::Value` maps first:
+//! Records are written field by field (`Obj`), not built as `serde_json::Value` maps first:
 //! same bytes, several times faster with many small records.
 
 use crate::pipeline::{Output, Record, RunSummary};

@@ -118,7 +118,7 @@ impl Analyzer {
 
     /// Gives back the buffer of an [`Event::TransferData`] once its bytes were used: the next
     /// in-order segment is copied into it instead of a new allocation. Optional; at most
-    /// [`SPARE_BUFFERS`] small buffers are kept.
+    /// `SPARE_BUFFERS` small buffers are kept.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
         if self.spare_buffers.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_BUFFER_MAX {
             buf.clear();
