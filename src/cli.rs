@@ -113,6 +113,11 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The terminal UI: on a terminal, when no other output was asked for.
+    pub fn wants_ui(&self, stdout_is_terminal: bool) -> bool {
+        stdout_is_terminal && !self.json && self.extract.is_none() && !self.report
+    }
+
     /// The analyzer's limits: the defaults, with the timeouts given on the command line.
     pub fn limits(&self) -> Limits {
         let defaults = Limits::default();

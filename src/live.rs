@@ -69,10 +69,9 @@ mod enabled {
     use pcap::{Active, Capture, Device, Packet, PacketHeader, Savefile, Stat};
     use std::collections::VecDeque;
     use std::ffi::CString;
-    use std::fs::File;
     use std::io::{self, BufWriter, IsTerminal};
     use std::os::fd::AsRawFd;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
     use std::sync::{Arc, Mutex, MutexGuard};
@@ -917,7 +916,7 @@ mod enabled {
         };
         let stdout_terminal = io::stdout().is_terminal();
         // On a terminal with nothing else asked for: the TUI, as for capture files.
-        let use_tui = !cli.json && cli.extract.is_none() && !cli.report && stdout_terminal;
+        let use_tui = cli.wants_ui(stdout_terminal);
         let datalink = capture.get_datalink();
         let link_name = datalink
             .get_name()
@@ -998,15 +997,14 @@ mod enabled {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Live capture in the terminal UI. Files go to a temporary folder (for the transfer view
-    /// and `s`), removed on exit; `q` stops the capture, as does SIGTERM.
+    /// Live capture in the terminal UI (files go to the UI's own temporary folder); `q` stops
+    /// the capture, as does SIGTERM.
     fn run_tui(
         cli: &Cli,
         interface: String,
         mut source: LiveSource,
         shared: &Arc<Mutex<Shared>>,
     ) -> Result<()> {
-        let dir = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
         let options = UiOptions {
             source: format!("live on {}", escape(interface.as_bytes())),
             total_bytes: None,
@@ -1014,7 +1012,6 @@ mod enabled {
             close_when: Some(&STOP),
         };
         let shared = Arc::clone(shared);
-        let extract_dir = dir.clone();
         let limits = cli.limits();
         let job: Job = Box::new(move |feed: Feed<'_>| {
             source.status = Some(StatusLine {
@@ -1029,7 +1026,7 @@ mod enabled {
             };
             let mut pipeline = Pipeline {
                 analyzer: Analyzer::new(limits),
-                tracker: TransferTracker::new(Some(extract_dir))?,
+                tracker: TransferTracker::new(Some(feed.files))?,
                 outputs: vec![&mut marker],
             };
             let mut summary =
@@ -1037,9 +1034,7 @@ mod enabled {
             summary.capture = Some(capture_stats(&shared, &interface));
             Ok(summary)
         });
-        let result = tui::run(options, job);
-        let _ = std::fs::remove_dir_all(&dir);
-        result.context("terminal UI")
+        tui::run(options, job).context("terminal UI")
     }
 
     /// Live capture into JSON Lines, `-x DIR` and the report.
@@ -1056,19 +1051,7 @@ mod enabled {
         let mut report =
             want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
         let mut index = match &cli.extract {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                let path: PathBuf = dir.join("index.jsonl");
-                let file = File::create(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                // Unbuffered: each record is on disk (in one write) as soon as its transfer
-                // ends.
-                Some(ExtractIndex::new(
-                    BufWriter::with_capacity(0, file),
-                    cli.ascii_eol,
-                ))
-            }
+            Some(dir) => Some(ExtractIndex::create(dir, cli.ascii_eol, true)?),
             None => None,
         };
         let tracker = TransferTracker::new(cli.extract.clone()).with_context(|| {

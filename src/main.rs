@@ -12,7 +12,7 @@ use ftpscope::transfers::TransferTracker;
 use ftpscope_core::Analyzer;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 mod live;
@@ -26,12 +26,19 @@ struct ExtractIndex {
 }
 
 impl ExtractIndex {
-    fn new(out: BufWriter<File>, ascii_eol: AsciiEol) -> Self {
-        ExtractIndex {
-            out,
+    /// Creates `dir` (when missing) and `dir/index.jsonl`. With `unbuffered`, each record is on
+    /// disk (in one write) as soon as its transfer ends (live capture).
+    fn create(dir: &Path, ascii_eol: AsciiEol, unbuffered: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("index.jsonl");
+        let file =
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let capacity = if unbuffered { 0 } else { 8 << 10 };
+        Ok(ExtractIndex {
+            out: BufWriter::with_capacity(capacity, file),
             ascii_eol,
             line: Vec::new(),
-        }
+        })
     }
 }
 
@@ -148,18 +155,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
     // On a terminal with nothing else asked for: the TUI. Files go to a temporary folder so the
     // transfer view can show them and `s` can save them; it is removed on exit.
-    if !cli.json && cli.extract.is_none() && !cli.report && io::stdout().is_terminal() {
-        let dir = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
+    if cli.wants_ui(io::stdout().is_terminal()) {
         let options = ftpscope::tui::UiOptions {
             source: names.join(", "),
             total_bytes: total,
             show_passwords: cli.show_passwords,
             close_when: None,
         };
-        let job = ftpscope::tui::file_job(names, capture, cli.limits(), dir.clone());
-        let result = ftpscope::tui::run(options, job);
-        let _ = std::fs::remove_dir_all(&dir);
-        result.context("terminal UI")?;
+        let job = ftpscope::tui::file_job(names, capture, cli.limits());
+        ftpscope::tui::run(options, job).context("terminal UI")?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -177,13 +181,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // analysis: the report is still written.
     let mut setup_error: Option<String> = None;
     let index_and_tracker = cli.extract.as_ref().map(|dir| -> Result<_> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path: PathBuf = dir.join("index.jsonl");
-        let file =
-            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let index = ExtractIndex::create(dir, cli.ascii_eol, false)?;
         let tracker = TransferTracker::new(Some(dir.clone()))
             .with_context(|| format!("cannot write into {}", dir.display()))?;
-        let index = ExtractIndex::new(BufWriter::new(file), cli.ascii_eol);
         Ok((index, tracker))
     });
     let (mut index, tracker) = match index_and_tracker {

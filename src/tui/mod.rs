@@ -83,6 +83,9 @@ pub struct Feed<'a> {
     pub stop: &'a AtomicBool,
     /// Progress and capture counters for the status bar.
     pub status: StatusSender,
+    /// Where transferred files go (the UI's own temporary folder, removed when it closes), so
+    /// the transfer view can show them and `s` can save them.
+    pub files: PathBuf,
 }
 
 /// Sends status messages (progress, live capture counters) to the UI. They are advisory:
@@ -96,18 +99,12 @@ impl StatusSender {
     }
 }
 
-/// The usual job: capture files read through the pipeline, files extracted into
-/// `extract_dir` so the transfer view can show them and `s` can save them.
-pub fn file_job(
-    names: Vec<String>,
-    mut capture: MergedCapture,
-    limits: Limits,
-    extract_dir: PathBuf,
-) -> Job {
+/// The usual job: capture files read through the pipeline.
+pub fn file_job(names: Vec<String>, mut capture: MergedCapture, limits: Limits) -> Job {
     Box::new(move |feed: Feed<'_>| {
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(limits),
-            tracker: TransferTracker::new(Some(extract_dir))?,
+            tracker: TransferTracker::new(Some(feed.files))?,
             outputs: vec![feed.output],
         };
         let status = feed.status;
@@ -123,6 +120,7 @@ pub fn file_job(
 /// Starts `job` on a worker thread; messages arrive on the returned receiver.
 pub fn spawn_worker(
     job: Job,
+    files: PathBuf,
     stop: Arc<AtomicBool>,
 ) -> io::Result<(Receiver<Msg>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = sync_channel::<Msg>(64);
@@ -138,6 +136,7 @@ pub fn spawn_worker(
                 output: &mut out,
                 stop: &stop,
                 status: StatusSender(tx.clone()),
+                files,
             });
             let _ = match result {
                 Ok(summary) => tx.send(Msg::Done(Box::new(summary))),
@@ -160,10 +159,18 @@ pub struct UiOptions {
 }
 
 /// Runs the UI until the user quits (or [`UiOptions::close_when`] is set), with `job` on a
-/// worker thread. The terminal is restored whatever happens.
+/// worker thread. The terminal is restored and the UI's folder of files removed whatever
+/// happens.
 pub fn run(options: UiOptions, job: Job) -> io::Result<()> {
+    let files = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
+    let result = run_with_files(options, job, files.clone());
+    let _ = std::fs::remove_dir_all(&files);
+    result
+}
+
+fn run_with_files(options: UiOptions, job: Job, files: PathBuf) -> io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    let (rx, worker) = spawn_worker(job, Arc::clone(&stop))?;
+    let (rx, worker) = spawn_worker(job, files, Arc::clone(&stop))?;
     let mut app = App::new(options.source, options.total_bytes, options.show_passwords);
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
