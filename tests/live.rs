@@ -31,8 +31,13 @@ fn without_the_feature_live_flags_say_how_to_rebuild() {
 mod harness;
 
 #[cfg(feature = "live")]
+#[path = "common/tmux.rs"]
+mod tmux;
+
+#[cfg(feature = "live")]
 mod live {
     use super::harness::*;
+    use super::tmux::Tmux;
     use serde_json::Value;
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
@@ -325,40 +330,63 @@ mod live {
         assert_eq!(live_view, file_view);
     }
 
+    /// A rate-limited PASV upload in a namespace of its own, 1.5 s under way, with ftpscope
+    /// capturing (`args` plus `--json -x DIR`). An upload, because curl's rate limit then holds
+    /// the bytes back on the wire (a download would cross at once into the client's socket
+    /// buffer). Fields drop in order: the client, ftpscope, the server, the namespace, the files.
+    struct SlowUpload {
+        client: std::process::Child,
+        scope: Ftpscope,
+        _server: FtpServer,
+        _ns: Netns,
+        _tmp: TempDir,
+        bytes: Vec<u8>,
+    }
+
+    impl SlowUpload {
+        fn start(tag: &str, name: &str, size: usize, rate: u64, args: &[&str]) -> SlowUpload {
+            let tmp = TempDir::new(tag);
+            let root = tmp.path().join("srv");
+            std::fs::create_dir_all(&root).unwrap();
+            let bytes = pseudo_random(size, size as u64 ^ rate);
+            let local = tmp.path().join(name);
+            std::fs::write(&local, &bytes).unwrap();
+            let ns = Netns::create(tag);
+            let server = FtpServer::start(&ns, &root, 2121);
+            let out_dir = tmp.path().join("out");
+            let mut full_args = args.to_vec();
+            full_args.extend(["--json", "-x", out_dir.to_str().unwrap()]);
+            let scope = Ftpscope::start(&ns, &full_args);
+            let client = curl(&ns, &server, DataMode::Pasv, name, &local, true, Some(rate))
+                .spawn()
+                .unwrap();
+            thread::sleep(Duration::from_millis(1500));
+            SlowUpload {
+                client,
+                scope,
+                _server: server,
+                _ns: ns,
+                _tmp: tmp,
+                bytes,
+            }
+        }
+    }
+
     #[test]
     fn sigterm_mid_transfer_finishes_it_with_an_honest_verdict() {
         if !can_run("sigterm_mid_transfer_finishes_it_with_an_honest_verdict") {
             return;
         }
-        let tmp = TempDir::new("sigterm");
-        let root = tmp.path().join("srv");
-        std::fs::create_dir_all(&root).unwrap();
         let size = 8_000_000;
-        let bytes = pseudo_random(size, 7);
-        let local = tmp.path().join("slow.bin");
-        std::fs::write(&local, &bytes).unwrap();
-        let ns = Netns::create("term");
-        let server = FtpServer::start(&ns, &root, 2121);
-        let out_dir = tmp.path().join("out");
         // Any interface: Linux cooked capture (and loopback packets seen twice).
-        let scope = Ftpscope::start(
-            &ns,
-            &["-i", "any", "--json", "-x", out_dir.to_str().unwrap()],
-        );
-        // An upload: curl's rate limit then holds back the bytes on the wire (a download
-        // would cross at once into the client's socket buffer).
-        let mut client = curl(
-            &ns,
-            &server,
-            DataMode::Pasv,
-            "slow.bin",
-            &local,
-            true,
-            Some(2_000_000),
-        )
-        .spawn()
-        .unwrap();
-        thread::sleep(Duration::from_millis(1500));
+        let SlowUpload {
+            _tmp,
+            _ns,
+            _server,
+            scope,
+            mut client,
+            bytes,
+        } = SlowUpload::start("term", "slow.bin", size, 2_000_000, &["-i", "any"]);
         let (status, records, stderr) = scope.stop("TERM");
         let _ = client.kill();
         let _ = client.wait();
@@ -447,40 +475,21 @@ mod live {
         if !can_run("a_silent_connection_ends_by_idle_timeout_while_capturing") {
             return;
         }
-        let tmp = TempDir::new("idle");
-        let root = tmp.path().join("srv");
-        std::fs::create_dir_all(&root).unwrap();
         let size = 8_000_000;
-        let bytes = pseudo_random(size, 11);
-        let local = tmp.path().join("stalled.bin");
-        std::fs::write(&local, &bytes).unwrap();
-        let ns = Netns::create("idle");
-        let server = FtpServer::start(&ns, &root, 2121);
-        let out_dir = tmp.path().join("out");
-        let scope = Ftpscope::start(
-            &ns,
-            &[
-                "-i",
-                "lo",
-                "--json",
-                "--idle-timeout",
-                "2",
-                "-x",
-                out_dir.to_str().unwrap(),
-            ],
-        );
-        let mut client = curl(
-            &ns,
-            &server,
-            DataMode::Pasv,
+        let SlowUpload {
+            _tmp,
+            _ns,
+            _server,
+            scope,
+            mut client,
+            bytes,
+        } = SlowUpload::start(
+            "idle",
             "stalled.bin",
-            &local,
-            true,
-            Some(1_000_000),
-        )
-        .spawn()
-        .unwrap();
-        thread::sleep(Duration::from_millis(1500));
+            size,
+            1_000_000,
+            &["-i", "lo", "--idle-timeout", "2"],
+        );
         let frozen = Command::new("kill")
             .args(["-STOP", &client.id().to_string()])
             .status()
@@ -520,12 +529,7 @@ mod live {
         if !can_run("live_capture_in_the_terminal_ui") {
             return;
         }
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: tmux missing; live TUI test skipped"
-            );
+        if !Tmux::available("live_capture_in_the_terminal_ui") {
             return;
         }
         let tmp = TempDir::new("tui");
@@ -535,45 +539,14 @@ mod live {
         std::fs::write(root.join("shown.bin"), &bytes).unwrap();
         let ns = Netns::create("tui");
         let server = FtpServer::start(&ns, &root, 2121);
-        let socket = format!("ftpscope-live-tui-{}", std::process::id());
-        let tmux = |args: &[&str]| -> String {
-            let out = Command::new("tmux")
-                .args(["-L", &socket])
-                .args(args)
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
         let cmd = format!(
             "ip netns exec {} {} -i lo; echo EXITED $?; sleep 30",
             ns.name,
             env!("CARGO_BIN_EXE_ftpscope")
         );
-        tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "110",
-            "-y",
-            "30",
-            &cmd,
-        ]);
-        let wait_for = |what: &str| -> String {
-            for _ in 0..200 {
-                let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
-                if screen.contains(what) {
-                    return screen;
-                }
-                thread::sleep(Duration::from_millis(100));
-            }
-            let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
-            tmux(&["kill-server"]);
-            panic!("never saw {what:?} on:\n{screen}");
-        };
-        wait_for("live on lo");
-        wait_for("live · ");
+        let term = Tmux::start("live-tui", &cmd, 110, 30);
+        term.wait_for("live on lo");
+        term.wait_for("live · ");
         let got = tmp.path().join("got.bin");
         run_curl(curl(
             &ns,
@@ -586,7 +559,7 @@ mod live {
         ));
         assert_eq!(std::fs::read(&got).unwrap(), bytes);
         // The session ends (curl closed it) and its transfer is listed while capturing.
-        let screen = wait_for(" closed ");
+        let screen = term.wait_for(" closed ");
         let row = screen
             .lines()
             .find(|l| l.contains(" closed "))
@@ -596,22 +569,17 @@ mod live {
             "session row: {row}"
         );
         assert!(screen.contains("no drop"), "{screen}");
-        tmux(&["send-keys", "-t", "t", "2"]);
-        let screen = wait_for("complete");
+        term.key("2");
+        let screen = term.wait_for("complete");
         assert!(screen.contains("/shown.bin"), "{screen}");
         let sha = sha256_hex(&bytes);
         assert!(screen.contains(&sha[..12]), "{sha} not on:\n{screen}");
-        tmux(&["send-keys", "-t", "t", "q"]);
-        let screen = wait_for("EXITED 0");
+        term.key("q");
+        let screen = term.wait_for("EXITED 0");
         assert!(
             screen.contains("the kernel dropped 0"),
             "the capture's counters after the UI:\n{screen}"
         );
-        assert_eq!(
-            tmux(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(),
-            "0",
-            "alternate screen left"
-        );
-        tmux(&["kill-server"]);
+        assert!(!term.alternate_screen_on(), "alternate screen left");
     }
 }

@@ -4,6 +4,8 @@
 //! in tmux.
 
 mod common;
+#[path = "common/tmux.rs"]
+mod tmux;
 
 use ftpscope::capture::{CaptureReader, MergedCapture};
 use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
@@ -13,6 +15,7 @@ use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
 use ftpscope_core::{Analyzer, Limits};
 use std::path::{Path, PathBuf};
+use tmux::Tmux;
 
 struct Collect(Vec<Record>);
 
@@ -192,83 +195,38 @@ fn mouse_clicks_select_rows_where_they_were_drawn() {
 /// saved file and that the terminal was restored.
 #[test]
 fn end_to_end_in_tmux() {
-    if std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
-        eprintln!("note: tmux not installed; end-to-end TUI test skipped");
+    if !Tmux::available("end_to_end_in_tmux") {
         return;
     }
-    let session = format!("ftpscope-e2e-{}", std::process::id());
     let save_dir = temp("e2e");
     std::fs::create_dir_all(&save_dir).unwrap();
-    let tmux = |args: &[&str]| {
-        let out = std::process::Command::new("tmux")
-            .args(["-L", &session])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let cmd = format!(
         "{} -r {}; echo EXITED $?; sleep 30",
         env!("CARGO_BIN_EXE_ftpscope"),
         root().join("samples/demo.pcap").display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    let wait_for = |what: &str| -> String {
-        for _ in 0..100 {
-            let screen = tmux(&["capture-pane", "-p", "-t", "e2e"]);
-            if screen.contains(what) {
-                return screen;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let screen = tmux(&["capture-pane", "-p", "-t", "e2e"]);
-        tmux(&["kill-server"]);
-        panic!("never saw {what:?} on:\n{screen}");
-    };
-    let key = |k: &str| {
-        tmux(&["send-keys", "-t", "e2e", k]);
-        std::thread::sleep(std::time::Duration::from_millis(150));
-    };
-    wait_for("· done ·");
-    key("Enter");
+    let term = Tmux::start("e2e", &cmd, 100, 30);
+    term.wait_for("· done ·");
+    term.key("Enter");
     for _ in 0..14 {
-        key("j");
+        term.key("j");
     }
-    key("Enter");
-    wait_for("Transfer #2");
-    key("s");
-    wait_for("save to folder");
-    key("BSpace");
-    tmux(&["send-keys", "-t", "e2e", "-l", save_dir.to_str().unwrap()]);
-    key("Enter");
-    wait_for("saved to");
-    key("q");
-    let screen = wait_for("EXITED 0");
-    assert_eq!(
-        tmux(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]).trim(),
-        "0",
-        "alternate screen left"
-    );
+    term.key("Enter");
+    term.wait_for("Transfer #2");
+    term.key("s");
+    term.wait_for("save to folder");
+    term.key("BSpace");
+    term.type_text(save_dir.to_str().unwrap());
+    term.key("Enter");
+    term.wait_for("saved to");
+    term.key("q");
+    let screen = term.wait_for("EXITED 0");
+    assert!(!term.alternate_screen_on(), "alternate screen left");
     assert!(
         !screen.contains("Transfer #2"),
         "the UI is gone from the screen:\n{screen}"
     );
-    tmux(&["kill-server"]);
+    drop(term);
     let saved = save_dir.join("photo.jpg");
     let bytes = std::fs::read(&saved).unwrap_or_else(|e| panic!("{}: {e}", saved.display()));
     let manifest: serde_json::Value = serde_json::from_str(

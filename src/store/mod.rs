@@ -552,6 +552,16 @@ mod tests {
         }
     }
 
+    fn started(session: u64) -> Record {
+        Record::SessionStarted(SessionStart {
+            session,
+            ts: 0,
+            client: "10.0.0.1:4000".parse().unwrap(),
+            server: "10.0.0.2:21".parse().unwrap(),
+            detected_by: "port_21",
+        })
+    }
+
     fn outcome(id: u64, session: Option<u64>) -> TransferOutcome {
         TransferOutcome {
             record: TransferRecord {
@@ -628,13 +638,7 @@ mod tests {
     fn dialogues_are_read_back_per_session_from_file_and_buffer() {
         let mut store = Store::default();
         for id in 1..=3 {
-            store.apply(&Record::SessionStarted(SessionStart {
-                session: id,
-                ts: 0,
-                client: "10.0.0.1:4000".parse().unwrap(),
-                server: "10.0.0.2:21".parse().unwrap(),
-                detected_by: "port_21",
-            }));
+            store.apply(&started(id));
         }
         // Interleaved, 2 KiB each: well past the 1 MiB write buffer, so both the file and the
         // buffer are read from. Session 3 goes past its bound.
@@ -675,13 +679,7 @@ mod tests {
     #[test]
     fn search_text_stays_within_its_bound_and_hides_secrets() {
         let mut store = Store::default();
-        store.apply(&Record::SessionStarted(SessionStart {
-            session: 1,
-            ts: 0,
-            client: "10.0.0.1:4000".parse().unwrap(),
-            server: "10.0.0.2:21".parse().unwrap(),
-            detected_by: "port_21",
-        }));
+        store.apply(&started(1));
         let pass = Exchange {
             session: 1,
             command: Some(CommandLine {
@@ -710,13 +708,7 @@ mod tests {
     #[test]
     fn without_a_spill_file_rows_are_kept_and_the_failure_said() {
         let mut store = Store::with_spill_dir("/nonexistent/ftpscope-spill".into());
-        store.apply(&Record::SessionStarted(SessionStart {
-            session: 1,
-            ts: 0,
-            client: "10.0.0.1:4000".parse().unwrap(),
-            server: "10.0.0.2:21".parse().unwrap(),
-            detected_by: "port_21",
-        }));
+        store.apply(&started(1));
         for n in 1..4 {
             store.apply(&Record::Exchange(exchange(1, n, 4)));
         }

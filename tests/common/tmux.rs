@@ -1,0 +1,82 @@
+//! Drives a real terminal for end-to-end UI tests: a command runs in a detached tmux session on
+//! a server of its own (`tmux -L`), keys are sent and the screen is read back. The server is
+//! killed on drop.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::Duration;
+
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// False (with a note) when tmux is missing; in CI, which installs it, that is a failure.
+    pub fn available(test: &str) -> bool {
+        if Command::new("tmux").arg("-V").output().is_ok() {
+            return true;
+        }
+        assert!(std::env::var_os("CI").is_none(), "CI must install tmux");
+        eprintln!("note: tmux not installed; {test} skipped");
+        false
+    }
+
+    /// Runs the shell command `cmd` in a `width`×`height` terminal.
+    pub fn start(tag: &str, cmd: &str, width: u16, height: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("ftpscope-{tag}-{}", std::process::id()),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        tmux.run(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, cmd]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Waits (up to 20 s) until `what` is on the screen, and returns the screen.
+    pub fn wait_for(&self, what: &str) -> String {
+        for _ in 0..200 {
+            let screen = self.screen();
+            if screen.contains(what) {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("never saw {what:?} on:\n{}", self.screen());
+    }
+
+    /// A key by its tmux name (`Enter`, `BSpace`, `j`), then a moment for the UI to redraw.
+    pub fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "t", key]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Text typed as is.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    /// Whether the program left the terminal on its alternate screen.
+    pub fn alternate_screen_on(&self) -> bool {
+        self.run(&["display-message", "-p", "-t", "t", "#{alternate_on}"])
+            .trim()
+            == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
