@@ -209,7 +209,21 @@ impl<W: Write> Output for Report<W> {
         }
         let store = &mut self.store;
         for i in 0..store.sessions.len() {
-            let Some(sv) = store.sessions.get(i).cloned() else {
+            // What is read back from the spill file first; then the row is only looked at.
+            let dialogue = store.dialogue(i);
+            let transfer_ids = store
+                .sessions
+                .get(i)
+                .map(|s| s.transfers.clone())
+                .unwrap_or_default();
+            let transfers: Vec<String> = transfer_ids
+                .into_iter()
+                .map(|t| match store.outcome(t) {
+                    Some(t) => transfer_line(&t),
+                    None => store.transfers.get(t).map(row_line).unwrap_or_default(),
+                })
+                .collect();
+            let Some(sv) = store.sessions.get(i) else {
                 break;
             };
             let st = &sv.start;
@@ -235,19 +249,15 @@ impl<W: Write> Output for Report<W> {
                 writeln!(o)?;
             }
             let anonymous = sv.end.as_ref().is_some_and(|s| s.anonymous);
-            for e in &store.dialogue(i) {
+            for e in &dialogue {
                 writeln!(o, "  {}", exchange_line(e, anonymous, self.show_passwords))?;
             }
             if sv.exchanges_dropped > 0 {
                 writeln!(o, "  … {} more commands not shown", sv.exchanges_dropped)?;
             }
-            if !sv.transfers.is_empty() {
+            if !transfers.is_empty() {
                 writeln!(o, "  Transfers:")?;
-                for &t in &sv.transfers {
-                    let line = match store.outcome(t) {
-                        Some(t) => transfer_line(&t),
-                        None => store.transfers.get(t).map(row_line).unwrap_or_default(),
-                    };
+                for line in &transfers {
                     writeln!(o, "    {line}")?;
                 }
             }
