@@ -1060,20 +1060,14 @@ mod enabled {
                 cli.extract.as_deref().unwrap_or(Path::new(".")).display()
             )
         })?;
-        let mut outputs: Vec<&mut dyn Output> = Vec::new();
-        if let Some(j) = json.as_mut() {
-            outputs.push(j);
-        }
-        if let Some(i) = index.as_mut() {
-            outputs.push(i);
-        }
-        if let Some(r) = report.as_mut() {
-            outputs.push(r);
-        }
         let mut marker = DropMarker {
             shared: Arc::clone(shared),
             interface: interface.clone(),
-            outputs,
+            outputs: crate::chosen_outputs([
+                json.as_mut().map(|o| o as &mut dyn Output),
+                index.as_mut().map(|o| o as &mut dyn Output),
+                report.as_mut().map(|o| o as &mut dyn Output),
+            ]),
         };
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(cli.limits()),

@@ -66,6 +66,11 @@ impl Output for ExtractIndex {
     }
 }
 
+/// The outputs asked for, in the order given (JSON Lines, the extraction index, the report).
+fn chosen_outputs<const N: usize>(outputs: [Option<&mut dyn Output>; N]) -> Vec<&mut dyn Output> {
+    outputs.into_iter().flatten().collect()
+}
+
 /// Rewrites an extracted TYPE A file with LF line endings, streaming.
 fn to_local_eol(path: &Path) -> io::Result<()> {
     let tmp = path.with_extension("eol-tmp");
@@ -195,16 +200,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => (None, TransferTracker::new(None)?),
     };
 
-    let mut outputs: Vec<&mut dyn Output> = Vec::new();
-    if let Some(j) = json.as_mut() {
-        outputs.push(j);
-    }
-    if let Some(i) = index.as_mut() {
-        outputs.push(i);
-    }
-    if let Some(r) = report.as_mut() {
-        outputs.push(r);
-    }
+    let outputs = chosen_outputs([
+        json.as_mut().map(|o| o as &mut dyn Output),
+        index.as_mut().map(|o| o as &mut dyn Output),
+        report.as_mut().map(|o| o as &mut dyn Output),
+    ]);
     let mut pipeline = Pipeline {
         analyzer: Analyzer::new(cli.limits()),
         tracker,

@@ -302,12 +302,7 @@ pub fn write_command(out: &mut Vec<u8>, e: &Exchange, show_passwords: bool) {
     let mut m = Obj::new(out, Escapes::TerminalSafe);
     m.str("type", "command");
     m.u64("session", e.session);
-    let ts = e
-        .command
-        .as_ref()
-        .map(|c| c.ts)
-        .or_else(|| e.replies.first().map(|r| r.ts));
-    m.ts("ts", ts);
+    m.ts("ts", e.ts());
     match &e.command {
         Some(c) => {
             m.bytes("command", Some(&c.verb));

@@ -48,16 +48,7 @@ fn secs(from: Timestamp, to: Timestamp) -> String {
 }
 
 fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String {
-    let mut line = format!(
-        "{}  ",
-        clock(
-            e.command
-                .as_ref()
-                .map(|c| c.ts)
-                .or(e.replies.first().map(|r| r.ts))
-                .unwrap_or(0)
-        )
-    );
+    let mut line = format!("{}  ", clock(e.ts().unwrap_or(0)));
     if let Some(c) = &e.command {
         line.push_str(&escape(&c.verb));
         if !c.arg.is_empty() {

@@ -328,13 +328,7 @@ impl App {
         };
         let mut items: Vec<(i64, usize, DialogueItem)> = Vec::new();
         for (i, e) in self.loaded.exchanges.iter().enumerate() {
-            let ts = e
-                .command
-                .as_ref()
-                .map(|c| c.ts)
-                .or(e.replies.first().map(|r| r.ts))
-                .unwrap_or(0);
-            items.push((ts, 0, DialogueItem::Exchange(i)));
+            items.push((e.ts().unwrap_or(0), 0, DialogueItem::Exchange(i)));
         }
         for &t in &s.transfers {
             // After the command that caused it: the end of the transfer is its final reply.

@@ -281,12 +281,7 @@ fn short_duration(ns: i64) -> String {
 }
 
 fn exchange_line(e: &Exchange, show_secret: bool, unfolded: bool) -> Line<'static> {
-    let ts = e
-        .command
-        .as_ref()
-        .map(|c| c.ts)
-        .or(e.replies.first().map(|r| r.ts))
-        .unwrap_or(0);
+    let ts = e.ts().unwrap_or(0);
     let mut spans = vec![Span::styled(format!("{}  ", clock(ts)), DIM)];
     if let Some(c) = &e.command {
         let arg = if c.secret && !show_secret {

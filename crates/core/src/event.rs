@@ -78,6 +78,15 @@ impl Exchange {
     pub fn final_reply(&self) -> Option<&Reply> {
         self.replies.iter().rev().find(|r| r.code >= 200)
     }
+
+    /// When it happened: the command's time, or the first reply's for a reply with no
+    /// command (the greeting).
+    pub fn ts(&self) -> Option<Timestamp> {
+        self.command
+            .as_ref()
+            .map(|c| c.ts)
+            .or_else(|| self.replies.first().map(|r| r.ts))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
