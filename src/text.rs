@@ -39,7 +39,7 @@ pub fn escape(bytes: &[u8]) -> String {
 
 /// Bidirectional formatting characters can make a name read differently from what it is.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Bytes for a JSON string: the text itself when it is UTF-8 (JSON escapes control characters),

@@ -206,11 +206,13 @@ fn ascii_escape(b: u8, escapes: Escapes) -> Option<&'static [u8]> {
 }
 
 /// With [`Escapes::TerminalSafe`], the character starting at `rest[0]` when it is a C1 control
-/// or a bidi override, and its UTF-8 length: C1 is `C2 80`-`C2 9F`; U+200E/F are `E2 80 8E`/
-/// `8F`, U+202A-E `E2 80 AA`-`AE`, U+2066-9 `E2 81 A6`-`A9`.
+/// or a bidi override, and its UTF-8 length: C1 is `C2 80`-`C2 9F`; U+061C (Arabic Letter
+/// Mark) is `D8 9C`; U+200E/F are `E2 80 8E`/`8F`, U+202A-E `E2 80 AA`-`AE`, U+2066-9
+/// `E2 81 A6`-`A9`.
 fn unsafe_char(rest: &[u8]) -> Option<(u32, usize)> {
     match *rest {
         [0xc2, b @ 0x80..=0x9f, ..] => Some((u32::from(b), 2)),
+        [0xd8, 0x9c, ..] => Some((0x061c, 2)),
         [0xe2, 0x80, b @ (0x8e | 0x8f | 0xaa..=0xae), ..] => {
             Some((0x2000 + u32::from(b) - 0x80, 3))
         }
@@ -220,12 +222,13 @@ fn unsafe_char(rest: &[u8]) -> Option<(u32, usize)> {
 }
 
 /// Bytes that may need escaping: C0 controls, `"`, `\`, DEL, and the lead bytes of C1
-/// controls (`C2`) and of bidi overrides (`E2`). Every other byte is copied as is.
+/// controls (`C2`) and of bidi marks (`D8`, `E2`). Every other byte is copied as is.
 const ATTENTION: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f || b == 0xc2 || b == 0xe2;
+        table[b] =
+            b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f || b == 0xc2 || b == 0xd8 || b == 0xe2;
         b += 1;
     }
     table
@@ -573,7 +576,7 @@ mod tests {
         let json = serde_json::to_string(s).unwrap();
         let mut out = String::new();
         for c in json.chars() {
-            if matches!(c, '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            if matches!(c, '\u{7f}'..='\u{9f}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
             {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             } else {
@@ -619,6 +622,8 @@ mod tests {
             '\u{9b}',
             '\u{a0}',
             'é',
+            '\u{061c}',
+            '\u{061b}',
             '\u{200e}',
             '\u{202e}',
             '\u{2069}',
