@@ -54,9 +54,9 @@ pub fn run(_cli: Cli) -> Result<ExitCode> {
 #[cfg(feature = "live")]
 mod enabled {
     use super::{Cli, ExitCode, Result};
-    use crate::ExtractIndex;
     use anyhow::{Context, anyhow, bail};
     use ftpscope::output::json::JsonLines;
+    use ftpscope::output::outdir::OutDir;
     use ftpscope::output::report::Report;
     use ftpscope::pipeline::{
         CaptureStats, FrameSource, Output, Pipeline, Record, RunSummary, SourceItem,
@@ -917,6 +917,12 @@ mod enabled {
         let stdout_terminal = io::stdout().is_terminal();
         // On a terminal with nothing else asked for: the TUI, as for capture files.
         let use_tui = cli.wants_ui(stdout_terminal);
+        // `-x DIR`, like -w, is opened before a packet is analysed: an unusable one fails now.
+        let extraction = if use_tui {
+            None
+        } else {
+            crate::open_extraction(&cli, true)?
+        };
         let datalink = capture.get_datalink();
         let link_name = datalink
             .get_name()
@@ -955,7 +961,7 @@ mod enabled {
             run_tui(&cli, interface, source, &shared)?;
             None
         } else {
-            Some(run_outputs(&cli, interface, source, &shared)?)
+            Some(run_outputs(&cli, interface, source, &shared, extraction)?)
         };
 
         let shared = lock(&shared);
@@ -1026,7 +1032,7 @@ mod enabled {
             };
             let mut pipeline = Pipeline {
                 analyzer: Analyzer::new(limits),
-                tracker: TransferTracker::new(Some(feed.files))?,
+                tracker: TransferTracker::new(Some(OutDir::open_or_create(&feed.files)?))?,
                 outputs: vec![&mut marker],
             };
             let mut summary =
@@ -1043,6 +1049,7 @@ mod enabled {
         interface: String,
         mut source: LiveSource,
         shared: &Arc<Mutex<Shared>>,
+        extraction: Option<crate::Extraction>,
     ) -> Result<RunSummary> {
         let mut json = cli
             .json
@@ -1050,16 +1057,10 @@ mod enabled {
         let want_report = cli.report || !cli.json;
         let mut report =
             want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
-        let mut index = match &cli.extract {
-            Some(dir) => Some(ExtractIndex::create(dir, cli.ascii_eol, true)?),
-            None => None,
+        let (mut index, tracker) = match extraction {
+            Some(x) => (Some(x.index), x.tracker),
+            None => (None, TransferTracker::new(None)?),
         };
-        let tracker = TransferTracker::new(cli.extract.clone()).with_context(|| {
-            format!(
-                "cannot write into {}",
-                cli.extract.as_deref().unwrap_or(Path::new(".")).display()
-            )
-        })?;
         let mut marker = DropMarker {
             shared: Arc::clone(shared),
             interface: interface.clone(),
@@ -1081,13 +1082,32 @@ mod enabled {
         Ok(summary)
     }
 
+    /// Creates the `-w` file beneath its folder's handle: a new file, never an existing one nor
+    /// through a link (libpcap would follow one and truncate what it points to).
     fn open_savefile(capture: &Capture<Active>, path: &Path) -> Result<Savefile> {
-        // The pcap crate needs a UTF-8 path (it would panic on another).
-        if path.to_str().is_none() {
-            bail!("-w {}: the path must be UTF-8", path.display());
-        }
-        capture
-            .savefile(path)
+        use std::os::fd::IntoRawFd;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            bail!("-w {}: give a file name (UTF-8)", path.display());
+        };
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        let file = OutDir::open_or_create(parent)
+            .and_then(|dir| dir.create_new(name, true))
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => anyhow!(
+                    "cannot write {}: it already exists (ftpscope never overwrites a file \
+                     nor follows a link; remove it or choose another name)",
+                    path.display()
+                ),
+                _ => anyhow!("cannot write {}: {e}", path.display()),
+            })?;
+        // SAFETY: the descriptor is ours and open for writing; libpcap takes it over (fdopen)
+        // and closes it with the savefile.
+        unsafe { capture.savefile_raw_fd(file.into_raw_fd()) }
             .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
     }
 

@@ -5,6 +5,7 @@ use clap::Parser;
 use ftpscope::capture::{CaptureReader, MergedCapture};
 use ftpscope::cli::{AsciiEol, Cli};
 use ftpscope::output::json::{Escapes, JsonLines, write_transfer};
+use ftpscope::output::outdir::OutDir;
 use ftpscope::output::report::Report;
 use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
 use ftpscope::text;
@@ -20,26 +21,71 @@ mod live;
 /// Writes every transfer record to DIR/index.jsonl.
 struct ExtractIndex {
     out: BufWriter<File>,
+    /// The extraction folder (for `--ascii-eol local`'s rewrites).
+    root: OutDir,
     ascii_eol: AsciiEol,
     /// One record's JSON, reused.
     line: Vec<u8>,
 }
 
 impl ExtractIndex {
-    /// Creates `dir` (when missing) and `dir/index.jsonl`. With `unbuffered`, each record is on
-    /// disk (in one write) as soon as its transfer ends (live capture).
-    fn create(dir: &Path, ascii_eol: AsciiEol, unbuffered: bool) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join("index.jsonl");
-        let file =
-            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    /// Creates `root/index.jsonl`, or `index (2).jsonl` ... when a file (or a link) is already
+    /// there: nothing is overwritten. With `unbuffered`, each record is on disk (in one
+    /// write) as soon as its transfer ends (live capture).
+    fn create(root: OutDir, ascii_eol: AsciiEol, unbuffered: bool) -> io::Result<Self> {
+        let (path, file) = root.create_unique("index.jsonl")?;
+        if path.file_name() != Some("index.jsonl".as_ref()) {
+            eprintln!(
+                "ftpscope: {} already exists; this run's index is {}",
+                text::escape(
+                    root.path()
+                        .join("index.jsonl")
+                        .as_os_str()
+                        .as_encoded_bytes()
+                ),
+                text::escape(path.as_os_str().as_encoded_bytes())
+            );
+        }
         let capacity = if unbuffered { 0 } else { 8 << 10 };
         Ok(ExtractIndex {
             out: BufWriter::with_capacity(capacity, file),
+            root,
             ascii_eol,
             line: Vec::new(),
         })
     }
+}
+
+/// `-x DIR` opened for a run: the index and the tracker that writes files beneath the folder.
+struct Extraction {
+    index: ExtractIndex,
+    tracker: TransferTracker,
+}
+
+/// The output folder could not be used: exit status 4, said before any packet is read.
+#[derive(Debug)]
+struct ExtractionUnusable(String);
+
+impl std::fmt::Display for ExtractionUnusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot extract: {}", self.0)
+    }
+}
+
+impl std::error::Error for ExtractionUnusable {}
+
+/// Opens `-x DIR` (when asked) before the first packet is read: the folder, its index and the
+/// tracker's private folder of partial files, all beneath one folder handle.
+fn open_extraction(cli: &Cli, unbuffered: bool) -> Result<Option<Extraction>> {
+    let Some(dir) = &cli.extract else {
+        return Ok(None);
+    };
+    let unusable = |e: io::Error| anyhow::Error::new(ExtractionUnusable(e.to_string()));
+    let root = OutDir::open_or_create(dir).map_err(unusable)?;
+    let tracker =
+        TransferTracker::new(Some(root.try_clone().map_err(unusable)?)).map_err(unusable)?;
+    let index = ExtractIndex::create(root, cli.ascii_eol, unbuffered).map_err(unusable)?;
+    Ok(Some(Extraction { index, tracker }))
 }
 
 impl Output for ExtractIndex {
@@ -49,7 +95,7 @@ impl Output for ExtractIndex {
                 && t.record.transfer_type == Some(b'A')
                 && let Some(path) = &t.file
             {
-                to_local_eol(path)?;
+                to_local_eol(&self.root, path)?;
             }
             // Escaped as JSON only, as it always was (`--json` also escapes what a terminal
             // would obey).
@@ -71,12 +117,27 @@ fn chosen_outputs<const N: usize>(outputs: [Option<&mut dyn Output>; N]) -> Vec<
     outputs.into_iter().flatten().collect()
 }
 
-/// Rewrites an extracted TYPE A file with LF line endings, streaming.
-fn to_local_eol(path: &Path) -> io::Result<()> {
-    let tmp = path.with_extension("eol-tmp");
-    {
-        let mut input = io::BufReader::with_capacity(1 << 20, File::open(path)?);
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+/// Rewrites an extracted TYPE A file (below `root`) with LF line endings, streaming, beneath
+/// the folder's handle: read without following a link, written to a new file that then
+/// takes the name.
+fn to_local_eol(root: &OutDir, path: &Path) -> io::Result<()> {
+    let rel = path
+        .strip_prefix(root.path())
+        .map_err(|_| io::Error::other("a file outside the extraction folder"))?;
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(io::Error::other("not an extracted file"));
+    };
+    let dir = root.existing_subdir(parent)?;
+    let (tmp_path, tmp) = dir.create_unique(&format!("{name}.eol-tmp"))?;
+    let tmp_name = tmp_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let converted = (|| {
+        let mut input = io::BufReader::with_capacity(1 << 20, root.open_read(rel)?);
+        let mut out = BufWriter::with_capacity(1 << 20, tmp);
         let mut buf = vec![0u8; 1 << 16];
         let mut pending_cr = false;
         loop {
@@ -97,9 +158,15 @@ fn to_local_eol(path: &Path) -> io::Result<()> {
         if pending_cr {
             out.write_all(b"\r")?;
         }
-        out.flush()?;
+        out.flush()
+    })();
+    match converted {
+        Ok(()) => dir.replace(&tmp_name, name),
+        Err(e) => {
+            let _ = dir.remove_file(&tmp_name);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path)
 }
 
 /// A capture opened for reading, and its size when known (for the progress bar).
@@ -182,21 +249,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let want_report = cli.report || !cli.json;
     let mut report =
         want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
-    // An output folder that cannot be used fails the extraction (exit status 4), not the
-    // analysis: the report is still written.
-    let mut setup_error: Option<String> = None;
-    let index_and_tracker = cli.extract.as_ref().map(|dir| -> Result<_> {
-        let index = ExtractIndex::create(dir, cli.ascii_eol, false)?;
-        let tracker = TransferTracker::new(Some(dir.clone()))
-            .with_context(|| format!("cannot write into {}", dir.display()))?;
-        Ok((index, tracker))
-    });
-    let (mut index, tracker) = match index_and_tracker {
-        Some(Ok((index, tracker))) => (Some(index), tracker),
-        Some(Err(e)) => {
-            setup_error = Some(format!("{e:#}"));
-            (None, TransferTracker::new(None)?)
-        }
+    // An output folder that cannot be used fails at once (exit status 4), before a packet
+    // is read.
+    let (mut index, tracker) = match open_extraction(&cli, false)? {
+        Some(x) => (Some(x.index), x.tracker),
         None => (None, TransferTracker::new(None)?),
     };
 
@@ -229,7 +285,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             text::escape(d.damage.what.as_bytes())
         );
     }
-    if let Some(e) = setup_error.as_ref().or(summary.extract_error.as_ref()) {
+    if let Some(e) = summary.extract_error.as_ref() {
         eprintln!(
             "ftpscope: extraction incomplete: {}",
             text::escape(e.as_bytes())
@@ -269,6 +325,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("ftpscope: {}", printable(&format!("{e:#}")));
+            if e.downcast_ref::<ExtractionUnusable>().is_some() {
+                return ExitCode::from(4);
+            }
             ExitCode::FAILURE
         }
     }

@@ -300,7 +300,8 @@ mod tests {
             path.to_string(),
             CaptureReader::open(reader).unwrap(),
         )]);
-        let mut tracker = TransferTracker::new(extract.map(|d| d.to_path_buf())).unwrap();
+        let root = extract.map(|d| crate::output::outdir::OutDir::open_or_create(d).unwrap());
+        let mut tracker = TransferTracker::new(root).unwrap();
         if inline {
             tracker.keep_hashing_inline();
         }

@@ -15,6 +15,7 @@
 //! [`TransferTracker::complete`].
 
 use crate::output::extract;
+use crate::output::outdir::OutDir;
 use ftpscope_core::fasthash::FastState;
 use ftpscope_core::ftp::listing::{
     ListingEntry, ListingLines, parse_list_line, parse_mlsd_line, parse_nlst_line,
@@ -22,7 +23,7 @@ use ftpscope_core::ftp::listing::{
 use ftpscope_core::{TransferId, TransferRecord, TransferStatus};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -72,21 +73,28 @@ struct Live {
     head_full: bool,
 }
 
-/// A transfer's temporary file while its bytes are written, or why it could not be written.
+/// A transfer's temporary file (in the private folder of partial files) while its bytes are
+/// written, or why it could not be written.
 struct FileSink {
-    path: PathBuf,
+    name: String,
     out: Option<BufWriter<File>>,
     error: Option<String>,
 }
 
 impl FileSink {
-    fn create(dir: &Path, id: TransferId) -> Self {
-        let path = dir.join(format!("transfer-{id}"));
-        let (out, error) = match File::create(&path) {
+    fn create(partial: &OutDir, id: TransferId) -> Self {
+        let name = format!("transfer-{id}");
+        let (out, error) = match partial.create_new(&name, true) {
             Ok(f) => (Some(BufWriter::with_capacity(FILE_BUFFER, f)), None),
-            Err(e) => (None, Some(format!("cannot write {}: {e}", path.display()))),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "cannot write {}: {e}",
+                    partial.path().join(&name).display()
+                )),
+            ),
         };
-        FileSink { path, out, error }
+        FileSink { name, out, error }
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -98,14 +106,13 @@ impl FileSink {
     }
 
     fn fail(&mut self, e: io::Error) {
-        self.error = Some(format!("cannot write {}: {e}", self.path.display()));
+        self.error = Some(format!("cannot write {}: {e}", self.name));
         self.out = None;
-        let _ = fs::remove_file(&self.path);
     }
 
-    /// Flushes and closes the file: its path, or why it could not be written (it is then
-    /// removed).
-    fn finish(mut self) -> Result<PathBuf, String> {
+    /// Flushes and closes the file: its name in `partial`, or why it could not be written (it
+    /// is then removed).
+    fn finish(mut self, partial: &OutDir) -> Result<String, String> {
         if let Some(mut out) = self.out.take() {
             let flushed = out.flush();
             drop(out);
@@ -114,8 +121,11 @@ impl FileSink {
             }
         }
         match self.error {
-            Some(e) => Err(e),
-            None => Ok(self.path),
+            Some(e) => {
+                let _ = partial.remove_file(&self.name);
+                Err(e)
+            }
+            None => Ok(self.name),
         }
     }
 }
@@ -135,45 +145,62 @@ pub struct Done {
 enum Placement {
     /// Nothing to keep (a failed transfer that carried no byte): removed.
     Remove,
-    /// As `name` in `dir` ([`final_location`]).
+    /// As `name` in the folder `dir`, relative to the extraction folder ([`final_location`]).
     At(PathBuf, String),
 }
 
 impl Placement {
-    fn of(root: &Path, r: &TransferRecord) -> Self {
+    fn of(r: &TransferRecord) -> Self {
         if r.status == TransferStatus::Failed && r.bytes == 0 {
             return Placement::Remove;
         }
-        let (dir, name) = final_location(root, r);
+        let (dir, name) = final_location(r);
         Placement::At(dir, name)
     }
 }
 
-/// Closes a transfer's file and places it under the extraction `root`: the final path, None
+/// The extraction folder and, inside it, our private folder of partial files.
+struct ExtractDirs {
+    root: OutDir,
+    partial: OutDir,
+}
+
+impl ExtractDirs {
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(ExtractDirs {
+            root: self.root.try_clone()?,
+            partial: self.partial.try_clone()?,
+        })
+    }
+}
+
+/// The name of the private folder of partial files starts with this (a random part follows).
+pub const PARTIAL_PREFIX: &str = ".ftpscope-partial-";
+
+/// Closes a transfer's file and places it under the extraction folder: the final path, None
 /// when there is nothing to keep, or why it could not be written or placed.
 fn finish_file(
     file: FileSink,
-    root: &Path,
+    dirs: &ExtractDirs,
     placement: Option<Placement>,
 ) -> Option<Result<PathBuf, String>> {
-    let temp = match file.finish() {
+    let temp = match file.finish(&dirs.partial) {
         Ok(temp) => temp,
         Err(e) => return Some(Err(e)),
     };
     match placement {
-        Some(Placement::At(dir, name)) => match place_or_flatten(root, &temp, &dir, &name) {
+        Some(Placement::At(dir, name)) => match place_or_flatten(dirs, &temp, &dir, &name) {
             Ok(path) => Some(Ok(path)),
             Err(e) => {
-                let _ = fs::remove_file(&temp);
+                let _ = dirs.partial.remove_file(&temp);
                 Some(Err(format!(
-                    "cannot place {} in {}: {e}",
-                    name,
-                    dir.display()
+                    "cannot place {name} in {}: {e}",
+                    dirs.root.path().join(&dir).display()
                 )))
             }
         },
         Some(Placement::Remove) | None => {
-            let _ = fs::remove_file(&temp);
+            let _ = dirs.partial.remove_file(&temp);
             None
         }
     }
@@ -190,8 +217,8 @@ struct Resumable {
 
 pub struct TransferTracker {
     live: HashMap<TransferId, Live, FastState>,
-    extract_root: Option<PathBuf>,
-    partial_dir: Option<PathBuf>,
+    /// Extracting: where files go.
+    extract: Option<ExtractDirs>,
     resumable: VecDeque<Resumable>,
     /// The first extraction error, reported once.
     pub first_error: Option<String>,
@@ -205,20 +232,20 @@ pub struct TransferTracker {
 }
 
 impl TransferTracker {
-    pub fn new(extract_root: Option<PathBuf>) -> io::Result<Self> {
-        let partial_dir = match &extract_root {
+    /// A tracker that extracts files into `extract_root` when given: their bytes go first to
+    /// a private folder of partial files inside it (random name, 0700; removed by
+    /// [`TransferTracker::finish`]).
+    pub fn new(extract_root: Option<OutDir>) -> io::Result<Self> {
+        let extract = match extract_root {
             Some(root) => {
-                fs::create_dir_all(root)?;
-                let dir = root.join(".ftpscope-partial");
-                fs::create_dir_all(&dir)?;
-                Some(dir)
+                let partial = root.private_subdir(PARTIAL_PREFIX)?;
+                Some(ExtractDirs { root, partial })
             }
             None => None,
         };
         Ok(TransferTracker {
             live: HashMap::default(),
-            extract_root,
-            partial_dir,
+            extract,
             resumable: VecDeque::new(),
             first_error: None,
             workers: None,
@@ -236,8 +263,12 @@ impl TransferTracker {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if self.workers.is_none() && self.live.is_empty() && cores > 1 && !self.inline_only {
             // If a thread cannot start, the work simply stays inline.
-            let extract = self.extract_root.clone().zip(self.partial_dir.clone());
-            self.workers = Workers::spawn(extract).ok();
+            let extract = self
+                .extract
+                .as_ref()
+                .map(ExtractDirs::try_clone)
+                .transpose();
+            self.workers = extract.and_then(Workers::spawn).ok();
         }
     }
 
@@ -291,10 +322,10 @@ impl TransferTracker {
             head: Vec::new(),
             head_full: false,
         };
-        match (self.workers.as_mut(), &self.partial_dir) {
+        match (self.workers.as_mut(), &self.extract) {
             // The writing thread creates the file.
             (Some(w), _) => w.started(id),
-            (None, Some(dir)) => live.temp = Some(FileSink::create(dir, id)),
+            (None, Some(dirs)) => live.temp = Some(FileSink::create(&dirs.partial, id)),
             (None, None) => {}
         }
         self.live.insert(id, live);
@@ -366,19 +397,19 @@ impl TransferTracker {
             capture_drops: None,
         };
         let placement = self
-            .extract_root
-            .as_deref()
-            .map(|root| Placement::of(root, &outcome.record));
-        match (self.workers.as_mut(), &self.extract_root) {
+            .extract
+            .as_ref()
+            .map(|_| Placement::of(&outcome.record));
+        match (self.workers.as_mut(), &self.extract) {
             (Some(w), _) => {
                 w.ended(outcome.record.transfer, placement);
                 self.awaiting.push_back(server);
             }
-            (None, root) => {
-                let file = temp.zip(root.as_deref());
+            (None, dirs) => {
+                let file = temp.zip(dirs.as_ref());
                 let done = Done {
                     sha256: crate::text::hex(&hasher.finalize()),
-                    file: file.and_then(|(temp, root)| finish_file(temp, root, placement)),
+                    file: file.and_then(|(temp, dirs)| finish_file(temp, dirs, placement)),
                 };
                 self.finish_outcome(&mut outcome, done, server);
             }
@@ -435,8 +466,10 @@ impl TransferTracker {
         };
         if let Some(prev) = earlier {
             outcome.resumes = Some(prev.transfer);
-            if let (Some(prev_file), Some(file)) = (&prev.path, &outcome.file) {
-                match write_combined(prev_file, r.offset, file) {
+            if let (Some(prev_file), Some(file), Some(dirs)) =
+                (&prev.path, &outcome.file, &self.extract)
+            {
+                match write_combined(&dirs.root, prev_file, r.offset, file) {
                     Ok((path, sha)) => {
                         outcome.combined_file = Some(path);
                         outcome.combined_sha256 = Some(sha);
@@ -470,10 +503,13 @@ impl TransferTracker {
         }
     }
 
-    /// Removes the temporary folder when extraction ends.
+    /// Removes the private folder of partial files when extraction ends (with what a
+    /// stopped run left in it).
     pub fn finish(&mut self) {
-        if let Some(dir) = &self.partial_dir {
-            let _ = fs::remove_dir(dir);
+        if let Some(dirs) = self.extract.as_mut()
+            && let Ok(partial) = dirs.partial.try_clone()
+        {
+            let _ = partial.remove_all();
         }
     }
 }
@@ -481,13 +517,17 @@ impl TransferTracker {
 /// Places a file at `dir/name`; when that fails (a file already stands where a folder is
 /// needed: `RETR /a`, then `RETR /a/b`), tries once more with the folders below the session's
 /// own folder flattened into the name (`session-1/a_b`).
-fn place_or_flatten(root: &Path, temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
-    let first = match extract::place(temp, dir, name) {
+fn place_or_flatten(dirs: &ExtractDirs, temp: &str, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let place = |dir: &Path, name: &str| {
+        dirs.root
+            .subdir(dir)
+            .and_then(|d| d.place(&dirs.partial, temp, name))
+    };
+    let first = match place(dir, name) {
         Ok(path) => return Ok(path),
         Err(e) => e,
     };
-    let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
-    let mut parts = rel
+    let mut parts = dir
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned());
     let Some(top) = parts.next() else {
@@ -506,12 +546,12 @@ fn place_or_flatten(root: &Path, temp: &Path, dir: &Path, name: &str) -> io::Res
         }
         flat = flat.split_off(cut);
     }
-    extract::place(temp, &root.join(top), &flat).map_err(|_| first)
+    place(Path::new(&top), &flat).map_err(|_| first)
 }
 
-/// Where a transfer's file goes: a folder per session named by the remote path; listings,
-/// unclaimed data and orphans in their own folders.
-pub fn final_location(root: &Path, r: &TransferRecord) -> (PathBuf, String) {
+/// Where a transfer's file goes, relative to the extraction folder: a folder per session named
+/// by the remote path; listings, unclaimed data and orphans in their own folders.
+pub fn final_location(r: &TransferRecord) -> (PathBuf, String) {
     let suffix = match r.status {
         TransferStatus::Complete | TransferStatus::Failed => "",
         TransferStatus::Truncated => ".truncated",
@@ -527,9 +567,9 @@ pub fn final_location(root: &Path, r: &TransferRecord) -> (PathBuf, String) {
             ends(r.data_initiator),
             ends(r.data_responder)
         );
-        return (root.join("orphans"), name);
+        return (PathBuf::from("orphans"), name);
     };
-    let session_dir = root.join(format!("session-{session}"));
+    let session_dir = PathBuf::from(format!("session-{session}"));
     let verb = r
         .command
         .as_deref()
@@ -591,16 +631,27 @@ fn parse_listing(r: &TransferRecord, head: &[u8], truncated: bool) -> Listing {
     Listing { entries, truncated }
 }
 
-/// Writes `<file>.combined`: the first `offset` bytes of `earlier`, then all of `file`.
-fn write_combined(earlier: &Path, offset: u64, file: &Path) -> io::Result<(PathBuf, String)> {
-    let dir = file.parent().unwrap_or(Path::new("."));
+/// Writes `<file>.combined` next to `file`: the first `offset` bytes of `earlier`, then all of
+/// `file` (both extracted files below `root`, read without following a link).
+fn write_combined(
+    root: &OutDir,
+    earlier: &Path,
+    offset: u64,
+    file: &Path,
+) -> io::Result<(PathBuf, String)> {
+    let below_root = |path: &Path| path.strip_prefix(root.path()).map(Path::to_path_buf);
+    let (earlier, file) = match (below_root(earlier), below_root(file)) {
+        (Ok(earlier), Ok(file)) => (earlier, file),
+        _ => return Err(io::Error::other("a file outside the extraction folder")),
+    };
+    let dir = root.existing_subdir(file.parent().unwrap_or(Path::new("")))?;
     let name = format!(
         "{}.combined",
         file.file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     );
-    let (path, out) = extract::create_unique(dir, &name)?;
+    let (path, out) = dir.create_unique(&name)?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut hasher = Sha256::new();
     let mut copy = |reader: &mut dyn Read, limit: Option<u64>| -> io::Result<()> {
@@ -618,8 +669,8 @@ fn write_combined(earlier: &Path, offset: u64, file: &Path) -> io::Result<(PathB
         }
         Ok(())
     };
-    copy(&mut File::open(earlier)?, Some(offset))?;
-    copy(&mut File::open(file)?, None)?;
+    copy(&mut root.open_read(&earlier)?, Some(offset))?;
+    copy(&mut root.open_read(&file)?, None)?;
     out.flush()?;
     Ok((path, crate::text::hex(&hasher.finalize())))
 }
@@ -705,22 +756,20 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the hashing thread and, when `extract` gives the extraction root and its folder
-    /// of temporary files, the writing thread.
-    pub fn spawn(extract: Option<(PathBuf, PathBuf)>) -> io::Result<Self> {
+    /// Starts the hashing thread and, when `extract` gives the extraction folder and its
+    /// folder of partial files, the writing thread.
+    fn spawn(extract: Option<ExtractDirs>) -> io::Result<Self> {
         let (to_hash, hash_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (done_tx, done) = channel();
         let (spare_tx, spare) = channel();
         let mut threads = Vec::new();
         let after = match extract {
-            Some((root, temp_dir)) => {
+            Some(dirs) => {
                 let (to_write, write_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
                 threads.push(
                     std::thread::Builder::new()
                         .name("ftpscope-write".into())
-                        .spawn(move || {
-                            write_files(&root, &temp_dir, write_rx, done_tx, spare_tx)
-                        })?,
+                        .spawn(move || write_files(&dirs, write_rx, done_tx, spare_tx))?,
                 );
                 AfterHashing::Write(to_write)
             }
@@ -849,11 +898,10 @@ fn hash(batches: Receiver<Batch>, after: AfterHashing) {
     }
 }
 
-/// The writing thread: each transfer's bytes into its temporary file in `temp_dir`, then the
-/// file under its final name below `root`, by batch.
+/// The writing thread: each transfer's bytes into its temporary file in the partial folder,
+/// then the file under its final name below the extraction folder, by batch.
 fn write_files(
-    root: &Path,
-    temp_dir: &Path,
+    dirs: &ExtractDirs,
     batches: Receiver<Batch>,
     done: Sender<Done>,
     spare: Sender<Batch>,
@@ -865,7 +913,7 @@ fn write_files(
         let mut stopped = false;
         batch.each(|op, bytes| match op {
             Op::Start(id) => {
-                files.insert(id, FileSink::create(temp_dir, id));
+                files.insert(id, FileSink::create(&dirs.partial, id));
             }
             Op::Data(id, _) => {
                 if let Some(f) = files.get_mut(&id) {
@@ -876,7 +924,7 @@ fn write_files(
                 let placement = placements.pop_front();
                 let file = files
                     .remove(&id)
-                    .and_then(|f| finish_file(f, root, placement));
+                    .and_then(|f| finish_file(f, dirs, placement));
                 let sha256 = digests.pop_front().unwrap_or_default();
                 stopped |= done.send(Done { sha256, file }).is_err();
             }
@@ -894,6 +942,7 @@ fn write_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sha(bytes: &[u8]) -> String {
         crate::text::hex(&Sha256::digest(bytes))
@@ -911,8 +960,12 @@ mod tests {
         let root = temp_dir("workers");
         let temp = root.join(".partial");
         fs::create_dir_all(&temp).unwrap();
-        let place = |id: u64| Placement::At(root.join("out"), format!("f{id}"));
-        for extract in [None, Some((root.clone(), temp.clone()))] {
+        let dirs = || ExtractDirs {
+            root: OutDir::open_or_create(&root).unwrap(),
+            partial: OutDir::open_or_create(&temp).unwrap(),
+        };
+        let place = |id: u64| Placement::At(PathBuf::from("out"), format!("f{id}"));
+        for extract in [None, Some(dirs())] {
             let extracting = extract.is_some();
             let mut w = Workers::spawn(extract).unwrap();
             // Big enough to cross batches, interleaved with another transfer, plus one
@@ -959,8 +1012,11 @@ mod tests {
             0,
             "no temporary file left"
         );
-        // A file that cannot be created is an error in the result, not a failure.
-        let mut w = Workers::spawn(Some((root.clone(), root.join("missing")))).unwrap();
+        // A file that cannot be created is an error in the result, not a failure: here the
+        // partial folder is gone after it was opened.
+        let gone = dirs();
+        fs::remove_dir(&temp).unwrap();
+        let mut w = Workers::spawn(Some(gone)).unwrap();
         w.started(1);
         w.data(1, b"x");
         w.ended(1, Some(place(1)));
@@ -973,7 +1029,7 @@ mod tests {
     #[test]
     fn tracker_on_threads_leaves_the_digest_and_the_file_to_come() {
         let dir = temp_dir("tracker-threads");
-        let mut t = TransferTracker::new(Some(dir.clone())).unwrap();
+        let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
         t.start_threads();
         if !t.on_threads() {
             return; // one core: the work stays inline
@@ -1018,6 +1074,11 @@ mod tests {
         t.stop_threads();
         assert!(!t.on_threads());
         t.finish();
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["orphans"], "the private partial folder is removed");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -306,10 +306,19 @@ mod live {
 
         let index = std::fs::read_to_string(out_dir.join("index.jsonl")).unwrap();
         assert_eq!(index.lines().count(), total);
-        assert!(!out_dir.join(".ftpscope-partial").exists());
+        assert!(
+            !std::fs::read_dir(&out_dir).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".ftpscope-partial")),
+            "temporary folder removed"
+        );
 
         // -w kept every packet: the savefile, read back, tells the same story.
         assert_eq!(std::fs::metadata(&savefile).unwrap().uid(), NOBODY);
+        // It holds every password that crossed: its owner's only, from its creation.
+        assert_eq!(std::fs::metadata(&savefile).unwrap().mode() & 0o777, 0o600);
         let again = analyse_file(&savefile);
         assert!(again.status.success());
         let again: Vec<Value> = String::from_utf8(again.stdout)
@@ -466,6 +475,24 @@ mod live {
         let (code, _, err) = ftpscope_as(None, bin, &["-i", "lo", "-Z", "no-such-user-x"]);
         assert_eq!(code, Some(1));
         assert!(err.contains("-Z no-such-user-x: no such user"), "{err}");
+
+        // -w never follows a link nor overwrites a file: a planted link is refused, and what
+        // it points at stays as it was.
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let planted = tmp.path().join("planted.pcap");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let (code, _, err) = ftpscope_as(None, bin, &["-i", "lo", "-w", planted.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains("planted.pcap: it already exists (ftpscope never overwrites a file"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // An unusable -x fails before a packet is analysed, with exit status 4.
+        let (code, _, err) = ftpscope_as(None, bin, &["-i", "lo", "-x", victim.to_str().unwrap()]);
+        assert_eq!(code, Some(4), "{err}");
+        assert!(err.contains("ftpscope: cannot extract: "), "{err}");
     }
 
     /// A connection that goes silent (the client frozen mid-upload, no FIN, no RST) is closed

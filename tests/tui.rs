@@ -43,7 +43,8 @@ fn app_for(capture: &Path, extract: &Path) -> App {
     let mut merged = MergedCapture::new(vec![(name.clone(), reader)]);
     let mut out = Collect(Vec::new());
     let summary = {
-        let tracker = TransferTracker::new(Some(extract.to_path_buf())).unwrap();
+        let root = ftpscope::output::outdir::OutDir::open_or_create(extract).unwrap();
+        let tracker = TransferTracker::new(Some(root)).unwrap();
         let mut p = Pipeline {
             analyzer: Analyzer::new(Limits::default()),
             tracker,

@@ -5,15 +5,12 @@
 //! empty components are dropped (so nothing climbs out), `/` and `\` both split components,
 //! control characters, bidi overrides, `%` and characters Windows forbids become `%XX`, reserved
 //! device names (`CON`, `NUL`, `COM1` ...) get a `_` prefix, and components longer than 200
-//! bytes are shortened with a hash suffix. Files are created with `create_new`, so an existing
-//! file is never overwritten: a colliding name gets ` (2)`, ` (3)` ... before its extension.
-//! Transfers that are not complete carry their status in the name (`.truncated`, `.aborted`).
+//! bytes are shortened with a hash suffix. Where the names are created, beneath a folder
+//! handle and never over an existing file, is [`super::outdir`].
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const MAX_COMPONENT: usize = 200;
 const RESERVED: &[&str] = &[
@@ -34,7 +31,7 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
                     c,
                     '%' | '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|'
                 )
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+                || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
             if unsafe_char {
                 let mut buf = [0u8; 4];
                 for b in c.encode_utf8(&mut buf).bytes() {
@@ -84,72 +81,6 @@ pub fn sanitize_path(remote: &[u8]) -> PathBuf {
         .collect()
 }
 
-/// `name`, then `stem (2).ext`, `stem (3).ext` ... : the names tried for a file, in order.
-fn candidates(name: &str) -> impl Iterator<Item = String> + '_ {
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 => name.split_at(i),
-        _ => (name, ""),
-    };
-    (1..10_000u32).map(move |n| {
-        if n == 1 {
-            name.to_owned()
-        } else {
-            format!("{stem} ({n}){ext}")
-        }
-    })
-}
-
-fn no_free_name(dir: &Path, name: &str) -> io::Error {
-    io::Error::other(format!("no free name for {name} in {}", dir.display()))
-}
-
-/// Creates `dir/name`, or `dir/stem (n).ext` if taken, never overwriting. Returns the path
-/// and the open file.
-pub fn create_unique(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
-    fs::create_dir_all(dir)?;
-    for candidate in candidates(name) {
-        let path = dir.join(candidate);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => return Ok((path, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(no_free_name(dir, name))
-}
-
-/// Moves a finished temporary file to its final, unique name (`dir/name`, or
-/// `dir/stem (n).ext` if taken), never overwriting.
-///
-/// A hard link to the new name, then removing the temporary one: linking never replaces an
-/// existing file. Renaming over an exclusively created empty placeholder would do the same,
-/// but ext4 takes a rename over an existing file for a "replace via rename" and writes the
-/// file's data out at once (`auto_da_alloc`), on the calling thread: 4 % of the parsing
-/// thread with `-x` on the 1 GiB benchmark capture. Where hard links are not supported, the
-/// placeholder and rename it is.
-pub fn place(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
-    for candidate in candidates(name) {
-        let path = dir.join(candidate);
-        match fs::hard_link(temp, &path) {
-            Ok(()) => {
-                fs::remove_file(temp)?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(_) => return place_by_rename(temp, dir, name),
-        }
-    }
-    Err(no_free_name(dir, name))
-}
-
-fn place_by_rename(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
-    let (path, _file) = create_unique(dir, name)?;
-    // rename over the empty placeholder we just created exclusively.
-    fs::rename(temp, &path)?;
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,46 +109,5 @@ mod tests {
         let long = vec![b'a'; 300];
         let c = sanitize_component(&long).unwrap();
         assert!(c.len() <= MAX_COMPONENT && c.contains('~'));
-    }
-
-    #[test]
-    fn placing_never_overwrites() {
-        let dir = std::env::temp_dir().join(format!("ftpscope-place-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let mut placed = Vec::new();
-        for (i, place) in [place, place_by_rename, place].into_iter().enumerate() {
-            let temp = dir.join(format!("temp-{i}"));
-            fs::write(&temp, format!("file {i}")).unwrap();
-            placed.push(place(&temp, &dir.join("out"), "f.txt").unwrap());
-            assert!(!temp.exists(), "the temporary name is gone");
-        }
-        let out = dir.join("out");
-        assert_eq!(
-            placed,
-            [
-                out.join("f.txt"),
-                out.join("f (2).txt"),
-                out.join("f (3).txt")
-            ]
-        );
-        for (i, path) in placed.iter().enumerate() {
-            assert_eq!(fs::read_to_string(path).unwrap(), format!("file {i}"));
-        }
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn never_overwrites() {
-        let dir =
-            std::env::temp_dir().join(format!("ftpscope-extract-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let (a, _) = create_unique(&dir, "f.txt").unwrap();
-        let (b, _) = create_unique(&dir, "f.txt").unwrap();
-        let (c, _) = create_unique(&dir, ".hidden").unwrap();
-        assert_eq!(a, dir.join("f.txt"));
-        assert_eq!(b, dir.join("f (2).txt"));
-        assert_eq!(c, dir.join(".hidden"));
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

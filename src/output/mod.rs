@@ -1,4 +1,5 @@
 //! Where the analysis goes: JSON Lines, files on disk, the text report.
 pub mod extract;
 pub mod json;
+pub mod outdir;
 pub mod report;

@@ -429,19 +429,27 @@ struct Spill {
 const READ_WINDOW: usize = 64 << 10;
 
 impl Spill {
+    /// The spill holds every dialogue, passwords unmasked: an unnamed file (`O_TMPFILE`
+    /// where the OS and the file system have it, else a random name made by the `tempfile`
+    /// crate and removed at once), mode 0600 from its creation, never an existing file.
     fn create(dir: Option<&std::path::Path>) -> io::Result<Spill> {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let dir = dir.map_or_else(std::env::temp_dir, std::path::Path::to_path_buf);
-        let path = dir.join(format!("ftpscope-spill-{}-{n}", std::process::id()));
-        let file = File::options()
+        let unnamed = File::options()
             .read(true)
             .write(true)
-            .create_new(true)
-            .open(&path)
+            .custom_flags(libc::O_TMPFILE)
+            .mode(0o600)
+            .open(&dir);
+        let file = unnamed
+            .or_else(|_| {
+                tempfile::Builder::new()
+                    .prefix("ftpscope-spill-")
+                    .permissions(std::fs::Permissions::from_mode(0o600))
+                    .tempfile_in(&dir)
+                    .map(tempfile::NamedTempFile::into_file)
+            })
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
-        // Gone from the folder at once: the space is freed when ftpscope exits, however.
-        let _ = std::fs::remove_file(&path);
         Ok(Spill {
             file,
             buffer: Vec::with_capacity(SPILL_BUFFER),
@@ -529,6 +537,21 @@ fn split_head(head: &[u8]) -> (u64, usize) {
 mod tests {
     use super::*;
     use crate::transfers::Listing;
+
+    /// The spill holds passwords: no name anyone could open, and 0600 from its creation.
+    #[test]
+    fn the_spill_file_is_unnamed_and_private() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("ftpscope-spill-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let spill = Spill::create(Some(&dir)).unwrap();
+        let meta = spill.file.metadata().unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(meta.nlink(), 0, "no name in any folder");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
     use ftpscope_core::event::{CommandLine, Reply, TransferRecord};
     use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};
 

@@ -1,7 +1,7 @@
 //! The TUI's state and its one mutation, [`App::update`]. Everything the user sees is derived
 //! from this state by the pure functions in [`crate::tui::view`].
 
-use crate::output::extract;
+use crate::output::outdir::OutDir;
 use crate::pipeline::{Record, RunSummary};
 use crate::store::{SessionRow, Store, TransferRow};
 use crate::text::escape;
@@ -688,8 +688,8 @@ impl App {
             .file
             .clone()
             .ok_or_else(|| std::io::Error::other("no file"))?;
-        let (_, name) = final_location(Path::new(""), &t.record);
-        let (path, mut out) = extract::create_unique(dir, &name)?;
+        let (_, name) = final_location(&t.record);
+        let (path, mut out) = OutDir::open_or_create(dir)?.create_unique(&name)?;
         std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
         Ok(path)
     }

@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod view;
 
 use crate::capture::MergedCapture;
+use crate::output::outdir::OutDir;
 use crate::pipeline::{Output, Pipeline, Record, RunSummary};
 use crate::transfers::TransferTracker;
 use app::{App, Msg};
@@ -104,7 +105,7 @@ pub fn file_job(names: Vec<String>, mut capture: MergedCapture, limits: Limits) 
     Box::new(move |feed: Feed<'_>| {
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(limits),
-            tracker: TransferTracker::new(Some(feed.files))?,
+            tracker: TransferTracker::new(Some(OutDir::open_or_create(&feed.files)?))?,
             outputs: vec![feed.output],
         };
         let status = feed.status;

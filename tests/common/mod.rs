@@ -4,6 +4,7 @@
 
 use ftpscope::capture::{CaptureReader, MergedCapture};
 use ftpscope::output::json::JsonLines;
+use ftpscope::output::outdir::OutDir;
 use ftpscope::pipeline::{Pipeline, RunSummary};
 use ftpscope::transfers::TransferTracker;
 use ftpscope_core::{Analyzer, Limits};
@@ -52,7 +53,8 @@ pub fn run_bytes(
     let mut out = Vec::new();
     let summary = {
         let mut json = JsonLines::new(&mut out, false);
-        let tracker = TransferTracker::new(extract).expect("extract dir");
+        let root = extract.map(|d| OutDir::open_or_create(&d).expect("extract dir"));
+        let tracker = TransferTracker::new(root).expect("extract dir");
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(limits),
             tracker,
