@@ -1032,7 +1032,7 @@ mod enabled {
             };
             let mut pipeline = Pipeline {
                 analyzer: Analyzer::new(limits),
-                tracker: TransferTracker::new(Some(OutDir::open_or_create(&feed.files)?))?,
+                tracker: tui::ui_tracker(&feed.files)?,
                 outputs: vec![&mut marker],
             };
             let mut summary =

@@ -71,6 +71,10 @@ struct Live {
     temp: Option<FileSink>,
     head: Vec<u8>,
     head_full: bool,
+    /// Its file went over the disk budget ([`TransferTracker::limit_disk`]) and is not kept.
+    over_budget: bool,
+    /// Bytes of its file counted against the disk budget.
+    written: u64,
 }
 
 /// A transfer's temporary file (in the private folder of partial files) while its bytes are
@@ -108,6 +112,12 @@ impl FileSink {
     fn fail(&mut self, e: io::Error) {
         self.error = Some(format!("cannot write {}: {e}", self.name));
         self.out = None;
+    }
+
+    /// Closes and removes the file: it is not kept.
+    fn discard(self, partial: &OutDir) {
+        drop(self.out);
+        let _ = partial.remove_file(&self.name);
     }
 
     /// Flushes and closes the file: its name in `partial`, or why it could not be written (it
@@ -263,7 +273,10 @@ pub struct TransferTracker {
     workers: Option<Workers>,
     /// The server of each transfer the workers have not finished, in the order they ended
     /// (for [`TransferTracker::complete`]'s resume check).
-    awaiting: VecDeque<Option<IpAddr>>,
+    awaiting: VecDeque<(Option<IpAddr>, bool)>,
+    /// Bytes of files kept at most (see [`TransferTracker::limit_disk`]), and kept so far.
+    disk_budget: Option<u64>,
+    disk_used: u64,
     /// Never start the threads (see [`TransferTracker::keep_hashing_inline`]).
     inline_only: bool,
 }
@@ -287,6 +300,8 @@ impl TransferTracker {
             first_error: None,
             workers: None,
             awaiting: VecDeque::new(),
+            disk_budget: None,
+            disk_used: 0,
             inline_only: false,
         })
     }
@@ -307,6 +322,13 @@ impl TransferTracker {
                 .transpose();
             self.workers = extract.and_then(Workers::spawn).ok();
         }
+    }
+
+    /// Keeps at most `bytes` of files on disk (the terminal UI's private folder): a transfer
+    /// whose bytes would go past it is still hashed and recorded, but its file is dropped and
+    /// its record says so in `file_error`.
+    pub fn limit_disk(&mut self, bytes: u64) {
+        self.disk_budget = Some(bytes);
     }
 
     /// Hashes and writes on the calling thread always, even when
@@ -358,6 +380,8 @@ impl TransferTracker {
             temp: None,
             head: Vec::new(),
             head_full: false,
+            over_budget: false,
+            written: 0,
         };
         match (self.workers.as_mut(), &self.extract) {
             // The writing thread creates the file.
@@ -388,6 +412,28 @@ impl TransferTracker {
             live.head = Vec::new();
             live.head_full = true;
         }
+        if let Some(budget) = self.disk_budget
+            && !live.over_budget
+            && self.extract.is_some()
+        {
+            let used = self.disk_used + data.len() as u64;
+            if used > budget {
+                // What it wrote so far goes too: a file is kept whole or not at all.
+                live.over_budget = true;
+                self.disk_used -= live.written;
+                match self.workers.as_mut() {
+                    Some(w) => w.drop_file(id),
+                    None => {
+                        if let (Some(temp), Some(dirs)) = (live.temp.take(), &self.extract) {
+                            temp.discard(&dirs.partial);
+                        }
+                    }
+                }
+            } else {
+                self.disk_used = used;
+                live.written += data.len() as u64;
+            }
+        }
         match self.workers.as_mut() {
             Some(w) => w.data(id, data),
             None => {
@@ -415,9 +461,9 @@ impl TransferTracker {
     /// empty and its file not placed yet (see [`TransferTracker::complete`]).
     pub fn ended(&mut self, record: TransferRecord, server: Option<IpAddr>) -> TransferOutcome {
         let live = self.live.remove(&record.transfer);
-        let (hasher, temp, head, head_full) = match live {
-            Some(l) => (l.hasher, l.temp, l.head, l.head_full),
-            None => (Sha256::new(), None, Vec::new(), false),
+        let (hasher, temp, head, head_full, over_budget) = match live {
+            Some(l) => (l.hasher, l.temp, l.head, l.head_full, l.over_budget),
+            None => (Sha256::new(), None, Vec::new(), false, false),
         };
         let listing = record
             .listing
@@ -433,14 +479,14 @@ impl TransferTracker {
             combined_sha256: None,
             capture_drops: None,
         };
-        let placement = self
-            .extract
-            .as_ref()
-            .map(|_| Placement::of(&outcome.record));
+        let placement = self.extract.as_ref().map(|_| match over_budget {
+            true => Placement::Remove,
+            false => Placement::of(&outcome.record),
+        });
         match (self.workers.as_mut(), &self.extract) {
             (Some(w), _) => {
                 w.ended(outcome.record.transfer, placement);
-                self.awaiting.push_back(server);
+                self.awaiting.push_back((server, over_budget));
             }
             (None, dirs) => {
                 let file = temp.zip(dirs.as_ref());
@@ -448,7 +494,7 @@ impl TransferTracker {
                     sha256: crate::text::hex(&hasher.finalize()),
                     file: file.and_then(|(temp, dirs)| finish_file(temp, dirs, placement)),
                 };
-                self.finish_outcome(&mut outcome, done, server);
+                self.finish_outcome(&mut outcome, done, server, over_budget);
             }
         }
         outcome
@@ -457,8 +503,8 @@ impl TransferTracker {
     /// Fills in what the threads did for the oldest transfer ended and not completed: its
     /// digest, and its file placed under its final name.
     pub fn complete(&mut self, outcome: &mut TransferOutcome, done: Done) {
-        let server = self.awaiting.pop_front().flatten();
-        self.finish_outcome(outcome, done, server);
+        let (server, over_budget) = self.awaiting.pop_front().unwrap_or_default();
+        self.finish_outcome(outcome, done, server, over_budget);
     }
 
     fn finish_outcome(
@@ -466,8 +512,16 @@ impl TransferTracker {
         outcome: &mut TransferOutcome,
         done: Done,
         server: Option<IpAddr>,
+        over_budget: bool,
     ) {
         outcome.sha256 = done.sha256;
+        if over_budget && let Some(budget) = self.disk_budget {
+            // Not an extraction failure: a bound the caller chose, said on the record.
+            outcome.file_error = Some(format!(
+                "not kept: over the {} of files kept here (-x DIR extracts every file)",
+                crate::text::human_bytes(budget)
+            ));
+        }
         match done.file {
             Some(Ok(path)) => outcome.file = Some(path),
             Some(Err(e)) => {
@@ -720,6 +774,8 @@ enum Op {
     Start(TransferId),
     /// The next `len` bytes of the batch belong to the transfer.
     Data(TransferId, usize),
+    /// The transfer's file is not kept (over the disk budget): removed, later bytes only hashed.
+    DropFile(TransferId),
     End(TransferId),
 }
 
@@ -744,7 +800,7 @@ impl Batch {
                     at += len;
                     bytes
                 }
-                Op::Start(_) | Op::End(_) => &[],
+                Op::Start(_) | Op::End(_) | Op::DropFile(_) => &[],
             };
             f(op, bytes);
         }
@@ -833,6 +889,11 @@ impl Workers {
         self.push(Op::Data(id, bytes.len()));
     }
 
+    /// The transfer's file is not kept: removed, its later bytes only hashed.
+    fn drop_file(&mut self, id: TransferId) {
+        self.push(Op::DropFile(id));
+    }
+
     /// The transfer ended: its result will come back after those of transfers ended before.
     /// When extracting, `placement` says where its file goes.
     fn ended(&mut self, id: TransferId, placement: Option<Placement>) {
@@ -910,6 +971,7 @@ fn hash(batches: Receiver<Batch>, after: AfterHashing) {
                 let h = hashers.remove(&id).unwrap_or_default();
                 digests.push_back(crate::text::hex(&h.finalize()));
             }
+            Op::DropFile(_) => {}
         });
         batch.digests = digests;
         match &after {
@@ -951,6 +1013,11 @@ fn write_files(
             Op::Data(id, _) => {
                 if let Some(f) = files.get_mut(&id) {
                     f.write(bytes);
+                }
+            }
+            Op::DropFile(id) => {
+                if let Some(f) = files.remove(&id) {
+                    f.discard(&dirs.partial);
                 }
             }
             Op::End(id) => {
@@ -1061,18 +1128,9 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
     }
 
-    #[test]
-    fn tracker_on_threads_leaves_the_digest_and_the_file_to_come() {
-        let dir = temp_dir("tracker-threads");
-        let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
-        t.start_threads();
-        if !t.on_threads() {
-            return; // one core: the work stays inline
-        }
-        t.started(7);
-        t.data(7, b"abc");
-        let record = TransferRecord {
-            transfer: 7,
+    fn record(id: TransferId, bytes: u64) -> TransferRecord {
+        TransferRecord {
+            transfer: id,
             session: None,
             start: 0,
             end: 0,
@@ -1088,7 +1146,7 @@ mod tests {
             data_responder: None,
             transfer_type: None,
             offset: 0,
-            bytes: 3,
+            bytes,
             expected_bytes: None,
             gap_bytes: 0,
             missing_bytes: 0,
@@ -1096,8 +1154,71 @@ mod tests {
             reason: String::new(),
             reply_code: Some(226),
             listing: false,
-        };
-        let mut outcome = t.ended(record, None);
+        }
+    }
+
+    /// The UI's folder holds at most the budget: a file that would go past it is dropped
+    /// whole (its bytes still hashed), and files that fit after it are still kept.
+    #[test]
+    fn files_past_the_disk_budget_are_hashed_but_not_kept() {
+        for threads in [false, true] {
+            let dir = temp_dir(&format!("budget-{threads}"));
+            let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
+            t.limit_disk(10);
+            if threads {
+                t.start_threads();
+            }
+            for id in 1..=3 {
+                t.started(id);
+            }
+            t.data(1, b"aaaaaa");
+            t.data(2, b"bbb");
+            t.data(2, b"bbbbb"); // 6 + 8 > 10: dropped, its 3 bytes given back
+            t.data(3, b"cccc"); // 6 + 4 = 10: kept
+            let mut outcomes: Vec<_> = [(1, 6), (2, 8), (3, 4)]
+                .into_iter()
+                .map(|(id, n)| t.ended(record(id, n), None))
+                .collect();
+            if t.on_threads() {
+                for o in &mut outcomes {
+                    let done = t.wait_done().unwrap();
+                    t.complete(o, done);
+                }
+            }
+            let [one, two, three] = &outcomes[..] else {
+                panic!()
+            };
+            assert_eq!(fs::read(one.file.as_ref().unwrap()).unwrap(), b"aaaaaa");
+            assert_eq!(fs::read(three.file.as_ref().unwrap()).unwrap(), b"cccc");
+            assert_eq!(two.file, None);
+            assert_eq!(two.sha256, sha(b"bbbbbbbb"), "still hashed whole");
+            assert_eq!(
+                two.file_error.as_deref(),
+                Some("not kept: over the 10 B of files kept here (-x DIR extracts every file)")
+            );
+            assert_eq!(t.first_error, None, "not an extraction failure");
+            t.stop_threads();
+            t.finish();
+            let left: Vec<_> = fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, ["orphans"], "threads {threads}");
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn tracker_on_threads_leaves_the_digest_and_the_file_to_come() {
+        let dir = temp_dir("tracker-threads");
+        let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
+        t.start_threads();
+        if !t.on_threads() {
+            return; // one core: the work stays inline
+        }
+        t.started(7);
+        t.data(7, b"abc");
+        let mut outcome = t.ended(record(7, 3), None);
         assert!(outcome.sha256.is_empty());
         assert_eq!(outcome.file, None);
         let done = t.wait_done().unwrap();

@@ -477,11 +477,16 @@ impl App {
             }
             (Overlay::Detail(r), Action::Save) => {
                 let r = *r;
-                if self.open.as_ref().is_some_and(|t| t.file.is_some()) {
-                    self.overlay = Overlay::Save(r, ".".into());
-                } else {
-                    self.message =
-                        Some("nothing to save: no byte of this transfer was captured".into());
+                match self.open.as_ref() {
+                    Some(t) if t.file.is_some() => self.overlay = Overlay::Save(r, ".".into()),
+                    Some(TransferOutcome {
+                        file_error: Some(e),
+                        ..
+                    }) => self.message = Some(format!("nothing to save: {}", escape(e.as_bytes()))),
+                    _ => {
+                        self.message =
+                            Some("nothing to save: no byte of this transfer was captured".into())
+                    }
                 }
             }
             (Overlay::Detail(_), Action::Home) => {

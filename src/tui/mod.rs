@@ -100,12 +100,23 @@ impl StatusSender {
     }
 }
 
+/// Bytes of transferred files the UI keeps in its private folder, to show and save them: past
+/// this, a transfer is still analysed and hashed but its file is not kept (`-x` keeps all).
+pub const FILES_KEPT: u64 = 1 << 30;
+
+/// The tracker of a UI job: files into the UI's private folder, at most [`FILES_KEPT`] bytes.
+pub fn ui_tracker(files: &std::path::Path) -> io::Result<TransferTracker> {
+    let mut tracker = TransferTracker::new(Some(OutDir::open_or_create(files)?))?;
+    tracker.limit_disk(FILES_KEPT);
+    Ok(tracker)
+}
+
 /// The usual job: capture files read through the pipeline.
 pub fn file_job(names: Vec<String>, mut capture: MergedCapture, limits: Limits) -> Job {
     Box::new(move |feed: Feed<'_>| {
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(limits),
-            tracker: TransferTracker::new(Some(OutDir::open_or_create(&feed.files)?))?,
+            tracker: ui_tracker(&feed.files)?,
             outputs: vec![feed.output],
         };
         let status = feed.status;

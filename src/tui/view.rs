@@ -586,9 +586,13 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 )));
             }
         }
-        _ if t.file.is_none() => {
-            lines.push(Line::styled("(no byte of this transfer was captured)", DIM))
-        }
+        _ if t.file.is_none() => lines.push(Line::styled(
+            match &t.file_error {
+                Some(e) => format!("({})", escape(e.as_bytes())),
+                None => "(no byte of this transfer was captured)".into(),
+            },
+            DIM,
+        )),
         (_, true) => {
             for (i, chunk) in app.detail.bytes.chunks(16).take(rows).enumerate() {
                 let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
