@@ -781,6 +781,135 @@ fn tcp_a_million_half_open_flows_stay_within_the_flow_table() {
     );
 }
 
+/// The attempts counted for one server.
+fn attempts_to(stats: &ftpscope_core::Stats, server: &str) -> Option<u64> {
+    let server = sa(server);
+    stats
+        .connection_attempts
+        .servers
+        .get(&server)
+        .map(|c| c.attempts)
+}
+
+#[test]
+fn tcp_a_million_syns_to_port_21_in_one_second_make_no_session_with_the_default_limits() {
+    let mut net = Net::new(Limits::default());
+    let ((), peak) = peak_heap(|| {
+        for i in 0..1_000_000 {
+            flood_syn(&mut net, i);
+            if i % 10_000 == 0 {
+                // Nothing but anomalies (the table filling up): no session, no transfer.
+                let told = net.checker.events.drain(..);
+                assert!(told.into_iter().all(|e| matches!(e, Event::Anomaly(_))));
+            }
+        }
+    });
+    eprintln!("1 000 000 SYNs to port 21, default limits: peak heap {peak} bytes");
+    assert!(peak < 128 * MIB, "{peak} bytes for 1 000 000 SYNs");
+    let (flows, sessions, transfers) = net.checker.analyzer.in_flight();
+    assert!(flows <= Limits::default().max_flows);
+    assert_eq!((sessions, transfers), (0, 0));
+    let out = net.finish();
+    assert_eq!(out.stats.sessions, 0);
+    assert!(out.sessions().is_empty());
+    assert_eq!(out.stats.connections, 1_000_000);
+    assert_eq!(out.stats.connection_attempts.total, 1_000_000);
+    assert_eq!(attempts_to(&out.stats, "10.0.0.2:21"), Some(1_000_000));
+    let reported = out.anomalies(AnomalyKind::ConnectionAttempts);
+    assert_eq!(reported.len(), 1, "one anomaly for the one server");
+    assert_eq!(
+        reported[0].detail,
+        "1000000 attempts to 10.0.0.2:21: SYN never answered, or refused"
+    );
+}
+
+#[test]
+fn tcp_a_connection_is_a_session_from_its_first_byte_and_attempts_count_once_per_4_tuple() {
+    let mut net = Net::new(Limits::default());
+    let (c1, c2, s) = (
+        sa("10.0.0.1:40001"),
+        sa("10.0.0.1:40002"),
+        sa("10.0.0.2:21"),
+    );
+    // A SYN retried twice, then a SYN refused, retried after the RST, refused again: two
+    // attempts, no session.
+    for _ in 0..3 {
+        net.packet(c1, s, 100, 0, SYN, b"");
+    }
+    for _ in 0..2 {
+        net.packet(c2, s, 200, 0, SYN, b"");
+        net.packet(s, c2, 0, 201, RST | ACK, b"");
+    }
+    // Connected, never a byte, closed: no session, not an attempt.
+    let mut empty = net.connect("10.0.0.1:40003", "10.0.0.2:21", 300);
+    net.close(&mut empty);
+    // Only the unanswered SYN is still tracked: quiet, with no session.
+    assert_eq!(net.checker.analyzer.in_flight(), (1, 0, 0));
+    // A session whose greeting comes a minute after the handshake starts at its SYN.
+    let syn_ts = net.ts + 1_000_000;
+    let mut c = net.connect("10.0.0.1:40000", "10.0.0.2:21", 7000);
+    assert_eq!(net.checker.analyzer.in_flight(), (2, 0, 0));
+    net.wait(60 * SECOND);
+    net.server(&mut c, b"220 ready\r\n");
+    assert_eq!(net.checker.analyzer.in_flight(), (2, 1, 0));
+    net.client(&mut c, b"QUIT\r\n");
+    net.server(&mut c, b"221 bye\r\n");
+    net.close(&mut c);
+    let out = net.finish();
+    let sessions = out.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!((sessions[0].session, sessions[0].start), (1, syn_ts));
+    assert_eq!(
+        out.exchanges()[0].replies[0].code,
+        220,
+        "the greeting was expected"
+    );
+    assert_eq!(out.count(AnomalyKind::TcpMidstream), 0);
+    assert_eq!(out.stats.connection_attempts.total, 2);
+    assert_eq!(attempts_to(&out.stats, "10.0.0.2:21"), Some(2));
+}
+
+#[test]
+fn limit_attempt_servers_counts_the_rest_together() {
+    let limits = Limits {
+        max_attempt_servers: 2,
+        ..Limits::default()
+    };
+    let mut net = Net::new(limits);
+    for (i, server) in [
+        "10.0.0.2:21",
+        "10.0.0.3:21",
+        "10.0.0.2:21",
+        "10.0.0.4:21",
+        "10.0.0.2:2121",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let client = sa(&format!("10.0.0.1:{}", 40000 + i));
+        net.packet(client, sa(server), 1, 0, SYN, b"");
+    }
+    let out = net.finish();
+    let attempts = &out.stats.connection_attempts;
+    assert_eq!((attempts.total, attempts.other_servers), (5, 2));
+    assert_eq!(attempts.servers.len(), 2);
+    assert_eq!(attempts_to(&out.stats, "10.0.0.2:21"), Some(2));
+    assert_eq!(attempts_to(&out.stats, "10.0.0.3:21"), Some(1));
+    let details: Vec<&str> = out
+        .anomalies(AnomalyKind::ConnectionAttempts)
+        .iter()
+        .map(|a| a.detail.as_str())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "2 attempts to 10.0.0.2:21: SYN never answered, or refused",
+            "1 attempt to 10.0.0.3:21: SYN never answered, or refused",
+            "2 attempts to other servers, beyond the first 2 (max_attempt_servers)"
+        ]
+    );
+}
+
 #[test]
 fn tcp_a_closed_connection_is_remembered_by_its_key_for_late_segments_only() {
     let limits = Limits {

@@ -330,6 +330,97 @@ fn idle_timeout_ends_silent_sessions() {
     assert!(err.contains("--idle-timeout"), "{err}");
 }
 
+/// Connections that never carry a byte (SYNs unanswered or refused, a handshake closed at
+/// once) make no session: the attempts are counted per server in the summary and the report,
+/// with one anomaly per server; a real session beside them is told as always.
+#[test]
+fn connections_without_payload_are_counted_per_server_not_told_as_sessions() {
+    let mut w = Wire::default();
+    // Unanswered, and retried on the same 4-tuple: one attempt.
+    w.syn("10.0.0.1:40001", "10.0.0.2:21", 100);
+    w.wait(1);
+    w.syn("10.0.0.1:40001", "10.0.0.2:21", 100);
+    // Refused.
+    let refused = w.syn("10.0.0.1:40002", "10.0.0.2:21", 200);
+    w.reset(&refused, false);
+    w.syn("10.0.0.1:40003", "10.0.0.2:21", 300);
+    w.syn("10.0.0.1:40004", "10.0.0.9:21", 400);
+    // Connected and closed without a byte: no session, and not an attempt either.
+    let mut empty = w.connect("10.0.0.1:40005", "10.0.0.2:21", 500, 600);
+    w.close(&mut empty, true);
+    let mut c = w.connect("10.0.0.1:40000", "10.0.0.2:21", 1, 2);
+    w.server(&mut c, b"220 ready\r\n");
+    w.client(&mut c, b"QUIT\r\n");
+    w.server(&mut c, b"221 bye\r\n");
+    w.close(&mut c, true);
+    let capture = w.pcap();
+
+    let out = ftpscope(&["-r", "-", "--json"], Some(&capture));
+    assert!(out.status.success());
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |ty: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|r| r["type"] == ty).collect()
+    };
+    let sessions = of("session");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (&sessions[0]["session"], &sessions[0]["client"]),
+        (&serde_json::json!(1), &serde_json::json!("10.0.0.1:40000"))
+    );
+    let summary = of("summary")[0];
+    assert_eq!(
+        (&summary["sessions"], &summary["tcp_connections"]),
+        (&serde_json::json!(1), &serde_json::json!(6))
+    );
+    let attempts = &summary["connection_attempts"];
+    assert_eq!(attempts["total"], 4);
+    assert_eq!(attempts["other_servers"], 0);
+    let servers: Vec<(&str, u64)> = attempts["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["server"].as_str().unwrap(),
+                s["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(servers, [("10.0.0.2:21", 3), ("10.0.0.9:21", 1)]);
+    let details: Vec<&str> = of("anomaly")
+        .iter()
+        .filter(|a| a["kind"] == "connection_attempts")
+        .map(|a| a["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "3 attempts to 10.0.0.2:21: SYN never answered, or refused",
+            "1 attempt to 10.0.0.9:21: SYN never answered, or refused"
+        ]
+    );
+    assert_eq!(summary["anomalies"]["connection_attempts"], 2);
+
+    let out = ftpscope(&["-r", "-", "--report"], Some(&capture));
+    assert!(out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains(
+            "4 connection attempts (SYN never answered, or refused; no session):\n          3  10.0.0.2:21\n          1  10.0.0.9:21\n\n"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("6 TCP connections, 1 FTP sessions"),
+        "{report}"
+    );
+    assert_eq!(report.matches("\nSession ").count(), 1, "{report}");
+}
+
 /// With no usable temporary folder the report still lists every session and transfer from
 /// what it keeps in memory, and says what is missing and why.
 #[test]

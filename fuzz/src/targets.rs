@@ -505,6 +505,7 @@ pub fn small_limits() -> Limits {
         max_fragment_bytes: 8192,
         max_fragment_datagrams: 8,
         fragment_timeout: 10 * SECOND,
+        max_attempt_servers: 4,
         anomaly_events_per_kind: 20,
         sweep_interval: SECOND,
     }

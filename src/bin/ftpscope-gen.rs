@@ -14,6 +14,9 @@
 //! It streams: memory holds the sessions in flight and one flight of segments, never a file.
 //! Everything comes from `--seed`: the same flags give the same bytes.
 //!
+//! `--syn-flood N` writes something else: N unanswered SYNs to port 21, for the memory figure of
+//! a SYN flood (README, "Hostile input").
+//!
 //! The manifest (`FILE.manifest.jsonl` unless `--manifest` says otherwise) has one line per
 //! file or listing, `{"type":"file", "session", "command", "path", "mode", "announced_by",
 //! "bytes", "sha256"}`, then one `{"type":"summary", ...}` line with the frame and byte counts.
@@ -59,6 +62,11 @@ struct Args {
     retransmit_permille: u32,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Instead of FTP traffic: this many SYNs to port 21 of one server, each from its own
+    /// source address and port, a microsecond apart, none answered (a SYN flood, for the
+    /// memory figure in the README's "Hostile input"). No manifest is written.
+    #[arg(long, value_name = "N")]
+    syn_flood: Option<u32>,
     /// Say nothing on standard error.
     #[arg(short, long)]
     quiet: bool,
@@ -943,7 +951,50 @@ fn send_flight<W: Write, M: Write>(
     Ok(a.left == 0)
 }
 
+/// `--syn-flood`: `n` SYNs to 10.0.0.2:21, a microsecond apart, from 10.x.y.z:1024-1279.
+fn syn_flood(args: &Args, n: u32) -> io::Result<()> {
+    let mut pcap = Pcap::new(BufWriter::with_capacity(4 << 20, File::create(&args.out)?))?;
+    let server = Ep {
+        ip: [10, 0, 0, 2],
+        port: 21,
+    };
+    for i in 0..n {
+        pcap.clock = u64::from(i) * 1000;
+        let client = Ep {
+            ip: [10, 1 + (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8],
+            port: 1024 + (i & 0xff) as u16,
+        };
+        pcap.tcp(
+            client,
+            server,
+            i as u16,
+            i.wrapping_mul(2_654_435_761),
+            0,
+            SYN,
+            &[],
+        )?;
+    }
+    pcap.out.flush()?;
+    if !args.quiet {
+        eprintln!(
+            "ftpscope-gen: {}: {} SYNs to {}.{}.{}.{}:{}, {:.1} MB",
+            args.out.display(),
+            pcap.frames,
+            server.ip[0],
+            server.ip[1],
+            server.ip[2],
+            server.ip[3],
+            server.port,
+            pcap.bytes as f64 / 1e6
+        );
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> io::Result<()> {
+    if let Some(n) = args.syn_flood {
+        return syn_flood(args, n);
+    }
     let started = Instant::now();
     let manifest_path = args.manifest.clone().unwrap_or_else(|| {
         let mut p = args.out.clone().into_os_string();

@@ -470,6 +470,29 @@ pub fn write_summary(out: &mut Vec<u8>, s: &RunSummary) {
     m.u64("tcp_connections", s.stats.connections);
     m.u64("sessions", s.stats.sessions);
     m.u64("transfers", s.stats.transfers);
+    let attempts = &s.stats.connection_attempts;
+    if attempts.total > 0 {
+        // Present only when there were some: most captures have none.
+        m.key("connection_attempts");
+        let mut a = Obj::new(m.out, escapes);
+        a.u64("total", attempts.total);
+        a.key("servers");
+        a.out.push(b'[');
+        for (i, (server, count)) in attempts.by_count().into_iter().enumerate() {
+            if i > 0 {
+                a.out.push(b',');
+            }
+            let mut one = Obj::new(a.out, escapes);
+            one.addr("server", Some(server));
+            one.u64("attempts", count.attempts);
+            one.ts("first", Some(count.first));
+            one.ts("last", Some(count.last));
+            one.end();
+        }
+        a.out.push(b']');
+        a.u64("other_servers", attempts.other_servers);
+        a.end();
+    }
     m.key("anomalies");
     let mut anomalies = Obj::new(m.out, escapes);
     for kind in AnomalyKind::ALL {
@@ -866,6 +889,36 @@ mod tests {
                 "\n",
                 r#"{"type":"summary","inputs":["a\u0085b","c"],"frames":5,"bytes":0,"captured_bytes":0,"tcp_connections":0,"sessions":0,"transfers":0,"anomalies":{"ip_fragment_timeout":2,"tcp_port_reuse":1},"damage":[{"input":"x\u202e","offset":9,"what":"bad\n"}],"interface":"lo","received":1,"kernel_drops":2,"interface_drops":3,"transfers_with_drops":4}"#,
                 "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn summary_counts_connection_attempts_per_server_the_most_attempted_first() {
+        use ftpscope_core::AttemptCount;
+        let mut summary = RunSummary::default();
+        summary.stats.anomalies = vec![0; AnomalyKind::ALL.len()];
+        let attempts = &mut summary.stats.connection_attempts;
+        for (server, n) in [("10.0.0.2:21", 2), ("[fe80::1]:21", 7)] {
+            let count = AttemptCount {
+                attempts: n,
+                first: 1_000,
+                last: 2_000_000_000,
+            };
+            attempts.servers.insert(server.parse().unwrap(), count);
+        }
+        attempts.other_servers = 3;
+        attempts.total = 12;
+        let mut out = Vec::new();
+        write_summary(&mut out, &summary);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                r#"{"type":"summary","inputs":[],"frames":0,"bytes":0,"captured_bytes":0,"tcp_connections":0,"sessions":0,"transfers":0,"#,
+                r#""connection_attempts":{"total":12,"servers":["#,
+                r#"{"server":"[fe80::1]:21","attempts":7,"first":"1970-01-01T00:00:00.000001Z","last":"1970-01-01T00:00:02.000000Z"},"#,
+                r#"{"server":"10.0.0.2:21","attempts":2,"first":"1970-01-01T00:00:00.000001Z","last":"1970-01-01T00:00:02.000000Z"}],"#,
+                r#""other_servers":3},"anomalies":{},"damage":[]}"#
             )
         );
     }

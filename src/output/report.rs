@@ -27,6 +27,9 @@ impl<W: Write> Report<W> {
     }
 }
 
+/// Servers listed one by one under the connection attempts; the JSON summary has them all.
+const ATTEMPT_SERVERS_SHOWN: usize = 20;
+
 fn clock(ts: Timestamp) -> String {
     // HH:MM:SS.mmm of the RFC 3339 form.
     rfc3339(ts).get(11..23).unwrap_or("").to_owned()
@@ -188,6 +191,26 @@ impl<W: Write> Output for Report<W> {
                 c.interface_drops,
                 c.transfers_with_drops
             )?;
+        }
+        let attempts = &s.stats.connection_attempts;
+        if attempts.total > 0 {
+            writeln!(
+                o,
+                "{} connection attempts (SYN never answered, or refused; no session):",
+                attempts.total
+            )?;
+            let servers = attempts.by_count();
+            for (server, count) in servers.iter().take(ATTEMPT_SERVERS_SHOWN) {
+                writeln!(o, "  {:>9}  {server}", count.attempts)?;
+            }
+            if servers.len() > ATTEMPT_SERVERS_SHOWN {
+                let more = servers.len() - ATTEMPT_SERVERS_SHOWN;
+                writeln!(o, "  … {more} more servers (see --json)")?;
+            }
+            if attempts.other_servers > 0 {
+                writeln!(o, "  {:>9}  other servers", attempts.other_servers)?;
+            }
+            writeln!(o)?;
         }
         for d in &s.damage {
             writeln!(

@@ -125,6 +125,20 @@ impl Wire {
         }
     }
 
+    /// A SYN alone: a connection attempt, until something answers it. Call again with the
+    /// same arguments for a retransmission.
+    pub fn syn(&mut self, client: &str, server: &str, client_isn: u32) -> Conn {
+        let (c, s) = (sa(client), sa(server));
+        let f = self.segment(c, s, client_isn, 0, "S", b"");
+        self.frames.push(f);
+        Conn {
+            client: c,
+            server: s,
+            client_seq: client_isn.wrapping_add(1),
+            server_seq: 0,
+        }
+    }
+
     /// A connection picked up mid-stream (no handshake in the capture).
     pub fn midstream(
         &mut self,

@@ -8,10 +8,12 @@
 
 use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
 use crate::defrag::Defragmenter;
-use crate::event::{Anomaly, AnomalyKind, Event, SessionId, TransferId};
+use crate::event::{
+    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, Event, SessionId, TransferId,
+};
 use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits};
-use crate::flow::{Conn, FlowKey, Role, guess_initiator};
+use crate::flow::{Conn, FlowKey, QuietConn, QuietFin, Role, guess_initiator};
 use crate::frame::{Frame, Timestamp};
 use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
@@ -33,6 +35,8 @@ pub struct Stats {
     pub connections: u64,
     pub sessions: u64,
     pub transfers: u64,
+    /// Connection attempts (SYNs never answered, or refused), per server.
+    pub connection_attempts: ConnectionAttempts,
     /// Per [`AnomalyKind::index`]: how many happened (events may have been capped).
     pub anomalies: Vec<u64>,
 }
@@ -45,13 +49,19 @@ impl Stats {
 
 pub struct Analyzer {
     pub(crate) limits: Limits,
+    /// Connections that carried payload, and data connections (linked when they open).
     pub(crate) flows: HashMap<FlowKey, Conn, FastState>,
+    /// Connections that have carried no payload yet, in 40 bytes each instead of a `Conn`'s
+    /// 264 (two reassemblers, both endpoints): a SYN flood fills this table, not `flows`. The
+    /// first payload byte moves a connection to `flows` ([`Analyzer::wake`]), and only then does
+    /// a connection to port 21 become an FTP session. Never shares a key with `flows`.
+    quiet: HashMap<FlowKey, QuietConn, FastState>,
     /// Closed connections, remembered for [`CLOSED_LINGER`] by key and last packet time only:
     /// enough to drop their late ACKs and retransmissions instead of opening a new connection,
-    /// and to take a SYN on the same 4-tuple as a new one. A whole `Conn` is about 350 bytes,
-    /// and a busy capture closes hundreds of connections a second. Counted with `flows` against
-    /// `Limits::max_flows`.
-    closed: HashMap<FlowKey, Timestamp, FastState>,
+    /// and to take a SYN on the same 4-tuple as a new one (or as the same attempt, see
+    /// [`Closed::attempt`]). A busy capture closes hundreds of connections a second, so no more
+    /// than that is kept. Counted with `flows` and `quiet` against `Limits::max_flows`.
+    closed: HashMap<FlowKey, Closed, FastState>,
     pub(crate) sessions: HashMap<SessionId, Session, FastState>,
     pub(crate) transfers: HashMap<TransferId, Transfer, FastState>,
     /// Live sessions per pair of host addresses (lower address first), so a connection that is
@@ -70,6 +80,15 @@ pub struct Analyzer {
     /// Emptied `TransferData` buffers given back by [`Analyzer::recycle`], reused for the next
     /// in-order segments instead of allocating.
     pub(crate) spare_buffers: Vec<Vec<u8>>,
+}
+
+/// What is remembered of a closed connection.
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    last_ts: Timestamp,
+    /// It was a connection attempt, counted: a SYN retried on the same 4-tuple is the same
+    /// attempt, not another.
+    attempt: bool,
 }
 
 /// Buffers kept by [`Analyzer::recycle`], and the largest one kept.
@@ -95,6 +114,7 @@ impl Analyzer {
         Analyzer {
             limits,
             flows: HashMap::default(),
+            quiet: HashMap::default(),
             closed: HashMap::default(),
             sessions: HashMap::default(),
             transfers: HashMap::default(),
@@ -140,7 +160,11 @@ impl Analyzer {
 
     /// Connections, sessions and transfers in flight (for memory checks and the status bar).
     pub fn in_flight(&self) -> (usize, usize, usize) {
-        (self.flows.len(), self.sessions.len(), self.transfers.len())
+        (
+            self.flows.len() + self.quiet.len(),
+            self.sessions.len(),
+            self.transfers.len(),
+        )
     }
 
     pub(crate) fn emit(&mut self, event: Event) {
@@ -277,6 +301,7 @@ impl Analyzer {
         self.stats.tcp_segments += 1;
         let key = FlowKey::new(seg.src, seg.dst);
         let opening = seg.flags.syn && !seg.flags.ack;
+        let mut retry = false;
         match self.flows.get(&key) {
             Some(conn) if opening && conn.handshake_seen && conn.has_payload => {
                 // A new connection on the 4-tuple of one that never closed.
@@ -286,16 +311,23 @@ impl Analyzer {
                 self.remove_conn(key);
             }
             Some(_) => {}
-            // Only a connection not open may be a closed one (the tables never share a key).
+            // Only a connection not in `flows` may be a quiet or a closed one (the tables never
+            // share a key).
+            None if self.quiet.contains_key(&key) => {
+                if !self.quiet_segment(key, ts, seg) {
+                    return;
+                }
+            }
             None => {
-                if let Some(last_ts) = self.closed.get_mut(&key) {
+                if let Some(closed) = self.closed.get_mut(&key) {
                     if !opening {
                         // A late segment of a closed connection: it only keeps the memory
                         // alive.
-                        *last_ts = ts;
+                        closed.last_ts = ts;
                         return;
                     }
                     // A new connection on the 4-tuple of a closed one.
+                    retry = closed.attempt;
                     self.closed.remove(&key);
                 }
             }
@@ -304,7 +336,10 @@ impl Analyzer {
             if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
                 return; // nothing to follow: stray ACKs and resets of connections we never saw
             }
-            if !self.open_conn(key, ts, seg, opening) {
+            if !self.open_conn(key, ts, seg, opening, retry) {
+                return;
+            }
+            if self.quiet.contains_key(&key) && !self.quiet_segment(key, ts, seg) {
                 return;
             }
         }
@@ -450,6 +485,125 @@ impl Analyzer {
         self.after_segment(key, dir, ts);
     }
 
+    /// A segment of a quiet connection (no payload yet). True when it carries the first
+    /// payload: the connection woke up (it is in `flows` now) and the segment goes on there.
+    fn quiet_segment(&mut self, key: FlowKey, ts: Timestamp, seg: &TcpSegment<'_>) -> bool {
+        let Some(quiet) = self.quiet.get_mut(&key) else {
+            return false;
+        };
+        quiet.last_ts = ts;
+        let dir = quiet.dir_from(key, seg.src);
+        if seg.flags.syn {
+            quiet.syn(dir, seg.seq, seg.flags.ack);
+        }
+        if seg.flags.rst {
+            // Refused, or given up: a connection attempt if the SYN was never answered.
+            self.end_quiet(key, true);
+            return false;
+        }
+        if seg.wire_payload_len > 0 {
+            self.wake(key);
+            return true;
+        }
+        if seg.flags.fin {
+            let data_seq = if seg.flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            match quiet.fin(dir, data_seq) {
+                QuietFin::Recorded if quiet.both_finished() => self.end_quiet(key, true),
+                QuietFin::Recorded | QuietFin::Ignored => {}
+                QuietFin::AfterMissingBytes => {
+                    // Payload crossed that the capture missed: the reassembler counts it.
+                    self.wake(key);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// The first payload byte of a quiet connection: it becomes a whole connection, and a
+    /// connection to port 21 an FTP session that starts when its SYN came.
+    fn wake(&mut self, key: FlowKey) {
+        let Some(quiet) = self.quiet.remove(&key) else {
+            return;
+        };
+        self.flows.insert(key, quiet.wake(key));
+        let role = self.wake_role(key, &quiet);
+        if let Some(conn) = self.flows.get_mut(&key) {
+            conn.role = role;
+        }
+    }
+
+    /// A quiet connection ends without having carried payload: no session, no transfer; only a
+    /// connection attempt is counted (see [`QuietConn::is_attempt`]). `remember` keeps its key
+    /// for late segments, as for any closed connection.
+    fn end_quiet(&mut self, key: FlowKey, remember: bool) {
+        let Some(quiet) = self.quiet.remove(&key) else {
+            return;
+        };
+        let attempt = quiet.is_attempt();
+        if attempt && !quiet.is_retry() {
+            self.count_attempt(quiet.endpoints(key).1, quiet.first_ts);
+        }
+        if remember {
+            let closed = Closed {
+                last_ts: quiet.last_ts,
+                attempt,
+            };
+            self.closed.insert(key, closed);
+        }
+    }
+
+    /// One more connection attempt to `server`, counted in the run's stats; the anomaly that
+    /// reports them comes once per server, at the end ([`Analyzer::report_attempts`]).
+    fn count_attempt(&mut self, server: SocketAddr, ts: Timestamp) {
+        let max_servers = self.limits.max_attempt_servers;
+        let attempts = &mut self.stats.connection_attempts;
+        attempts.total += 1;
+        if let Some(count) = attempts.servers.get_mut(&server) {
+            count.attempts += 1;
+            count.last = ts.max(count.last);
+        } else if attempts.servers.len() < max_servers {
+            let count = AttemptCount {
+                attempts: 1,
+                first: ts,
+                last: ts,
+            };
+            attempts.servers.insert(server, count);
+        } else {
+            attempts.other_servers += 1;
+        }
+    }
+
+    /// One `connection_attempts` anomaly per server, the most attempted first, then one for
+    /// the servers beyond `Limits::max_attempt_servers` together.
+    fn report_attempts(&mut self) {
+        for (server, count) in self.stats.connection_attempts.by_count() {
+            let n = count.attempts;
+            let attempts = if n == 1 { "attempt" } else { "attempts" };
+            let detail = format!("{n} {attempts} to {server}: SYN never answered, or refused");
+            self.anomaly(
+                AnomalyKind::ConnectionAttempts,
+                count.first,
+                None,
+                None,
+                detail,
+            );
+        }
+        let other = self.stats.connection_attempts.other_servers;
+        if other > 0 {
+            let detail = format!(
+                "{other} attempts to other servers, beyond the first {} (max_attempt_servers)",
+                self.limits.max_attempt_servers
+            );
+            let ts = self.now();
+            self.anomaly(AnomalyKind::ConnectionAttempts, ts, None, None, detail);
+        }
+    }
+
     /// Creates a connection and decides what it is. False when the table is full.
     fn open_conn(
         &mut self,
@@ -457,6 +611,7 @@ impl Analyzer {
         ts: Timestamp,
         seg: &TcpSegment<'_>,
         opening: bool,
+        retry: bool,
     ) -> bool {
         if self.tracked() >= self.limits.max_flows {
             let now = self.now.unwrap_or(ts);
@@ -488,10 +643,17 @@ impl Analyzer {
             guess_initiator(seg.src, seg.dst)
         };
         self.stats.connections += 1;
-        self.flows.insert(key, Conn::new(initiator, responder, ts));
-        let role = self.classify_new(key, initiator, responder, ts, seg.flags.syn);
-        if let Some(conn) = self.flows.get_mut(&key) {
-            conn.role = role;
+        match self.classify_new(key, initiator, responder, ts, seg.flags.syn) {
+            Some(role) => {
+                let mut conn = Conn::new(initiator, responder, ts);
+                conn.role = role;
+                self.flows.insert(key, conn);
+            }
+            None => {
+                let to_port_21 = responder.port() == 21;
+                let quiet = QuietConn::new(key, initiator, ts, seg.flags.syn, to_port_21, retry);
+                self.quiet.insert(key, quiet);
+            }
         }
         true
     }
@@ -607,15 +769,19 @@ impl Analyzer {
         }
         // From here on only its key and time are remembered (`closed`).
         if let Some(conn) = self.flows.get(&key) {
-            let last_ts = conn.last_ts;
+            let closed = Closed {
+                last_ts: conn.last_ts,
+                attempt: false,
+            };
             self.remove_conn(key);
-            self.closed.insert(key, last_ts);
+            self.closed.insert(key, closed);
         }
     }
 
-    /// Connections counted against `Limits::max_flows`: open ones and closed ones remembered.
+    /// Connections counted against `Limits::max_flows`: open ones (quiet or not) and closed
+    /// ones remembered.
     fn tracked(&self) -> usize {
-        self.flows.len() + self.closed.len()
+        self.flows.len() + self.quiet.len() + self.closed.len()
     }
 
     /// The table is full: forgets the oldest sixteenth of the connections that carry no
@@ -628,7 +794,8 @@ impl Analyzer {
             .iter()
             .filter(|(_, c)| !c.has_payload)
             .map(|(k, c)| (c.last_ts, *k))
-            .chain(self.closed.iter().map(|(k, last_ts)| (*last_ts, *k)))
+            .chain(self.quiet.iter().map(|(k, q)| (q.last_ts, *k)))
+            .chain(self.closed.iter().map(|(k, c)| (c.last_ts, *k)))
             .collect();
         let want = (self.limits.max_flows / 16).max(1);
         if empty.len() > want {
@@ -638,13 +805,17 @@ impl Analyzer {
         empty.sort_unstable();
         let evicted = empty.len();
         for (_, key) in empty {
+            if self.quiet.contains_key(&key) {
+                self.end_quiet(key, false);
+                continue;
+            }
             self.close_conn(key, now, "idle");
             self.remove_conn(key);
         }
         evicted
     }
 
-    /// Forgets a connection, open or closed.
+    /// Forgets a connection, open or closed (a quiet one ends with [`Analyzer::end_quiet`]).
     fn remove_conn(&mut self, key: FlowKey) {
         self.closed.remove(&key);
         if let Some(conn) = self.flows.remove(&key) {
@@ -655,8 +826,19 @@ impl Analyzer {
 
     /// Expires idle connections, old expectations and stale fragments.
     fn sweep(&mut self, now: Timestamp) {
-        self.closed
-            .retain(|_, last_ts| now - *last_ts <= CLOSED_LINGER);
+        self.closed.retain(|_, c| now - c.last_ts <= CLOSED_LINGER);
+        let handshake_timeout = self.limits.handshake_timeout;
+        let mut expired_quiet: Vec<(Timestamp, FlowKey)> = self
+            .quiet
+            .iter()
+            .filter(|(_, q)| now - q.last_ts > handshake_timeout)
+            .map(|(key, q)| (q.last_ts, *key))
+            .collect();
+        // Sorted, so that which servers get counted one by one does not depend on the hash.
+        expired_quiet.sort_unstable();
+        for (_, key) in expired_quiet {
+            self.end_quiet(key, false);
+        }
         let mut expired: Vec<(Timestamp, FlowKey, bool)> = self
             .flows
             .iter()
@@ -720,6 +902,12 @@ impl Analyzer {
         for (_, key) in other.into_iter().chain(control) {
             self.close_conn(key, now, "capture_end");
         }
+        let mut quiet: Vec<(Timestamp, FlowKey)> =
+            self.quiet.iter().map(|(k, q)| (q.first_ts, *k)).collect();
+        quiet.sort_unstable();
+        for (_, key) in quiet {
+            self.end_quiet(key, false);
+        }
         let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         sessions.sort_unstable();
         for sid in sessions {
@@ -730,6 +918,7 @@ impl Analyzer {
         for tid in transfers {
             self.end_transfer(tid, now);
         }
+        self.report_attempts();
         self.flows.clear();
         self.closed.clear();
         self.finished = true;

@@ -259,6 +259,38 @@ pub struct TransferRecord {
     pub listing: bool,
 }
 
+/// Connection attempts to one server: SYNs it never answered, or answered with a RST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptCount {
+    /// Distinct attempts (4-tuples): a SYN retried on the same 4-tuple is the same attempt.
+    pub attempts: u64,
+    /// When the first and the last of them started.
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+/// Connection attempts (SYN never answered, or refused with a RST), counted per server rather
+/// than reported one by one: they make no session, however many there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionAttempts {
+    /// Every attempt, to any server.
+    pub total: u64,
+    /// Per server (address and port), the first `Limits::max_attempt_servers` servers.
+    pub servers: std::collections::BTreeMap<SocketAddr, AttemptCount>,
+    /// Attempts to servers beyond those, together.
+    pub other_servers: u64,
+}
+
+impl ConnectionAttempts {
+    /// The servers counted one by one, the most attempted first (then by address).
+    pub fn by_count(&self) -> Vec<(SocketAddr, AttemptCount)> {
+        let mut servers: Vec<(SocketAddr, AttemptCount)> =
+            self.servers.iter().map(|(s, c)| (*s, *c)).collect();
+        servers.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(&b.0)));
+        servers
+    }
+}
+
 /// Where an anomaly happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anomaly {
@@ -296,6 +328,7 @@ anomaly_kinds! {
     IpFragmentTimeout => "ip_fragment_timeout", "an IP datagram's fragments never all arrived";
     IpFragmentOverflow => "ip_fragment_overflow", "too many fragmented datagrams or bytes held; some dropped";
     FlowTableFull => "flow_table_full", "too many TCP connections at once; the oldest without payload were forgotten to make room, or, when every one carries payload, the new one was not tracked";
+    ConnectionAttempts => "connection_attempts", "connections to one server that never carried payload: SYN never answered, or refused; counted per server, no session";
     TcpMidstream => "tcp_midstream", "connection picked up without its handshake";
     TcpPortReuse => "tcp_port_reuse", "a new connection reused the 4-tuple of an open one";
     TcpOverlapMismatch => "tcp_overlap_mismatch", "overlapping segments carried different bytes; the first copy was kept";

@@ -53,6 +53,10 @@ pub struct Limits {
     pub max_fragment_bytes: usize,
     pub max_fragment_datagrams: usize,
     pub fragment_timeout: Timestamp,
+    /// Servers whose connection attempts (SYN never answered, or refused) are counted one by
+    /// one, each reported by one `connection_attempts` at the end. Attempts to further servers
+    /// are counted together, in one more `connection_attempts` for "other servers".
+    pub max_attempt_servers: usize,
     /// After this many events of one anomaly kind, further ones are only counted in stats.
     pub anomaly_events_per_kind: u64,
     /// How often (packet time) idle flows, expectations and fragments are swept.
@@ -80,6 +84,7 @@ impl Default for Limits {
             max_fragment_bytes: 16 << 20,
             max_fragment_datagrams: 4096,
             fragment_timeout: 60 * SECOND,
+            max_attempt_servers: 256,
             anomaly_events_per_kind: 1000,
             sweep_interval: 10 * SECOND,
         }

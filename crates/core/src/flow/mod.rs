@@ -119,6 +119,190 @@ impl Conn {
     }
 }
 
+/// A connection that has carried no payload yet: what its handshake and FINs said, and nothing
+/// more. A SYN flood holds one of these per SYN, so it is kept small (40 bytes, beside its
+/// 64-byte key); the reassemblers, and the FTP session of a connection to port 21, are made
+/// when the first payload byte comes ([`QuietConn::wake`]), so a connection that never
+/// carries any costs no more than this and makes no session.
+#[derive(Debug, Clone)]
+pub struct QuietConn {
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Sequence number of each direction's SYN, valid where `flags` has `SYN_SEEN[dir]`.
+    syn_seq: [u32; 2],
+    /// Sequence number of each direction's FIN, valid where `flags` has `FIN_SEEN[dir]`.
+    fin_seq: [u32; 2],
+    flags: u16,
+}
+
+/// Bits of [`QuietConn::flags`]: one word instead of nine bools keeps the struct at 40 bytes.
+const INITIATOR_IS_LO: u16 = 1;
+const SYN_SEEN: [u16; 2] = [1 << 1, 1 << 2];
+const FIN_SEEN: [u16; 2] = [1 << 3, 1 << 4];
+/// A SYN without ACK was seen (from either side): the connection's start was captured.
+const HANDSHAKE_SEEN: u16 = 1 << 5;
+/// The first segment seen carried SYN: the greeting, if FTP, is still to come.
+const OPENED_WITH_SYN: u16 = 1 << 6;
+/// The responder is port 21: the first payload byte makes it an FTP control connection.
+const TO_PORT_21: u16 = 1 << 7;
+/// The previous connection on this 4-tuple was a connection attempt already counted: a
+/// retried SYN is the same attempt.
+const RETRY: u16 = 1 << 8;
+
+/// What a FIN without payload does to a quiet connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietFin {
+    /// Recorded: it ends the direction (the FIN follows the SYN, or no SYN was seen).
+    Recorded,
+    /// Before the direction's SYN: ignored, as the reassembler would.
+    Ignored,
+    /// After bytes the capture never saw: the connection did carry payload.
+    AfterMissingBytes,
+}
+
+impl QuietConn {
+    pub fn new(
+        key: FlowKey,
+        initiator: SocketAddr,
+        ts: Timestamp,
+        opened_with_syn: bool,
+        to_port_21: bool,
+        retry: bool,
+    ) -> Self {
+        let mut flags = 0;
+        for (set, bit) in [
+            (key.lo == initiator, INITIATOR_IS_LO),
+            (opened_with_syn, OPENED_WITH_SYN),
+            (to_port_21, TO_PORT_21),
+            (retry, RETRY),
+        ] {
+            if set {
+                flags |= bit;
+            }
+        }
+        QuietConn {
+            first_ts: ts,
+            last_ts: ts,
+            syn_seq: [0; 2],
+            fin_seq: [0; 2],
+            flags,
+        }
+    }
+
+    fn has(&self, bit: u16) -> bool {
+        self.flags & bit != 0
+    }
+
+    /// (initiator, responder), from the key the connection is stored under.
+    pub fn endpoints(&self, key: FlowKey) -> (SocketAddr, SocketAddr) {
+        if self.has(INITIATOR_IS_LO) {
+            (key.lo, key.hi)
+        } else {
+            (key.hi, key.lo)
+        }
+    }
+
+    /// Which direction a segment from `src` travels in.
+    pub fn dir_from(&self, key: FlowKey, src: SocketAddr) -> usize {
+        if src == self.endpoints(key).0 {
+            FROM_INITIATOR
+        } else {
+            FROM_RESPONDER
+        }
+    }
+
+    pub fn to_port_21(&self) -> bool {
+        self.has(TO_PORT_21)
+    }
+
+    pub fn handshake_seen(&self) -> bool {
+        self.has(HANDSHAKE_SEEN)
+    }
+
+    /// A SYN (with or without ACK) seen in direction `dir`, as [`Reassembler::syn`] takes it.
+    pub fn syn(&mut self, dir: usize, seq: u32, ack: bool) {
+        if let (Some(&seen), Some(slot)) = (SYN_SEEN.get(dir), self.syn_seq.get_mut(dir)) {
+            self.flags |= seen;
+            *slot = seq;
+        }
+        if !ack {
+            self.flags |= HANDSHAKE_SEEN;
+        }
+    }
+
+    /// A FIN without payload in direction `dir`, at stream sequence number `seq`.
+    pub fn fin(&mut self, dir: usize, seq: u32) -> QuietFin {
+        let (Some(&syn_bit), Some(&fin_bit), Some(&isn)) =
+            (SYN_SEEN.get(dir), FIN_SEEN.get(dir), self.syn_seq.get(dir))
+        else {
+            return QuietFin::Ignored;
+        };
+        if self.has(syn_bit) {
+            // Where the reassembler would put it: bytes after the SYN.
+            let at = seq.wrapping_sub(isn.wrapping_add(1)) as i32;
+            if at < 0 {
+                return QuietFin::Ignored;
+            }
+            if at > 0 {
+                return QuietFin::AfterMissingBytes;
+            }
+        }
+        if !self.has(fin_bit)
+            && let Some(slot) = self.fin_seq.get_mut(dir)
+        {
+            self.flags |= fin_bit;
+            *slot = seq;
+        }
+        QuietFin::Recorded
+    }
+
+    /// Both directions sent their FIN: the connection ended without a byte of payload.
+    pub fn both_finished(&self) -> bool {
+        FIN_SEEN.iter().all(|&bit| self.has(bit))
+    }
+
+    /// A connection attempt: the initiator's SYN was seen and the responder never answered with
+    /// its own (silence, or a RST). Counted once per 4-tuple: a retried SYN is the same attempt.
+    pub fn is_attempt(&self) -> bool {
+        self.has(HANDSHAKE_SEEN)
+            && self.has(SYN_SEEN[FROM_INITIATOR])
+            && !self.has(SYN_SEEN[FROM_RESPONDER])
+    }
+
+    /// Already counted as an attempt on this 4-tuple.
+    pub fn is_retry(&self) -> bool {
+        self.has(RETRY)
+    }
+
+    /// The first payload byte came: the full connection, with what the handshake and the FINs
+    /// said replayed into its reassemblers. Its role is decided by the caller.
+    pub fn wake(&self, key: FlowKey) -> Conn {
+        let (initiator, responder) = self.endpoints(key);
+        let mut conn = Conn::new(initiator, responder, self.first_ts);
+        conn.last_ts = self.last_ts;
+        conn.handshake_seen = self.has(HANDSHAKE_SEEN);
+        for (dir, stream) in conn.dirs.iter_mut().enumerate() {
+            let seqs = SYN_SEEN.get(dir).zip(self.syn_seq.get(dir));
+            if let Some((&bit, &isn)) = seqs
+                && self.has(bit)
+            {
+                stream.syn(isn);
+            }
+            let seqs = FIN_SEEN.get(dir).zip(self.fin_seq.get(dir));
+            if let Some((&bit, &seq)) = seqs
+                && self.has(bit)
+            {
+                stream.fin(seq, 0);
+            }
+        }
+        conn
+    }
+
+    pub fn opened_with_syn(&self) -> bool {
+        self.has(OPENED_WITH_SYN)
+    }
+}
+
 /// Guesses who opened a connection from one segment's endpoints, when no SYN says so.
 pub fn guess_initiator(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
     let (sp, dp) = (src.port(), dst.port());
@@ -130,5 +314,64 @@ pub fn guess_initiator(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketA
         (src, dst)
     } else {
         (dst, src)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> (FlowKey, SocketAddr, SocketAddr) {
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "10.0.0.2:21".parse().unwrap();
+        (FlowKey::new(client, server), client, server)
+    }
+
+    #[test]
+    fn a_quiet_connection_is_a_fraction_of_a_whole_one() {
+        // What a SYN flood costs per SYN, beside the 64-byte key.
+        assert_eq!(std::mem::size_of::<FlowKey>(), 64);
+        assert_eq!(std::mem::size_of::<QuietConn>(), 40);
+        assert!(std::mem::size_of::<Conn>() > 200);
+    }
+
+    #[test]
+    fn a_quiet_connection_wakes_with_its_handshake_and_fins() {
+        let (key, client, server) = key();
+        let mut q = QuietConn::new(key, client, 5, true, true, false);
+        assert_eq!(q.endpoints(key), (client, server));
+        assert_eq!(q.dir_from(key, server), FROM_RESPONDER);
+        q.syn(FROM_INITIATOR, 100, false);
+        assert!(q.is_attempt(), "a SYN alone is an attempt");
+        q.syn(FROM_RESPONDER, 900, true);
+        assert!(!q.is_attempt(), "a SYN-ACK answered it");
+        assert_eq!(q.fin(FROM_INITIATOR, 100), QuietFin::Ignored);
+        assert_eq!(q.fin(FROM_INITIATOR, 105), QuietFin::AfterMissingBytes);
+        assert_eq!(q.fin(FROM_INITIATOR, 101), QuietFin::Recorded);
+        assert!(!q.both_finished());
+        let conn = q.wake(key);
+        assert_eq!((conn.initiator, conn.responder), (client, server));
+        assert!(conn.handshake_seen && !conn.has_payload);
+        assert_eq!(conn.first_ts, 5);
+        // The initiator's FIN right after its SYN: that direction is done; the responder's
+        // stream starts after its SYN.
+        assert!(conn.dirs[FROM_INITIATOR].is_finished());
+        assert!(conn.dirs[FROM_RESPONDER].is_started());
+        assert!(!conn.dirs[FROM_RESPONDER].fin_seen());
+        q.fin(FROM_RESPONDER, 901);
+        assert!(q.both_finished());
+    }
+
+    #[test]
+    fn a_syn_answered_by_nothing_or_from_the_responder_side() {
+        let (key, client, server) = key();
+        // Picked up at the SYN-ACK: the SYN was not seen, so no attempt can be told.
+        let mut q = QuietConn::new(key, client, 0, true, true, false);
+        q.syn(FROM_RESPONDER, 900, true);
+        assert!(!q.is_attempt());
+        // The initiator is the key's higher endpoint.
+        let q = QuietConn::new(key, server, 0, true, false, true);
+        assert_eq!(q.endpoints(key), (server, client));
+        assert!(q.is_retry() && !q.to_port_21());
     }
 }

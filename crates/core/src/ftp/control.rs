@@ -7,7 +7,7 @@ use crate::event::{
     AnomalyKind, CommandLine, DataMode, Event, Exchange, LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
-use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, Role};
+use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, QuietConn, Role};
 use crate::frame::Timestamp;
 use crate::ftp::address;
 use crate::ftp::command::{self, CommandKind};
@@ -102,7 +102,9 @@ fn judge(chunks: &[(Timestamp, usize, Vec<u8>)]) -> Verdict {
 }
 
 impl Analyzer {
-    /// Decides what a new connection is, before any payload.
+    /// Decides what a new connection is, before any payload: a data connection (announced, or
+    /// to or from port 20), or None when only its bytes can tell. Such a connection stays quiet
+    /// (no session, no buffers) until its first payload byte ([`Analyzer::wake_role`]).
     pub(crate) fn classify_new(
         &mut self,
         key: FlowKey,
@@ -110,18 +112,10 @@ impl Analyzer {
         responder: SocketAddr,
         ts: Timestamp,
         syn: bool,
-    ) -> Role {
+    ) -> Option<Role> {
         if responder.port() == 21 {
-            let sid = self.start_session(
-                key,
-                initiator,
-                responder,
-                FROM_INITIATOR,
-                ts,
-                "port_21",
-                syn,
-            );
-            return Role::Control(sid);
+            // FTP control, once it carries a byte.
+            return None;
         }
         let window = self.limits.port_only_window;
         let mut found = self
@@ -134,19 +128,40 @@ impl Analyzer {
                 .take_match(responder, initiator, ts, window);
             if let Some((exp, rule)) = found {
                 let tid = self.link_data(key, responder, initiator, exp, rule, ts);
-                return Role::Data(tid);
+                return Some(Role::Data(tid));
             }
         }
         if let Some((exp, rule)) = found {
-            return Role::Data(self.link_data(key, initiator, responder, exp, rule, ts));
+            let tid = self.link_data(key, initiator, responder, exp, rule, ts);
+            return Some(Role::Data(tid));
         }
         if initiator.port() == 20 || responder.port() == 20 {
-            return Role::Data(self.orphan_data(key, initiator, responder, ts));
+            return Some(Role::Data(self.orphan_data(key, initiator, responder, ts)));
         }
-        Role::Unclassified {
-            chunks: Vec::new(),
-            bytes: 0,
+        None
+    }
+
+    /// What a quiet connection is once its first payload byte comes: a connection to port 21
+    /// is an FTP session from then on, started when the connection opened; any other waits for
+    /// its dialogue to tell.
+    pub(crate) fn wake_role(&mut self, key: FlowKey, quiet: &QuietConn) -> Role {
+        if !quiet.to_port_21() {
+            return Role::Unclassified {
+                chunks: Vec::new(),
+                bytes: 0,
+            };
         }
+        let (client, server) = quiet.endpoints(key);
+        let sid = self.start_session(
+            key,
+            client,
+            server,
+            FROM_INITIATOR,
+            quiet.first_ts,
+            "port_21",
+            quiet.opened_with_syn(),
+        );
+        Role::Control(sid)
     }
 
     /// Looks at an unclassified connection's first bytes; `closing` forces a decision.
