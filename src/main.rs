@@ -165,7 +165,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             source: names.join(", "),
             total_bytes: total,
             show_passwords: cli.show_passwords,
-            close_when: None,
         };
         let job = ftpscope::tui::file_job(names, capture, cli.limits());
         ftpscope::tui::run(options, job).context("terminal UI")?;
