@@ -1004,7 +1004,7 @@ mod enabled {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Live capture in the terminal UI (files go to the UI's temporary folder); `q`
+    /// Live capture in the terminal UI (files go to the UI's private temporary folder); `q`
     /// stops the capture, as do SIGINT, SIGTERM and SIGHUP (handled by the UI).
     fn run_tui(
         cli: &Cli,

@@ -158,8 +158,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     let mut capture = MergedCapture::new(inputs);
 
-    // On a terminal with nothing else asked for: the TUI. Files go to a temporary folder so the
-    // transfer view can show them and `s` can save them; it is removed on exit.
+    // On a terminal with nothing else asked for: the TUI. Files go to its private temporary
+    // folder so the transfer view can show them and `s` can save them; it is removed when the
+    // UI closes.
     if cli.wants_ui(io::stdout().is_terminal()) {
         let options = ftpscope::tui::UiOptions {
             source: names.join(", "),

@@ -412,6 +412,49 @@ fn sigint_closes_the_ui_as_q_does() {
     ui.assert_closed_cleanly("SIGINT");
 }
 
+/// The UI's folder is new, randomly named and 0700; a folder already in the temporary
+/// directory under the UI's prefix (as the old predictable name was) is not touched.
+#[test]
+fn the_ui_folder_is_private_and_others_are_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    if !Tmux::available("the_ui_folder_is_private_and_others_are_left_alone") {
+        return;
+    }
+    let ui = open_ui_in_tmux("private", |tmp| {
+        let planted = tmp.join("ftpscope-tui-planted");
+        std::fs::create_dir(&planted).unwrap();
+        std::fs::write(planted.join("keep.txt"), b"not yours").unwrap();
+    });
+    let planted = ui.tmp.join("ftpscope-tui-planted");
+    assert_ne!(ui.folder, planted);
+    assert_ne!(
+        ui.folder,
+        ui.tmp.join(format!("ftpscope-tui-{}", ui.pid)),
+        "not the old predictable name"
+    );
+    let mode = std::fs::symlink_metadata(&ui.folder)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o700,
+        "{}: mode {mode:o}",
+        ui.folder.display()
+    );
+    assert!(
+        std::fs::symlink_metadata(&ui.folder).unwrap().is_dir(),
+        "a real folder"
+    );
+    ui.term.key("q");
+    ui.assert_closed_cleanly("q");
+    assert_eq!(
+        std::fs::read(planted.join("keep.txt")).unwrap(),
+        b"not yours",
+        "the planted folder is untouched"
+    );
+}
+
 /// Live capture: the status bar counts packets, their rate and the drops while capturing, and
 /// says what was lost once the capture stopped.
 #[test]

@@ -2,7 +2,7 @@
 //! mode and sends batches of records over a bounded channel; the UI thread owns the model and
 //! the terminal, applies messages and key presses through [`app::App::update`] (the only
 //! mutation), and draws with the pure functions of [`view`]. The terminal is restored, and the
-//! UI's folder of files removed, on `q`, Ctrl-C, SIGINT, SIGTERM, SIGHUP and panic.
+//! UI's private folder of files removed, on `q`, Ctrl-C, SIGINT, SIGTERM, SIGHUP and panic.
 
 pub mod app;
 pub mod keymap;
@@ -188,7 +188,7 @@ const CLOSING_SIGNALS: [i32; 3] = [
 ];
 
 /// Runs the UI until the user quits or a closing signal arrives, with `job` on a worker
-/// thread. The terminal is restored and the UI's folder of files removed whatever
+/// thread. The terminal is restored and the UI's private folder of files removed whatever
 /// happens (a panic unwinding through here included).
 ///
 /// While the UI is open these handlers own SIGINT, SIGTERM and SIGHUP: nothing else may handle
@@ -202,10 +202,23 @@ pub fn run(options: UiOptions, job: Job) -> io::Result<()> {
     for signal in CLOSING_SIGNALS {
         signal_hook::flag::register(signal, Arc::clone(&closing))?;
     }
-    let files = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
-    let result = run_with_files(options, job, files.clone(), &closing);
-    let _ = std::fs::remove_dir_all(&files);
+    let files = private_folder()?;
+    let result = run_with_files(options, job, files.path().to_path_buf(), &closing);
+    // The folder our own mkdir made (it fails on a name that exists): nobody else's files.
+    let _ = files.close();
     result
+}
+
+/// The UI's folder of transferred files: a fresh, randomly named folder in the temporary
+/// directory that only we can enter (0700 from its creation; never one that already exists,
+/// so nobody can prepare it for us). Dropping it removes it, also when unwinding.
+fn private_folder() -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    // tempfile's own default for folders is 0777 less the umask (often 0755): ask for 0700.
+    tempfile::Builder::new()
+        .prefix("ftpscope-tui-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
 }
 
 fn run_with_files(
