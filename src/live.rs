@@ -25,7 +25,10 @@
 //! - **Terminal UI**: on a terminal with no `--json`, `-x` or `--report`, the same pipeline
 //!   runs as the UI's [`Job`](ftpscope::tui::Job) on its worker thread; the counters go to its
 //!   status bar (packets, packets per second, drops) instead of standard error. `q` stops the
-//!   capture, SIGTERM closes the UI; the counters are printed once the terminal is restored.
+//!   capture; so do SIGINT, SIGTERM and SIGHUP, which the UI handles itself (the handlers
+//!   above are then not installed: signal-hook would call them first, and a second signal's
+//!   immediate exit would leave the terminal unrestored). The counters are printed once the
+//!   terminal is restored.
 //! - **Drops**: the capture thread reads libpcap's counters (`pcap_stats`) before it hands
 //!   over each batch and every [`READ_TIMEOUT_MS`] when idle. Each rise of the kernel drop
 //!   counter is a window of wall time (previous reading, this reading]; packet timestamps
@@ -105,7 +108,7 @@ mod enabled {
     /// Drop windows remembered; past this the oldest two are merged (wider, never lost).
     const MAX_DROP_WINDOWS: usize = 4096;
 
-    /// Set by SIGINT/SIGTERM; the source ends at its next read.
+    /// Set by SIGINT/SIGTERM (without the terminal UI); the source ends at its next read.
     static STOP: AtomicBool = AtomicBool::new(false);
 
     extern "C" fn on_signal(_: libc::c_int) {
@@ -903,7 +906,14 @@ mod enabled {
             promisc: !cli.no_promisc,
         })?;
         let opened_at = (wall_now(), Instant::now());
-        install_signal_handlers()?;
+        let stdout_terminal = io::stdout().is_terminal();
+        // On a terminal with nothing else asked for: the TUI, as for capture files.
+        let use_tui = cli.wants_ui(stdout_terminal);
+        // The UI handles the signals that close it (`tui::run`); until it opens they end the
+        // process as usual, with nothing to restore yet.
+        if !use_tui {
+            install_signal_handlers()?;
+        }
         let thread = CaptureThread::spawn().context("cannot start the capture thread")?;
         if let Some(user) = &cli.user {
             drop_privileges(user)?;
@@ -914,9 +924,6 @@ mod enabled {
             Some(path) => Some(open_savefile(&capture, path)?),
             None => None,
         };
-        let stdout_terminal = io::stdout().is_terminal();
-        // On a terminal with nothing else asked for: the TUI, as for capture files.
-        let use_tui = cli.wants_ui(stdout_terminal);
         // `-x DIR`, like -w, is opened before a packet is analysed: an unusable one fails now.
         let extraction = if use_tui {
             None
@@ -1003,8 +1010,8 @@ mod enabled {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Live capture in the terminal UI (files go to the UI's own temporary folder); `q` stops
-    /// the capture, as does SIGTERM.
+    /// Live capture in the terminal UI (files go to the UI's private temporary folder); `q`
+    /// stops the capture, as do SIGINT, SIGTERM and SIGHUP (handled by the UI).
     fn run_tui(
         cli: &Cli,
         interface: String,
@@ -1015,7 +1022,6 @@ mod enabled {
             source: format!("live on {}", escape(interface.as_bytes())),
             total_bytes: None,
             show_passwords: cli.show_passwords,
-            close_when: Some(&STOP),
         };
         let shared = Arc::clone(shared);
         let limits = cli.limits();

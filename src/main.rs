@@ -225,14 +225,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
     let mut capture = MergedCapture::new(inputs);
 
-    // On a terminal with nothing else asked for: the TUI. Files go to a temporary folder so the
-    // transfer view can show them and `s` can save them; it is removed on exit.
+    // On a terminal with nothing else asked for: the TUI. Files go to its private temporary
+    // folder so the transfer view can show them and `s` can save them; it is removed when the
+    // UI closes.
     if cli.wants_ui(io::stdout().is_terminal()) {
         let options = ftpscope::tui::UiOptions {
             source: names.join(", "),
             total_bytes: total,
             show_passwords: cli.show_passwords,
-            close_when: None,
         };
         let job = ftpscope::tui::file_job(names, capture, cli.limits());
         ftpscope::tui::run(options, job).context("terminal UI")?;

@@ -223,6 +223,7 @@ fn end_to_end_in_tmux() {
     term.key("q");
     let screen = term.wait_for("EXITED 0");
     assert!(!term.alternate_screen_on(), "alternate screen left");
+    assert!(!term.mouse_reporting_on(), "mouse reporting left on");
     assert!(
         !screen.contains("Transfer #2"),
         "the UI is gone from the screen:\n{screen}"
@@ -242,6 +243,217 @@ fn end_to_end_in_tmux() {
         .unwrap();
     assert_eq!(common::sha256_hex(&bytes), want["sha256"].as_str().unwrap());
     let _ = std::fs::remove_dir_all(&save_dir);
+}
+
+/// The real binary in tmux on the demo capture, its temporary directory (TMPDIR) a folder of
+/// the test's own so that the UI's private folder can be found in it.
+struct UiInTmux {
+    term: Tmux,
+    /// The UI's TMPDIR.
+    tmp: PathBuf,
+    /// The UI's private folder of transferred files.
+    folder: PathBuf,
+    /// The ftpscope process.
+    pid: u32,
+}
+
+/// The `ftpscope-tui-*` entries of `tmp`.
+fn ui_folders(tmp: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ftpscope-tui-")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The process id of the child of `parent` named `name`, from /proc.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces, so split at its last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if comm == name && ppid == Some(&parent.to_string()) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Opens the UI (`tag` names the tmux server and the test's folder), waits until the capture
+/// is read, and checks that the terminal is in the UI's modes. `prepare` may put things in the
+/// UI's TMPDIR first; what it made is not taken for the UI's folder.
+fn open_ui_in_tmux(tag: &str, prepare: impl FnOnce(&Path)) -> UiInTmux {
+    let tmp = temp(tag);
+    std::fs::create_dir_all(&tmp).unwrap();
+    prepare(&tmp);
+    let already_there = ui_folders(&tmp);
+    let cmd = format!(
+        "TMPDIR={} {} -r {}; echo EXITED $?; sleep 30",
+        tmp.display(),
+        env!("CARGO_BIN_EXE_ftpscope"),
+        root().join("samples/demo.pcap").display()
+    );
+    let term = Tmux::start(tag, &cmd, 100, 30);
+    term.wait_for("· done ·");
+    assert!(
+        term.alternate_screen_on(),
+        "the UI is on the alternate screen"
+    );
+    assert!(term.mouse_reporting_on(), "the UI reports the mouse");
+    let mut new: Vec<PathBuf> = ui_folders(&tmp)
+        .into_iter()
+        .filter(|f| !already_there.contains(f))
+        .collect();
+    assert_eq!(new.len(), 1, "one private folder for the UI: {new:?}");
+    let folder = new.remove(0);
+    let pid = child_named(term.shell_pid(), "ftpscope").expect("the ftpscope process");
+    UiInTmux {
+        term,
+        tmp,
+        folder,
+        pid,
+    }
+}
+
+impl UiInTmux {
+    fn signal(&self, name: &str) {
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid.to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {}", self.pid);
+    }
+
+    /// The process ended as after `q` (exit status 0), the terminal is out of the UI's modes
+    /// and the UI's folder is gone.
+    fn assert_closed_cleanly(&self, how: &str) {
+        let screen = self.term.wait_for("EXITED");
+        assert!(screen.contains("EXITED 0"), "{how}: exit status:\n{screen}");
+        assert!(
+            !self.term.alternate_screen_on(),
+            "{how}: alternate screen left on"
+        );
+        assert!(
+            !self.term.mouse_reporting_on(),
+            "{how}: mouse reporting left on"
+        );
+        assert!(
+            !self.folder.exists(),
+            "{how}: {} left behind",
+            self.folder.display()
+        );
+        assert!(
+            !screen.contains("Sessions"),
+            "{how}: the UI is gone from the screen:\n{screen}"
+        );
+    }
+}
+
+impl Drop for UiInTmux {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+#[test]
+fn q_closes_the_ui_and_removes_its_folder() {
+    if !Tmux::available("q_closes_the_ui_and_removes_its_folder") {
+        return;
+    }
+    let ui = open_ui_in_tmux("quit-q", |_| {});
+    ui.term.key("q");
+    ui.assert_closed_cleanly("q");
+}
+
+#[test]
+fn sigterm_closes_the_ui_as_q_does() {
+    if !Tmux::available("sigterm_closes_the_ui_as_q_does") {
+        return;
+    }
+    let ui = open_ui_in_tmux("quit-term", |_| {});
+    ui.signal("TERM");
+    ui.assert_closed_cleanly("SIGTERM");
+}
+
+#[test]
+fn sighup_closes_the_ui_as_q_does() {
+    if !Tmux::available("sighup_closes_the_ui_as_q_does") {
+        return;
+    }
+    let ui = open_ui_in_tmux("quit-hup", |_| {});
+    ui.signal("HUP");
+    ui.assert_closed_cleanly("SIGHUP");
+}
+
+/// In raw mode Ctrl-C is a key; SIGINT sent with kill closes the UI all the same.
+#[test]
+fn sigint_closes_the_ui_as_q_does() {
+    if !Tmux::available("sigint_closes_the_ui_as_q_does") {
+        return;
+    }
+    let ui = open_ui_in_tmux("quit-int", |_| {});
+    ui.signal("INT");
+    ui.assert_closed_cleanly("SIGINT");
+}
+
+/// The UI's folder is new, randomly named and 0700; a folder already in the temporary
+/// directory under the UI's prefix (as the old predictable name was) is not touched.
+#[test]
+fn the_ui_folder_is_private_and_others_are_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    if !Tmux::available("the_ui_folder_is_private_and_others_are_left_alone") {
+        return;
+    }
+    let ui = open_ui_in_tmux("private", |tmp| {
+        let planted = tmp.join("ftpscope-tui-planted");
+        std::fs::create_dir(&planted).unwrap();
+        std::fs::write(planted.join("keep.txt"), b"not yours").unwrap();
+    });
+    let planted = ui.tmp.join("ftpscope-tui-planted");
+    assert_ne!(ui.folder, planted);
+    assert_ne!(
+        ui.folder,
+        ui.tmp.join(format!("ftpscope-tui-{}", ui.pid)),
+        "not the old predictable name"
+    );
+    let mode = std::fs::symlink_metadata(&ui.folder)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o700,
+        "{}: mode {mode:o}",
+        ui.folder.display()
+    );
+    assert!(
+        std::fs::symlink_metadata(&ui.folder).unwrap().is_dir(),
+        "a real folder"
+    );
+    ui.term.key("q");
+    ui.assert_closed_cleanly("q");
+    assert_eq!(
+        std::fs::read(planted.join("keep.txt")).unwrap(),
+        b"not yours",
+        "the planted folder is untouched"
+    );
 }
 
 /// Live capture: the status bar counts packets, their rate and the drops while capturing, and

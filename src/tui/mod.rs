@@ -1,8 +1,8 @@
 //! The terminal UI (ratatui + crossterm). A worker thread runs the same pipeline as every other
 //! mode and sends batches of records over a bounded channel; the UI thread owns the model and
 //! the terminal, applies messages and key presses through [`app::App::update`] (the only
-//! mutation), and draws with the pure functions of [`view`]. The terminal is restored on exit,
-//! on Ctrl-C and on panic.
+//! mutation), and draws with the pure functions of [`view`]. The terminal is restored, and the
+//! UI's private folder of files removed, on `q`, Ctrl-C, SIGINT, SIGTERM, SIGHUP and panic.
 
 pub mod app;
 pub mod keymap;
@@ -129,14 +129,33 @@ pub fn file_job(names: Vec<String>, mut capture: MergedCapture, limits: Limits) 
     })
 }
 
-/// Starts `job` on a worker thread; messages arrive on the returned receiver.
-pub fn spawn_worker(
-    job: Job,
-    files: PathBuf,
+/// The worker thread running a [`Job`], and the messages it sends. Dropping it stops the job
+/// and waits for it (a panic in the UI included), so nothing is written into the UI's folder
+/// once that is being removed.
+struct Worker {
+    messages: Receiver<Msg>,
     stop: Arc<AtomicBool>,
-) -> io::Result<(Receiver<Msg>, std::thread::JoinHandle<()>)> {
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Our receiver goes (swapped for one whose sender is gone): a worker waiting to send
+        // gets a closed channel and ends as on a broken pipe.
+        drop(std::mem::replace(&mut self.messages, sync_channel(0).1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts `job` on a worker thread, writing transferred files into `files`.
+fn spawn_worker(job: Job, files: PathBuf) -> io::Result<Worker> {
     let (tx, rx) = sync_channel::<Msg>(64);
-    let handle = std::thread::Builder::new()
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker_stop = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
         .name("ftpscope-analysis".into())
         .spawn(move || {
             let mut out = ChannelOutput {
@@ -146,7 +165,7 @@ pub fn spawn_worker(
             };
             let result = job(Feed {
                 output: &mut out,
-                stop: &stop,
+                stop: &worker_stop,
                 status: StatusSender(tx.clone()),
                 files,
             });
@@ -156,7 +175,11 @@ pub fn spawn_worker(
                 Err(e) => tx.send(Msg::Failed(e.to_string())),
             };
         })?;
-    Ok((rx, handle))
+    Ok(Worker {
+        messages: rx,
+        stop,
+        thread: Some(thread),
+    })
 }
 
 /// How the UI is opened.
@@ -166,44 +189,113 @@ pub struct UiOptions {
     /// The size of the capture files, for the progress shown while they are read.
     pub total_bytes: Option<u64>,
     pub show_passwords: bool,
-    /// Set from outside (SIGTERM in live capture): the UI closes as if `q` was pressed.
-    pub close_when: Option<&'static AtomicBool>,
 }
 
-/// Runs the UI until the user quits (or [`UiOptions::close_when`] is set), with `job` on a
-/// worker thread. The terminal is restored and the UI's folder of files removed whatever
-/// happens.
+/// The signals that close the UI the way `q` does. SIGINT arrives only from `kill` (in raw
+/// mode Ctrl-C is a key); SIGHUP means the terminal went away.
+const CLOSING_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// Runs the UI until the user quits or a closing signal arrives, with `job` on a worker
+/// thread. The terminal is restored and the UI's private folder of files removed whatever
+/// happens (a panic unwinding through here included).
+///
+/// While the UI is open these handlers own SIGINT, SIGTERM and SIGHUP: nothing else may handle
+/// them, since signal-hook first calls a handler installed before it, and one that exits at
+/// once (live capture's second-signal exit) would leave the terminal unrestored; live capture
+/// leaves them to the UI. They stay installed afterwards (signal-hook cannot put the default
+/// action back), which is harmless: the process ends right after the UI.
 pub fn run(options: UiOptions, job: Job) -> io::Result<()> {
-    let files = std::env::temp_dir().join(format!("ftpscope-tui-{}", std::process::id()));
-    let result = run_with_files(options, job, files.clone());
-    let _ = std::fs::remove_dir_all(&files);
+    // Registered before anything needs undoing: from here on a signal only sets the flag.
+    let closing = Arc::new(AtomicBool::new(false));
+    for signal in CLOSING_SIGNALS {
+        signal_hook::flag::register(signal, Arc::clone(&closing))?;
+    }
+    let files = private_folder()?;
+    let result = run_with_files(options, job, files.path().to_path_buf(), &closing);
+    // The folder our own mkdir made (it fails on a name that exists): nobody else's files.
+    let _ = files.close();
     result
 }
 
-fn run_with_files(options: UiOptions, job: Job, files: PathBuf) -> io::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (rx, worker) = spawn_worker(job, files, Arc::clone(&stop))?;
+/// The UI's folder of transferred files: a fresh, randomly named folder in the temporary
+/// directory that only we can enter (0700 from its creation; never one that already exists,
+/// so nobody can prepare it for us). Dropping it removes it, also when unwinding.
+fn private_folder() -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    // tempfile's own default for folders is 0777 less the umask (often 0755): ask for 0700.
+    tempfile::Builder::new()
+        .prefix("ftpscope-tui-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
+fn run_with_files(
+    options: UiOptions,
+    job: Job,
+    files: PathBuf,
+    closing: &AtomicBool,
+) -> io::Result<()> {
+    let worker = spawn_worker(job, files)?;
     let mut app = App::new(options.source, options.total_bytes, options.show_passwords);
-    let mut terminal = ratatui::try_init()?;
-    let _ = execute!(io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, &mut app, &rx, options.close_when);
-    let _ = execute!(io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    stop.store(true, Ordering::Relaxed);
-    drop(rx); // unblocks a worker waiting to send
-    let _ = worker.join();
-    result
+    let result = UiTerminal::open()
+        .and_then(|mut ui| event_loop(&mut ui.terminal, &mut app, &worker.messages, closing));
+    // The terminal is back (`ui` is gone); now stop the worker and wait for it.
+    drop(worker);
+    match result {
+        // SIGHUP: the terminal is gone, and with it whatever failed to read or draw on it.
+        Err(_) if closing.load(Ordering::Relaxed) => Ok(()),
+        result => result,
+    }
+}
+
+/// The terminal in the UI's modes: raw, on the alternate screen, reporting the mouse. Dropping
+/// it puts all three back, also when unwinding from a panic; the panic hook puts them back
+/// before the panic message is printed.
+struct UiTerminal {
+    terminal: ratatui::DefaultTerminal,
+}
+
+impl UiTerminal {
+    fn open() -> io::Result<UiTerminal> {
+        // Raw mode and the alternate screen, with ratatui's panic hook to leave them.
+        let terminal = ratatui::try_init()?;
+        static MOUSE_OFF_ON_PANIC: std::sync::Once = std::sync::Once::new();
+        MOUSE_OFF_ON_PANIC.call_once(|| {
+            let restore_and_report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let _ = execute!(io::stdout(), DisableMouseCapture);
+                restore_and_report(info);
+            }));
+        });
+        let ui = UiTerminal { terminal };
+        execute!(io::stdout(), EnableMouseCapture)?;
+        Ok(ui)
+    }
+}
+
+impl Drop for UiTerminal {
+    fn drop(&mut self) {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+    }
 }
 
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     rx: &Receiver<Msg>,
-    close_when: Option<&'static AtomicBool>,
+    closing: &AtomicBool,
 ) -> io::Result<()> {
     let size = terminal.size()?;
     app.update(keymap::Action::Resize(size.width, size.height));
     loop {
+        if closing.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         // Apply what the worker sent, bounded per frame so keys stay responsive.
         let deadline = Instant::now() + Duration::from_millis(30);
         while Instant::now() < deadline {
@@ -231,7 +323,7 @@ fn event_loop(
                 app.update(action);
             }
         }
-        if app.quit || close_when.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if app.quit {
             return Ok(());
         }
     }

@@ -69,9 +69,26 @@ impl Tmux {
 
     /// Whether the program left the terminal on its alternate screen.
     pub fn alternate_screen_on(&self) -> bool {
-        self.run(&["display-message", "-p", "-t", "t", "#{alternate_on}"])
+        self.flag("#{alternate_on}")
+    }
+
+    /// Whether the terminal reports the mouse (any mode) to the program.
+    pub fn mouse_reporting_on(&self) -> bool {
+        self.flag("#{mouse_any_flag}")
+    }
+
+    fn flag(&self, format: &str) -> bool {
+        self.run(&["display-message", "-p", "-t", "t", format])
             .trim()
             == "1"
+    }
+
+    /// The process id of the pane's shell (the one running the command given to `start`).
+    pub fn shell_pid(&self) -> u32 {
+        let pid = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+        pid.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no pane pid: {pid:?}"))
     }
 }
 
