@@ -157,6 +157,8 @@ mod tests {
         assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
         assert_eq!(escape(b"a\xffb"), "a\\xffb");
         assert_eq!(escape("x\u{202e}y".as_bytes()), "x\\u{202e}y");
+        // The Arabic Letter Mark reorders text as the other bidi marks do.
+        assert_eq!(escape("x\u{61c}y".as_bytes()), "x\\u{061c}y");
         assert_eq!(escape("\u{9b}".as_bytes()), "\\x9b");
         assert_eq!(escape(b"..\\x"), "..\\\\x");
     }

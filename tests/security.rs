@@ -6,7 +6,7 @@
 mod common;
 
 use common::{ftpscope, temp_dir};
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,6 +93,13 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
         assert_eq!(out.status.code(), Some(0), "{name}");
         let created = walk(&clean);
         assert!(created.len() >= 4, "{name}: {created:?}");
+        for rel in &created {
+            let meta = std::fs::metadata(clean.join(rel)).unwrap();
+            if meta.is_file() {
+                // What crossed the wire may be secret: the owner's only, from its creation.
+                assert_eq!(meta.mode() & 0o777, 0o600, "{name}: {}", rel.display());
+            }
+        }
         assert!(
             !created
                 .iter()

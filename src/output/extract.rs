@@ -92,6 +92,7 @@ mod tests {
             (b"/etc/shadow", "etc/shadow"),
             (b"..\\..\\boot.ini", "boot.ini"),
             (b"a\0b", "a%00b"),
+            ("a\u{61c}b".as_bytes(), "a%D8%9Cb"),
             (b"new\nline", "new%0Aline"),
             (b"\x1b[2Jx", "%1B[2Jx"),
             (b"CON", "_CON"),
