@@ -5,12 +5,18 @@
 //! empty components are dropped (so nothing climbs out), `/` and `\` both split components,
 //! control characters, bidi overrides, `%` and characters Windows forbids become `%XX`, reserved
 //! device names (`CON`, `NUL`, `COM1` ...) get a `_` prefix, and components longer than 200
-//! bytes are shortened with a hash suffix. Where the names are created, beneath a folder
-//! handle and never over an existing file, is [`super::outdir`].
+//! bytes are shortened with a hash suffix. [`final_location`] names each transfer's file and
+//! folder; `ExtractDirs` places finished files there, beneath a folder handle and never over
+//! an existing file ([`super::outdir`]).
 
+use super::outdir::OutDir;
+use ftpscope_core::fasthash::FastState;
+use ftpscope_core::{TransferRecord, TransferStatus};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
 const MAX_COMPONENT: usize = 200;
 const RESERVED: &[&str] = &[
@@ -79,6 +85,179 @@ pub fn sanitize_path(remote: &[u8]) -> PathBuf {
         .split(|&b| b == b'/' || b == b'\\')
         .filter_map(sanitize_component)
         .collect()
+}
+
+/// Where a transfer's finished temporary file goes: decided on the parsing thread when the
+/// transfer ends, done by whichever thread wrote the file.
+#[derive(Debug)]
+pub(crate) enum Placement {
+    /// Nothing to keep (a failed transfer that carried no byte): removed.
+    Remove,
+    /// As `name` in the folder `dir`, relative to the extraction folder ([`final_location`]).
+    At(PathBuf, String),
+}
+
+impl Placement {
+    pub(crate) fn of(r: &TransferRecord) -> Self {
+        if r.status == TransferStatus::Failed && r.bytes == 0 {
+            return Placement::Remove;
+        }
+        let (dir, name) = final_location(r);
+        Placement::At(dir, name)
+    }
+}
+
+/// The extraction folder and, inside it, our private folder of partial files.
+pub(crate) struct ExtractDirs {
+    pub(crate) root: OutDir,
+    pub(crate) partial: OutDir,
+    /// Folders placed into lately, kept open: opening `session-1/pub/images` one component at
+    /// a time costs six system calls per file, a third of `-x`'s system time with many small
+    /// files. Holding a folder's handle keeps every guarantee (it is the folder we checked).
+    open: std::cell::RefCell<HashMap<PathBuf, OutDir, FastState>>,
+}
+
+/// Folders kept open by [`ExtractDirs`] (a descriptor each); past it, all are closed.
+const OPEN_FOLDERS: usize = 64;
+
+impl ExtractDirs {
+    pub(crate) fn new(root: OutDir, partial: OutDir) -> Self {
+        ExtractDirs {
+            root,
+            partial,
+            open: Default::default(),
+        }
+    }
+
+    pub(crate) fn try_clone(&self) -> io::Result<Self> {
+        Ok(ExtractDirs::new(
+            self.root.try_clone()?,
+            self.partial.try_clone()?,
+        ))
+    }
+
+    /// Moves the partial file `temp` to `name` in the folder `dir` (relative to the root, made
+    /// where missing), through a handle kept open when it was opened lately.
+    fn place(&self, temp: &str, dir: &Path, name: &str) -> io::Result<PathBuf> {
+        let mut open = self.open.borrow_mut();
+        if let Some(folder) = open.get(dir) {
+            match folder.place(&self.partial, temp, name) {
+                Ok(path) => return Ok(path),
+                // Removed or changed meanwhile: opened afresh below.
+                Err(_) => {
+                    open.remove(dir);
+                }
+            }
+        }
+        let folder = self.root.subdir(dir)?;
+        let path = folder.place(&self.partial, temp, name)?;
+        if open.len() >= OPEN_FOLDERS {
+            open.clear();
+        }
+        open.insert(dir.to_path_buf(), folder);
+        Ok(path)
+    }
+}
+
+/// The name of the private folder of partial files starts with this (a random part follows).
+pub const PARTIAL_PREFIX: &str = ".ftpscope-partial-";
+
+/// Places a file at `dir/name`; when that fails (a file already stands where a folder is
+/// needed: `RETR /a`, then `RETR /a/b`), tries once more with the folders below the session's
+/// own folder flattened into the name (`session-1/a_b`).
+pub(crate) fn place_or_flatten(
+    dirs: &ExtractDirs,
+    temp: &str,
+    dir: &Path,
+    name: &str,
+) -> io::Result<PathBuf> {
+    let place = |dir: &Path, name: &str| dirs.place(temp, dir, name);
+    let first = match place(dir, name) {
+        Ok(path) => return Ok(path),
+        Err(e) => e,
+    };
+    let mut parts = dir
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let Some(top) = parts.next() else {
+        return Err(first);
+    };
+    let mut flat: Vec<String> = parts.collect();
+    if flat.is_empty() {
+        return Err(first);
+    }
+    flat.push(name.to_owned());
+    let mut flat = flat.join("_");
+    if flat.len() > 200 {
+        let mut cut = flat.len() - 200;
+        while !flat.is_char_boundary(cut) {
+            cut += 1;
+        }
+        flat = flat.split_off(cut);
+    }
+    place(Path::new(&top), &flat).map_err(|_| first)
+}
+
+/// Where a transfer's file goes, relative to the extraction folder: a folder per session named
+/// by the remote path; listings, unclaimed data and orphans in their own folders.
+pub fn final_location(r: &TransferRecord) -> (PathBuf, String) {
+    let suffix = match r.status {
+        TransferStatus::Complete | TransferStatus::Failed => "",
+        TransferStatus::Truncated => ".truncated",
+        TransferStatus::Aborted => ".aborted",
+    };
+    let Some(session) = r.session else {
+        let ends = |a: Option<std::net::SocketAddr>| {
+            a.map_or("unknown".into(), |a| a.to_string().replace(':', "_"))
+        };
+        let name = format!(
+            "transfer-{}-{}-{}.bin{suffix}",
+            r.transfer,
+            ends(r.data_initiator),
+            ends(r.data_responder)
+        );
+        return (PathBuf::from("orphans"), name);
+    };
+    let session_dir = PathBuf::from(format!("session-{session}"));
+    let verb = r
+        .command
+        .as_deref()
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    let remote = r.full_path.as_deref().or(r.path.as_deref());
+    match (verb, remote) {
+        (None, _) => (
+            session_dir.join("_unclaimed"),
+            format!("transfer-{}.bin{suffix}", r.transfer),
+        ),
+        (Some(verb), remote) if r.listing => {
+            let what = remote
+                .map(sanitize_path)
+                .map(|p| p.to_string_lossy().replace('/', "_"));
+            let name = match what {
+                Some(w) if !w.is_empty() => {
+                    format!("transfer-{}-{verb}-{w}.txt{suffix}", r.transfer)
+                }
+                _ => format!("transfer-{}-{verb}.txt{suffix}", r.transfer),
+            };
+            (session_dir.join("_listings"), name)
+        }
+        (Some(verb), remote) => {
+            let rel = remote.map(sanitize_path).unwrap_or_default();
+            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
+            match name {
+                Some(name) => {
+                    let dir = rel
+                        .parent()
+                        .map_or(session_dir.clone(), |p| session_dir.join(p));
+                    (dir, format!("{name}{suffix}"))
+                }
+                None => (
+                    session_dir,
+                    format!("transfer-{}-{verb}.bin{suffix}", r.transfer),
+                ),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
