@@ -9,7 +9,7 @@
 use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
 use crate::defrag::Defragmenter;
 use crate::event::{
-    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, Event, SessionId, TransferId,
+    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, EndReason, Event, SessionId, TransferId,
 };
 use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits};
@@ -307,7 +307,7 @@ impl Analyzer {
                 // A new connection on the 4-tuple of one that never closed.
                 let flow = Some((conn.initiator, conn.responder));
                 self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
-                self.close_conn(key, ts, "closed");
+                self.close_conn(key, ts, EndReason::Closed);
                 self.remove_conn(key);
             }
             Some(_) => {}
@@ -363,7 +363,7 @@ impl Analyzer {
         }
         if seg.flags.rst {
             conn.reset = true;
-            self.close_conn(key, ts, "reset");
+            self.close_conn(key, ts, EndReason::Reset);
             return;
         }
         let follow = !matches!(conn.role, Role::Ignored);
@@ -720,7 +720,7 @@ impl Analyzer {
             return;
         }
         if conn.both_finished() {
-            self.close_conn(key, ts, "closed");
+            self.close_conn(key, ts, EndReason::Closed);
             return;
         }
         if let Role::Data(tid) = conn.role
@@ -731,7 +731,7 @@ impl Analyzer {
     }
 
     /// Ends a connection: delivers what is held, then tells its session or transfer.
-    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: &'static str) {
+    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: EndReason) {
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };
@@ -809,7 +809,7 @@ impl Analyzer {
                 self.end_quiet(key, false);
                 continue;
             }
-            self.close_conn(key, now, "idle");
+            self.close_conn(key, now, EndReason::Idle);
             self.remove_conn(key);
         }
         evicted
@@ -862,7 +862,7 @@ impl Analyzer {
                 let flow = self.flows.get(&key).map(|c| (c.initiator, c.responder));
                 self.anomaly(AnomalyKind::FlowIdleTimeout, now, None, flow, String::new());
             }
-            self.close_conn(key, now, "idle");
+            self.close_conn(key, now, EndReason::Idle);
             self.remove_conn(key);
         }
         let ttl = self.limits.expectation_ttl;
@@ -900,7 +900,7 @@ impl Analyzer {
             matches!(self.flows.get(k).map(|c| &c.role), Some(Role::Control(_)))
         });
         for (_, key) in other.into_iter().chain(control) {
-            self.close_conn(key, now, "capture_end");
+            self.close_conn(key, now, EndReason::CaptureEnd);
         }
         let mut quiet: Vec<(Timestamp, FlowKey)> =
             self.quiet.iter().map(|(k, q)| (q.first_ts, *k)).collect();
@@ -911,7 +911,7 @@ impl Analyzer {
         let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         sessions.sort_unstable();
         for sid in sessions {
-            self.end_session(sid, now, "capture_end");
+            self.end_session(sid, now, EndReason::CaptureEnd);
         }
         let mut transfers: Vec<TransferId> = self.transfers.keys().copied().collect();
         transfers.sort_unstable();

@@ -4,7 +4,8 @@
 
 use crate::analyzer::Analyzer;
 use crate::event::{
-    AnomalyKind, CommandLine, DataMode, Event, Exchange, LoginState, Reply, SessionId, SessionStart,
+    AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
+    LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
 use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, QuietConn, Role};
@@ -158,7 +159,7 @@ impl Analyzer {
             server,
             FROM_INITIATOR,
             quiet.first_ts,
-            "port_21",
+            DetectedBy::Port21,
             quiet.opened_with_syn(),
         );
         Role::Control(sid)
@@ -185,9 +186,15 @@ impl Analyzer {
                 } else {
                     (responder, initiator)
                 };
-                Role::Control(
-                    self.start_session(key, client, server, client_dir, ts, "dialogue", syn),
-                )
+                Role::Control(self.start_session(
+                    key,
+                    client,
+                    server,
+                    client_dir,
+                    ts,
+                    DetectedBy::Dialogue,
+                    syn,
+                ))
             }
             Verdict::NotFtp => {
                 // A data connection no announcement explains, between hosts that speak FTP.
@@ -219,7 +226,7 @@ impl Analyzer {
         server: SocketAddr,
         client_dir: usize,
         ts: Timestamp,
-        detected_by: &'static str,
+        detected_by: DetectedBy,
         expect_greeting: bool,
     ) -> SessionId {
         let sid = self.new_session_id();
@@ -395,21 +402,22 @@ impl Analyzer {
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
             }
-            CommandKind::ActiveEndpoint => {
-                let parsed = match &verb[..] {
-                    b"PORT" => address::parse_port_arg(&arg),
-                    b"EPRT" => address::parse_eprt_arg(&arg),
+            CommandKind::ActiveEndpoint(by) => {
+                let parsed = match by {
+                    AnnouncedBy::Port => address::parse_port_arg(&arg),
+                    AnnouncedBy::Eprt => address::parse_eprt_arg(&arg),
+                    // LPRT (`kind_of` makes no other verb an active endpoint).
                     _ => address::parse_lprt_arg(&arg),
                 };
                 match parsed {
                     Ok(announced) => {
-                        let by = verb_name(&verb);
                         if announced.ip() != session.client.ip() && !session.mismatch_reported {
                             session.mismatch_reported = true;
                             anomalies.push((
                                 AnomalyKind::AddressMismatch,
                                 format!(
-                                    "{by} announces {announced}, client is {} (reported once per session)",
+                                    "{} announces {announced}, client is {} (reported once per session)",
+                                    by.as_str(),
                                     session.client.ip()
                                 ),
                             ));
@@ -430,7 +438,7 @@ impl Analyzer {
                         AnomalyKind::AddressMalformed,
                         format!(
                             "{} {}: {}",
-                            verb_name(&verb),
+                            by.as_str(),
                             String::from_utf8_lossy(&arg),
                             e.name()
                         ),
@@ -631,13 +639,8 @@ impl Analyzer {
                 session.user = None;
                 session.password = None;
             }
-            CommandKind::PassiveRequest if matches!(code, 227..=229) => {
+            CommandKind::PassiveRequest(by) if matches!(code, 227..=229) => {
                 let server = session.server;
-                let verb = done
-                    .command
-                    .as_ref()
-                    .map(|c| c.verb.clone())
-                    .unwrap_or_default();
                 let parsed = match code {
                     227 => address::parse_227_text(&reply.text),
                     229 => address::parse_229_text(&reply.text)
@@ -658,7 +661,7 @@ impl Analyzer {
                             session: sid,
                             announced,
                             mode: DataMode::Passive,
-                            announced_by: verb_name(&verb),
+                            announced_by: by,
                             ts,
                             control_client: session.client,
                             control_server: server,
@@ -695,7 +698,7 @@ impl Analyzer {
     }
 
     /// The control connection ended: finish its dialogue and whatever waits on it.
-    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: &'static str) {
+    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: EndReason) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -745,17 +748,5 @@ impl Analyzer {
         for tid in waiting {
             self.try_finish(tid, ts);
         }
-    }
-}
-
-fn verb_name(verb: &[u8]) -> &'static str {
-    match verb {
-        b"PORT" => "PORT",
-        b"EPRT" => "EPRT",
-        b"LPRT" => "LPRT",
-        b"PASV" => "PASV",
-        b"EPSV" => "EPSV",
-        b"LPSV" => "LPSV",
-        _ => "other",
     }
 }

@@ -5,7 +5,7 @@
 //! strongest rule that holds (see [`LinkRule`]): the exact address; the control connection's
 //! own peers (the announced address was rewritten by NAT); the port alone within a window.
 
-use crate::event::{DataMode, LinkRule, SessionId};
+use crate::event::{AnnouncedBy, DataMode, LinkRule, SessionId};
 use crate::frame::Timestamp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ pub struct Expectation {
     pub session: SessionId,
     pub announced: SocketAddr,
     pub mode: DataMode,
-    pub announced_by: &'static str,
+    pub announced_by: AnnouncedBy,
     pub ts: Timestamp,
     /// The control connection's client and server, as seen on the wire.
     pub control_client: SocketAddr,
@@ -155,7 +155,7 @@ mod tests {
             session: 1,
             announced: announced.parse().unwrap(),
             mode,
-            announced_by: "PASV",
+            announced_by: AnnouncedBy::Pasv,
             ts,
             control_client: "10.0.0.1:40000".parse().unwrap(),
             control_server: "203.0.113.5:21".parse().unwrap(),

@@ -5,7 +5,9 @@
 //! in order; a 1xx reply leaves its command waiting, any 2xx-5xx completes it (RFC 959 §4.2).
 //! The greeting answers a virtual first entry.
 
-use crate::event::{CommandLine, LoginState, Reply, SessionId, SessionSummary, TransferId};
+use crate::event::{
+    CommandLine, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
+};
 use crate::flow::FlowKey;
 use crate::frame::Timestamp;
 use crate::ftp::command::CommandKind;
@@ -135,7 +137,7 @@ impl Session {
         self.size_hints.push_back((path, size));
     }
 
-    pub fn summary(&self, end: Timestamp, end_reason: &'static str) -> SessionSummary {
+    pub fn summary(&self, end: Timestamp, end_reason: EndReason) -> SessionSummary {
         SessionSummary {
             session: self.id,
             client: self.client,

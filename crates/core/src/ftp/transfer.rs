@@ -6,7 +6,8 @@
 //! 426 reply; `failed` when the server refused it (4xx/5xx) and no data crossed.
 
 use crate::event::{
-    DataMode, Direction, LinkRule, SessionId, TransferId, TransferRecord, TransferStatus,
+    AnnouncedBy, DataMode, Direction, LinkRule, SessionId, TransferId, TransferRecord,
+    TransferStatus,
 };
 use crate::flow::FlowKey;
 use crate::frame::Timestamp;
@@ -47,7 +48,7 @@ pub struct Transfer {
     pub responder: Option<SocketAddr>,
     pub link: LinkRule,
     pub mode: Option<DataMode>,
-    pub announced_by: Option<&'static str>,
+    pub announced_by: Option<AnnouncedBy>,
     pub announced: Option<SocketAddr>,
     /// Which direction of the data connection carries the bytes (the first that did).
     pub stream_dir: Option<usize>,
