@@ -127,13 +127,13 @@ impl Analyzer {
             found = self
                 .expectations
                 .take_match(responder, initiator, ts, window);
-            if let Some((exp, rule)) = found {
-                let tid = self.link_data(key, responder, initiator, exp, rule, ts);
+            if let Some(matched) = found {
+                let tid = self.link_data(key, responder, initiator, matched, ts);
                 return Some(Role::Data(tid));
             }
         }
-        if let Some((exp, rule)) = found {
-            let tid = self.link_data(key, initiator, responder, exp, rule, ts);
+        if let Some(matched) = found {
+            let tid = self.link_data(key, initiator, responder, matched, ts);
             return Some(Role::Data(tid));
         }
         if initiator.port() == 20 || responder.port() == 20 {
@@ -423,7 +423,6 @@ impl Analyzer {
                             ));
                         }
                         let exp = Expectation {
-                            id: 0,
                             session: sid,
                             announced,
                             mode: DataMode::Active,
@@ -447,7 +446,7 @@ impl Analyzer {
             }
             CommandKind::Abor => self.abort_transfers(sid),
             CommandKind::Transfer(tc) => {
-                pending.transfer = Some(self.data_command(sid, tc, &verb, &arg, ts));
+                pending.transfer = self.data_command(sid, tc, &verb, &arg, ts);
             }
             _ => {}
         }
@@ -657,7 +656,6 @@ impl Analyzer {
                             ));
                         }
                         let exp = Expectation {
-                            id: 0,
                             session: sid,
                             announced,
                             mode: DataMode::Passive,

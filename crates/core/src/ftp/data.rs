@@ -9,13 +9,12 @@
 //! final reply arrived, or when its session ends.
 
 use crate::analyzer::Analyzer;
-use crate::event::LinkRule;
 use crate::event::{AnomalyKind, Event, Reply, SessionId, TransferId, TransferStart};
 use crate::flow::reassembly::Chunk;
 use crate::flow::{FlowKey, Role};
 use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
-use crate::ftp::expect::Expectation;
+use crate::ftp::expect::Matched;
 use crate::ftp::path;
 use crate::ftp::reply_info;
 use crate::ftp::transfer::{BoundCommand, DataConn, Transfer};
@@ -64,13 +63,17 @@ impl Analyzer {
         key: FlowKey,
         initiator: SocketAddr,
         responder: SocketAddr,
-        exp: Expectation,
-        rule: LinkRule,
+        matched: Matched,
         ts: Timestamp,
     ) -> TransferId {
+        let Matched {
+            id: exp_id,
+            expectation: exp,
+            rule,
+        } = matched;
         let sid = exp.session;
         let waiting = self.sessions.get_mut(&sid).and_then(|s| {
-            s.expectations.retain(|(_, id)| *id != exp.id);
+            s.expectations.retain(|(_, id)| *id != exp_id);
             s.awaiting_conn.pop_front()
         });
         let tid = match waiting {
@@ -120,7 +123,7 @@ impl Analyzer {
     }
 
     /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
-    /// for one.
+    /// for one. The transfer the command is bound to; None for a session that is gone.
     pub(crate) fn data_command(
         &mut self,
         sid: SessionId,
@@ -128,10 +131,8 @@ impl Analyzer {
         verb: &[u8],
         arg: &[u8],
         ts: Timestamp,
-    ) -> TransferId {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return 0;
-        };
+    ) -> Option<TransferId> {
+        let session = self.sessions.get_mut(&sid)?;
         let offset = session.rest.take().unwrap_or(0);
         let (path, full_path) = match (command, arg.is_empty()) {
             // Listing arguments are often options ("-la"); a path only when it does not start with '-'.
@@ -208,7 +209,7 @@ impl Analyzer {
                 t.expected_total = expected;
             }
         }
-        tid
+        Some(tid)
     }
 
     /// Whether a transfer in flight is a listing (LIST, NLST, MLSD): `None` while no command
@@ -443,5 +444,19 @@ impl Analyzer {
         };
         let end = ts.max(t.last_ts);
         self.emit(Event::TransferEnded(Box::new(t.record(end, server_side))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+
+    #[test]
+    fn a_transfer_command_without_its_session_binds_no_transfer() {
+        let mut analyzer = Analyzer::new(Limits::default());
+        let bound = analyzer.data_command(7, TransferCommand::Retr, b"RETR", b"a.txt", 0);
+        assert_eq!(bound, None);
+        assert_eq!(analyzer.poll_event(), None, "no transfer was started");
     }
 }

@@ -11,6 +11,7 @@ use crate::event::{
 use crate::flow::FlowKey;
 use crate::frame::Timestamp;
 use crate::ftp::command::CommandKind;
+use crate::ftp::expect::ExpectationId;
 use crate::ftp::line::LineFramer;
 use crate::ftp::reply::ReplyAssembler;
 use std::collections::VecDeque;
@@ -54,7 +55,7 @@ pub struct Session {
     /// Sizes from SIZE replies, by full path (or path as sent), most recent last.
     pub size_hints: VecDeque<(Vec<u8>, u64)>,
     /// (port, id) of this session's expectations, oldest first.
-    pub expectations: VecDeque<(u16, u64)>,
+    pub expectations: VecDeque<(u16, ExpectationId)>,
     pub announced_any: bool,
     /// An announced address differed from the control peers (reported once).
     pub mismatch_reported: bool,
