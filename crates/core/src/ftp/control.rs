@@ -8,7 +8,7 @@ use crate::event::{
     LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
-use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, QuietConn, Role};
+use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
 use crate::frame::Timestamp;
 use crate::ftp::address;
 use crate::ftp::command::{self, CommandKind};
@@ -25,14 +25,14 @@ use std::net::SocketAddr;
 enum Verdict {
     /// FTP control; the client is on this side.
     Ftp {
-        client_dir: usize,
+        client_dir: Dir,
     },
     NotFtp,
     Undecided,
 }
 
 /// The first line of one direction, if complete.
-fn first_line(chunks: &[(Timestamp, usize, Vec<u8>)], dir: usize) -> Option<Vec<u8>> {
+fn first_line(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir) -> Option<Vec<u8>> {
     let mut line = Vec::new();
     for (_, _, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
         match memchr::memchr(b'\n', bytes) {
@@ -56,43 +56,42 @@ fn is_greeting(line: &[u8]) -> bool {
 /// Decides from the first line of each side whether a connection on a port other than 21 is
 /// FTP control. The server speaks first (a 220 greeting); a client's first line is a known
 /// FTP verb. USER and PASS alone are not enough (POP3 has them too).
-fn judge(chunks: &[(Timestamp, usize, Vec<u8>)]) -> Verdict {
-    let lines = [
-        first_line(chunks, FROM_INITIATOR),
-        first_line(chunks, FROM_RESPONDER),
-    ];
-    for (server_dir, client_dir) in [
-        (FROM_RESPONDER, FROM_INITIATOR),
-        (FROM_INITIATOR, FROM_RESPONDER),
-    ] {
+fn judge(chunks: &[(Timestamp, Dir, Vec<u8>)]) -> Verdict {
+    let lines = PerDir::new(
+        first_line(chunks, Dir::FromInitiator),
+        first_line(chunks, Dir::FromResponder),
+    );
+    // The usual way round first: the client opened the connection.
+    for client_dir in Dir::BOTH {
+        let server_dir = client_dir.other();
         let client_verb = lines
             .get(client_dir)
-            .and_then(|l| l.as_ref())
+            .as_ref()
             .map(|l| command::split_command(l).0);
         let client_smtp = client_verb
             .as_deref()
             .is_some_and(|v| matches!(v, b"HELO" | b"EHLO" | b"LHLO"));
-        if let Some(Some(line)) = lines.get(server_dir)
+        if let Some(line) = lines.get(server_dir)
             && is_greeting(line)
             && !client_smtp
         {
             return Verdict::Ftp { client_dir };
         }
     }
-    let Some(Some(client)) = lines.get(FROM_INITIATOR) else {
-        return if lines.iter().any(Option::is_some) {
+    let Some(client) = lines.get(Dir::FromInitiator) else {
+        return if lines.iter().any(|(_, line)| line.is_some()) {
             Verdict::NotFtp
         } else {
             Verdict::Undecided
         };
     };
     let verb = command::split_command(client).0;
-    let server_spoke = lines.get(FROM_RESPONDER).is_some_and(Option::is_some);
+    let server_spoke = lines.get(Dir::FromResponder).is_some();
     if command::is_known_verb(&verb)
         && !matches!(&verb[..], b"USER" | b"PASS" | b"QUIT" | b"HELP" | b"NOOP")
     {
         return Verdict::Ftp {
-            client_dir: FROM_INITIATOR,
+            client_dir: Dir::FromInitiator,
         };
     }
     if server_spoke {
@@ -157,7 +156,7 @@ impl Analyzer {
             key,
             client,
             server,
-            FROM_INITIATOR,
+            Dir::FromInitiator,
             quiet.first_ts,
             DetectedBy::Port21,
             quiet.opened_with_syn(),
@@ -181,7 +180,7 @@ impl Analyzer {
         let role = match verdict {
             Verdict::Undecided => return,
             Verdict::Ftp { client_dir } => {
-                let (client, server) = if client_dir == FROM_INITIATOR {
+                let (client, server) = if client_dir == Dir::FromInitiator {
                     (initiator, responder)
                 } else {
                     (responder, initiator)
@@ -224,7 +223,7 @@ impl Analyzer {
         key: FlowKey,
         client: SocketAddr,
         server: SocketAddr,
-        client_dir: usize,
+        client_dir: Dir,
         ts: Timestamp,
         detected_by: DetectedBy,
         expect_greeting: bool,
@@ -265,13 +264,7 @@ impl Analyzer {
         sid
     }
 
-    pub(crate) fn control_chunk(
-        &mut self,
-        sid: SessionId,
-        dir: usize,
-        ts: Timestamp,
-        chunk: Chunk,
-    ) {
+    pub(crate) fn control_chunk(&mut self, sid: SessionId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };

@@ -11,7 +11,7 @@
 use crate::analyzer::Analyzer;
 use crate::event::{AnomalyKind, Event, Reply, SessionId, TransferId, TransferStart};
 use crate::flow::reassembly::Chunk;
-use crate::flow::{FlowKey, Role};
+use crate::flow::{Dir, FlowKey, PerDir, Role};
 use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
 use crate::ftp::expect::Matched;
@@ -296,7 +296,7 @@ impl Analyzer {
         }
     }
 
-    pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: usize, ts: Timestamp, chunk: Chunk) {
+    pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let piece = match chunk {
             Chunk::Data(data) => DataPiece::Bytes(Cow::Owned(data)),
             Chunk::Gap(len) => DataPiece::Gap(len),
@@ -307,7 +307,7 @@ impl Analyzer {
     pub(crate) fn data_piece(
         &mut self,
         tid: TransferId,
-        dir: usize,
+        dir: Dir,
         ts: Timestamp,
         piece: DataPiece<'_>,
     ) {
@@ -353,7 +353,7 @@ impl Analyzer {
     }
 
     /// The side sending a transfer's bytes closed its half of the data connection.
-    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: usize, ts: Timestamp) {
+    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -369,7 +369,7 @@ impl Analyzer {
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
-        fins: [bool; 2],
+        fins: PerDir<bool>,
         reset: bool,
         ts: Timestamp,
     ) {
@@ -378,8 +378,8 @@ impl Analyzer {
         };
         if t.data_conn == DataConn::Open {
             let fin = match t.stream_dir {
-                Some(d) => fins.get(d).copied().unwrap_or(false),
-                None => fins.iter().any(|f| *f),
+                Some(d) => *fins.get(d),
+                None => fins.iter().any(|(_, f)| *f),
             };
             t.data_conn = DataConn::Closed {
                 fin: fin && !reset,

@@ -8,7 +8,7 @@
 use crate::event::{
     CommandLine, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
 };
-use crate::flow::FlowKey;
+use crate::flow::{Dir, FlowKey};
 use crate::frame::Timestamp;
 use crate::ftp::command::CommandKind;
 use crate::ftp::expect::ExpectationId;
@@ -36,7 +36,7 @@ pub struct Session {
     pub client: SocketAddr,
     pub server: SocketAddr,
     /// Which direction of the control connection carries commands (the other carries replies).
-    pub client_dir: usize,
+    pub client_dir: Dir,
     pub start: Timestamp,
     pub last_ts: Timestamp,
     pub commands_in: LineFramer,
@@ -74,7 +74,7 @@ impl Session {
         flow: FlowKey,
         client: SocketAddr,
         server: SocketAddr,
-        client_dir: usize,
+        client_dir: Dir,
         ts: Timestamp,
         max_line: usize,
         expect_greeting: bool,
