@@ -9,8 +9,8 @@ use ftpscope::tui::app::{App, Msg};
 use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
 use ftpscope_core::event::{
-    CommandLine, DataMode, Direction, Exchange, LinkRule, LoginState, Reply, SessionStart,
-    SessionSummary, TransferRecord, TransferStatus,
+    AnnouncedBy, CommandLine, DataMode, DetectedBy, Direction, EndReason, Exchange, LinkRule,
+    LoginState, Reply, SessionStart, SessionSummary, TransferRecord, TransferStatus,
 };
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -53,7 +53,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         ts,
         client,
         server,
-        detected_by: "port_21",
+        detected_by: DetectedBy::Port21,
     })];
     out.push(exchange(
         i,
@@ -85,7 +85,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         full_path: Some(path.into_bytes()),
         direction: Direction::Download,
         mode: Some(DataMode::Passive),
-        announced_by: Some("PASV"),
+        announced_by: Some(AnnouncedBy::Pasv),
         announced: Some("192.0.2.10:50000".parse().unwrap()),
         link: LinkRule::Exact,
         data_initiator: Some(client),
@@ -117,7 +117,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         tls: false,
         commands: 5,
         transfers: 1,
-        end_reason: "closed",
+        end_reason: EndReason::Closed,
     }));
     out
 }

@@ -17,7 +17,8 @@ use common::{ftpscope, of_type, run_bytes, sha256_hex};
 use ftpscope::capture::CaptureReader;
 use ftpscope_core::limits::SECOND;
 use ftpscope_core::{
-    AnomalyKind, Event, Frame, Limits, LinkType, Timestamp, TransferRecord, TransferStatus,
+    AnnouncedBy, AnomalyKind, EndReason, Event, Frame, Limits, LinkType, Timestamp, TransferRecord,
+    TransferStatus,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -962,7 +963,7 @@ fn tcp_connections_that_never_close_end_at_capture_end_or_idle() {
         "{}",
         t.reason
     );
-    assert_eq!(out.sessions()[0].end_reason, "capture_end");
+    assert_eq!(out.sessions()[0].end_reason, EndReason::CaptureEnd);
 
     // The connections go quiet, and the capture goes on with other traffic.
     let limits = Limits {
@@ -984,7 +985,7 @@ fn tcp_connections_that_never_close_end_at_capture_end_or_idle() {
     assert_eq!(idle_reported, 2, "control and data connection time out");
     assert_eq!(net.checker.analyzer.in_flight().1, 0, "the session ended");
     let out = net.finish();
-    assert_eq!(out.sessions()[0].end_reason, "idle");
+    assert_eq!(out.sessions()[0].end_reason, EndReason::Idle);
     assert_eq!(out.transfers()[0].status, TransferStatus::Truncated);
 }
 
@@ -1123,7 +1124,10 @@ fn ftp_thousands_of_pasv_replies_keep_only_the_latest_endpoints() {
     let out = net.finish();
     assert_eq!(out.count(AnomalyKind::ExpectationOverflow), 5000 - 8);
     let t = out.transfers();
-    let linked = t.iter().find(|t| t.announced_by == Some("PASV")).unwrap();
+    let linked = t
+        .iter()
+        .find(|t| t.announced_by == Some(AnnouncedBy::Pasv))
+        .unwrap();
     assert_eq!(linked.data_responder, Some(sa("10.0.0.2:14999")));
     assert_eq!(linked.status, TransferStatus::Complete);
     let orphan = t
@@ -1249,7 +1253,7 @@ fn ftp_bad_endpoints_are_named_and_odd_delimiters_still_work() {
     let t = out.transfers()[0];
     assert_eq!(
         (t.announced_by, t.status),
-        (Some("EPRT"), TransferStatus::Complete)
+        (Some(AnnouncedBy::Eprt), TransferStatus::Complete)
     );
 }
 

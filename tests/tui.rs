@@ -13,7 +13,7 @@ use ftpscope::transfers::TransferTracker;
 use ftpscope::tui::app::{App, Msg, Overlay, Pane};
 use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
-use ftpscope_core::{Analyzer, Limits};
+use ftpscope_core::{Analyzer, DetectedBy, Limits};
 use std::path::{Path, PathBuf};
 use tmux::Tmux;
 
@@ -539,7 +539,7 @@ fn multi_line_replies_unfold_and_fold() {
             ts: 0,
             client: "10.0.0.1:40000".parse().unwrap(),
             server: "10.0.0.2:21".parse().unwrap(),
-            detected_by: "port_21",
+            detected_by: DetectedBy::Port21,
         }),
         exchange(10, "SYST", 215, "UNIX Type: L8"),
         exchange(

@@ -11,7 +11,9 @@ use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
 use crate::transfers::TransferOutcome;
 use ftpscope_core::ftp::listing::{EntryKind, ListingEntry};
-use ftpscope_core::{Anomaly, AnomalyKind, Exchange, SessionId, SessionSummary, Timestamp};
+use ftpscope_core::{
+    AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
+};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -275,7 +277,7 @@ fn string(out: &mut Vec<u8>, s: &str, escapes: Escapes) {
 pub fn write_session(
     out: &mut Vec<u8>,
     s: &SessionSummary,
-    detected_by: Option<&str>,
+    detected_by: Option<DetectedBy>,
     show_passwords: bool,
 ) {
     let mut m = Obj::new(out, Escapes::TerminalSafe);
@@ -296,8 +298,8 @@ pub fn write_session(
     m.ts("end", Some(s.end));
     m.u64("commands", s.commands);
     m.u64("transfers", s.transfers);
-    m.str("end_reason", s.end_reason);
-    m.opt_str("detected_by", detected_by);
+    m.str("end_reason", s.end_reason.as_str());
+    m.opt_str("detected_by", detected_by.map(DetectedBy::as_str));
     m.end();
 }
 
@@ -354,7 +356,7 @@ pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) 
     m.bytes("full_path", r.full_path.as_deref());
     m.str("direction", r.direction.as_str());
     m.opt_str("mode", r.mode.map(|x| x.as_str()));
-    m.opt_str("announced_by", r.announced_by);
+    m.opt_str("announced_by", r.announced_by.map(AnnouncedBy::as_str));
     m.addr("announced", r.announced);
     m.str("link", r.link.as_str());
     m.addr("data_client", r.data_initiator);
@@ -527,7 +529,7 @@ pub fn write_summary(out: &mut Vec<u8>, s: &RunSummary) {
 pub struct JsonLines<W: Write> {
     out: W,
     show_passwords: bool,
-    detected_by: HashMap<SessionId, &'static str>,
+    detected_by: HashMap<SessionId, DetectedBy>,
     /// One record's JSON, reused from line to line.
     buf: Vec<u8>,
 }
@@ -588,7 +590,7 @@ impl<W: Write> Output for JsonLines<W> {
 mod tests {
     use super::*;
     use crate::transfers::Listing;
-    use ftpscope_core::event::{CommandLine, LoginState, Reply};
+    use ftpscope_core::event::{CommandLine, EndReason, LoginState, Reply};
     use ftpscope_core::ftp::listing::ListingStyle;
     use ftpscope_core::{DataMode, Direction, LinkRule, TransferRecord, TransferStatus};
     use serde_json::Value;
@@ -730,7 +732,7 @@ mod tests {
                 full_path: Some("/d\u{202e}txt.exe".into()),
                 direction: Direction::Download,
                 mode: Some(DataMode::Passive),
-                announced_by: Some("227"),
+                announced_by: Some(AnnouncedBy::Pasv),
                 announced: Some("[fe80::1%2]:2121".parse().unwrap()),
                 link: LinkRule::NatPeers,
                 data_initiator: Some("10.0.0.1:40000".parse().unwrap()),
@@ -782,7 +784,7 @@ mod tests {
         let safe = line(|o| write_transfer(o, &t, Escapes::TerminalSafe));
         assert_eq!(
             safe,
-            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"227","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4}"#
+            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4}"#
         );
         // index.jsonl: the same, with DEL, C1 and bidi characters left raw (JSON allows them).
         let mut raw = safe.clone();
@@ -814,7 +816,7 @@ mod tests {
         (t.combined_file, t.combined_sha256, t.capture_drops) = (None, None, None);
         assert_eq!(
             line(|o| write_transfer(o, &t, Escapes::TerminalSafe)),
-            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"227","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null}"#
+            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null}"#
         );
     }
 
@@ -826,8 +828,8 @@ mod tests {
             r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null}"#
         );
         assert_eq!(
-            line(|o| write_session(o, &s, Some("port"), true)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"port"}"#
+            line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), true)),
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue"}"#
         );
         assert_eq!(
             line(|o| write_command(o, &e, false)),
@@ -938,7 +940,7 @@ mod tests {
             tls: true,
             commands: 9,
             transfers: 0,
-            end_reason: "reset",
+            end_reason: EndReason::Reset,
         };
         let reply = |ts, code, text: &[u8]| Reply {
             ts,

@@ -105,7 +105,12 @@ fn transfer_line(t: &TransferOutcome) -> String {
         .map(escape)
         .unwrap_or_else(|| "(no command)".into());
     let how = match (r.mode, r.announced_by) {
-        (Some(m), Some(by)) => format!("{} via {by}, link {}", m.as_str(), r.link.as_str()),
+        (Some(m), Some(by)) => format!(
+            "{} via {}, link {}",
+            m.as_str(),
+            by.as_str(),
+            r.link.as_str()
+        ),
         _ => format!("link {}", r.link.as_str()),
     };
     let size = match r.expected_bytes {
@@ -257,7 +262,7 @@ impl<W: Write> Output for Report<W> {
                     "\n  {}  for {}, ended: {}",
                     rfc3339(st.ts),
                     secs(st.ts, end.end),
-                    end.reason
+                    end.reason.as_str()
                 )?;
             } else {
                 writeln!(o)?;

@@ -5,7 +5,8 @@
 
 use crate::transfers::{Listing, TransferOutcome};
 use ftpscope_core::event::{
-    CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TransferRecord, TransferStatus,
+    AnnouncedBy, CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TransferRecord,
+    TransferStatus,
 };
 use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +46,13 @@ impl Enc<'_> {
             }
             None => self.u8(0),
         }
+    }
+    /// A variant by its position in its enum's own `ALL` list (`index()`), so that a variant
+    /// the core adds gets a code of its own rather than another's. An index past `u8` (no
+    /// enum has that many) is written as `u8::MAX`, which no list reaches: it decodes as
+    /// damage, never as another variant.
+    fn variant(&mut self, index: usize) {
+        self.u8(u8::try_from(index).unwrap_or(u8::MAX));
     }
     fn addr(&mut self, a: SocketAddr) {
         match a.ip() {
@@ -122,6 +130,8 @@ impl<'a> Dec<'a> {
         };
         Some(SocketAddr::new(ip, u16::from_le_bytes(self.array()?)))
     }
+    /// The entry of `table` (an enum's `ALL`, or a list below) at the position read; None
+    /// (damage) past its end.
     fn index<T: Clone>(&mut self, table: &[T]) -> Option<T> {
         table.get(usize::from(self.u8()?)).cloned()
     }
@@ -145,8 +155,6 @@ const STATUSES: [TransferStatus; 4] = [
     TransferStatus::Aborted,
     TransferStatus::Failed,
 ];
-/// Every name the analyzer gives `announced_by`; "other" stands for any it may add.
-const ANNOUNCERS: [&str; 7] = ["other", "PORT", "EPRT", "LPRT", "PASV", "EPSV", "LPSV"];
 const KINDS: [EntryKind; 5] = [
     EntryKind::File,
     EntryKind::Directory,
@@ -219,7 +227,7 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.opt(rec.full_path.as_deref(), Enc::bytes);
     w.u8(position(&DIRECTIONS, &rec.direction));
     w.opt(rec.mode, |w, m| w.u8(position(&MODES, &m)));
-    w.opt(rec.announced_by, |w, by| w.u8(position(&ANNOUNCERS, &by)));
+    w.opt(rec.announced_by, |w, by| w.variant(by.index()));
     w.opt(rec.announced, Enc::addr);
     w.u8(position(&LINKS, &rec.link));
     w.opt(rec.data_initiator, Enc::addr);
@@ -282,7 +290,7 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
         full_path: r.opt(Dec::bytes)?,
         direction: r.index(&DIRECTIONS)?,
         mode: r.opt(|r| r.index(&MODES))?,
-        announced_by: r.opt(|r| r.index(&ANNOUNCERS))?,
+        announced_by: r.opt(|r| r.index(AnnouncedBy::ALL))?,
         announced: r.opt(Dec::addr)?,
         link: r.index(&LINKS)?,
         data_initiator: r.opt(Dec::addr)?,

@@ -16,7 +16,9 @@ mod codec;
 use crate::capture::InputDamage;
 use crate::pipeline::Record;
 use crate::transfers::TransferOutcome;
-use ftpscope_core::event::{DataMode, Direction, LinkRule, LoginState, TransferStatus};
+use ftpscope_core::event::{
+    AnnouncedBy, DataMode, Direction, EndReason, LinkRule, LoginState, TransferStatus,
+};
 use ftpscope_core::{Anomaly, Exchange, SessionId, SessionStart, SessionSummary, Timestamp};
 use std::collections::HashMap;
 use std::fs::File;
@@ -73,8 +75,7 @@ pub struct SessionEnd {
     pub anonymous: bool,
     pub tls: bool,
     pub commands: u64,
-    /// `closed`, `reset`, `idle` or `capture_end`.
-    pub reason: &'static str,
+    pub reason: EndReason,
 }
 
 impl From<&SessionSummary> for SessionEnd {
@@ -103,7 +104,7 @@ pub struct TransferRow {
     pub path: Option<Box<[u8]>>,
     pub direction: Direction,
     pub mode: Option<DataMode>,
-    pub announced_by: Option<&'static str>,
+    pub announced_by: Option<AnnouncedBy>,
     pub link: LinkRule,
     pub status: TransferStatus,
     pub bytes: u64,
@@ -552,7 +553,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
-    use ftpscope_core::event::{CommandLine, Reply, TransferRecord};
+    use ftpscope_core::event::{CommandLine, DetectedBy, Reply, TransferRecord};
     use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};
 
     fn exchange(session: u64, n: usize, text_len: usize) -> Exchange {
@@ -581,7 +582,7 @@ mod tests {
             ts: 0,
             client: "10.0.0.1:4000".parse().unwrap(),
             server: "10.0.0.2:21".parse().unwrap(),
-            detected_by: "port_21",
+            detected_by: DetectedBy::Port21,
         })
     }
 
@@ -597,7 +598,7 @@ mod tests {
                 full_path: None,
                 direction: Direction::Upload,
                 mode: Some(DataMode::Active),
-                announced_by: Some("EPRT"),
+                announced_by: Some(AnnouncedBy::Eprt),
                 announced: Some("[2001:db8::1]:2121".parse().unwrap()),
                 link: LinkRule::NatPeers,
                 data_initiator: Some("192.0.2.1:20".parse().unwrap()),
@@ -654,6 +655,44 @@ mod tests {
         assert_eq!(format!("{back:?}"), format!("{t:?}"));
         for cut in 0..bytes.len() {
             assert!(codec::decode_transfer(&bytes[..cut]).is_none());
+        }
+    }
+
+    #[test]
+    fn every_announcer_comes_back_as_itself() {
+        let announcers = AnnouncedBy::ALL.iter().copied().map(Some).chain([None]);
+        for by in announcers {
+            let mut t = outcome(9, Some(4));
+            t.record.announced_by = by;
+            let mut bytes = Vec::new();
+            codec::encode_transfer(&t, &mut bytes);
+            let back = codec::decode_transfer(&bytes).unwrap();
+            assert_eq!(back.record.announced_by, by);
+        }
+    }
+
+    #[test]
+    fn an_announcer_index_past_the_list_is_damage() {
+        // Two records that differ only in the announcer differ in its one byte: the index.
+        let encode = |by| {
+            let mut t = outcome(9, Some(4));
+            t.record.announced_by = Some(by);
+            let mut bytes = Vec::new();
+            codec::encode_transfer(&t, &mut bytes);
+            bytes
+        };
+        let (port, eprt) = (encode(AnnouncedBy::Port), encode(AnnouncedBy::Eprt));
+        let differing: Vec<usize> = (0..port.len()).filter(|&i| port[i] != eprt[i]).collect();
+        assert_eq!(differing.len(), 1);
+        let at = differing[0];
+        assert_eq!(port[at], AnnouncedBy::Port.index() as u8);
+        for unknown in [AnnouncedBy::ALL.len() as u8, u8::MAX] {
+            let mut damaged = port.clone();
+            damaged[at] = unknown;
+            assert!(
+                codec::decode_transfer(&damaged).is_none(),
+                "index {unknown}"
+            );
         }
     }
 

@@ -5,7 +5,7 @@ use crate::store::TransferRow;
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::tui::app::{App, DialogueItem, Overlay, Pane, TAB_NAMES, folded_reply, layout};
 use crate::tui::keymap::KEYMAP;
-use ftpscope_core::{Exchange, TransferStatus};
+use ftpscope_core::{AnnouncedBy, EndReason, Exchange, TransferStatus};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -154,8 +154,9 @@ fn draw_sessions_tab(f: &mut Frame, app: &App, body: Rect) {
                 e.commands.to_string(),
                 short_duration(e.end - s.start.ts),
                 match e.reason {
-                    "capture_end" => "cap.end",
-                    other => other,
+                    // Short enough for the column.
+                    EndReason::CaptureEnd => "cap.end",
+                    other => other.as_str(),
                 },
                 if e.tls { " TLS" } else { "" },
             ),
@@ -343,7 +344,7 @@ fn transfer_row(r: &TransferRow) -> String {
     let what = r.path.as_deref().map(escape).unwrap_or_else(|| "-".into());
     let session = r.session.map_or("orphan".to_owned(), |s| format!("s{s}"));
     let how = match (r.mode, r.announced_by) {
-        (Some(m), Some(by)) => format!("{}/{by}/{}", m.as_str(), r.link.as_str()),
+        (Some(m), Some(by)) => format!("{}/{}/{}", m.as_str(), by.as_str(), r.link.as_str()),
         _ => "unlinked".into(),
     };
     format!(
@@ -543,7 +544,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
             "{} · {} via {} ({}) · link {} · data {} → {} · TYPE {}",
             rec.direction.as_str(),
             rec.mode.map_or("-", |m| m.as_str()),
-            rec.announced_by.unwrap_or("-"),
+            rec.announced_by.map_or("-", AnnouncedBy::as_str),
             addr(rec.announced),
             rec.link.as_str(),
             addr(rec.data_initiator),

@@ -9,11 +9,11 @@
 use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
 use crate::defrag::Defragmenter;
 use crate::event::{
-    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, Event, SessionId, TransferId,
+    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, EndReason, Event, SessionId, TransferId,
 };
 use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits};
-use crate::flow::{Conn, FlowKey, QuietConn, QuietFin, Role, guess_initiator};
+use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_initiator};
 use crate::frame::{Frame, Timestamp};
 use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
@@ -307,7 +307,7 @@ impl Analyzer {
                 // A new connection on the 4-tuple of one that never closed.
                 let flow = Some((conn.initiator, conn.responder));
                 self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
-                self.close_conn(key, ts, "closed");
+                self.close_conn(key, ts, EndReason::Closed);
                 self.remove_conn(key);
             }
             Some(_) => {}
@@ -352,9 +352,7 @@ impl Analyzer {
             return;
         }
         let dir = conn.dir_from(seg.src);
-        let Some(stream) = conn.dirs.get_mut(dir) else {
-            return;
-        };
+        let stream = conn.dirs.get_mut(dir);
         if seg.flags.syn {
             stream.syn(seg.seq);
             if !seg.flags.ack {
@@ -363,7 +361,7 @@ impl Analyzer {
         }
         if seg.flags.rst {
             conn.reset = true;
-            self.close_conn(key, ts, "reset");
+            self.close_conn(key, ts, EndReason::Reset);
             return;
         }
         let follow = !matches!(conn.role, Role::Ignored);
@@ -371,13 +369,12 @@ impl Analyzer {
         if seg.flags.ack && follow {
             // What the peer acknowledged tells us which bytes of the other direction were
             // sent but never captured.
-            let other = 1 - dir;
+            let other = dir.other();
             let mut acked = Vec::new();
-            if let Some(stream) = conn.dirs.get_mut(other) {
-                let before = stream.held_bytes();
-                stream.ack(seg.ack, limits.max_distance, &mut acked);
-                self.ooo_total = self.ooo_total.saturating_sub(before - stream.held_bytes());
-            }
+            let stream = conn.dirs.get_mut(other);
+            let before = stream.held_bytes();
+            stream.ack(seg.ack, limits.max_distance, &mut acked);
+            self.ooo_total = self.ooo_total.saturating_sub(before - stream.held_bytes());
             if !acked.is_empty() {
                 self.deliver(key, other, ts, acked);
             }
@@ -393,9 +390,7 @@ impl Analyzer {
         };
         if seg.wire_payload_len > 0 && follow {
             conn.has_payload = true;
-            let Some(stream) = conn.dirs.get_mut(dir) else {
-                return;
-            };
+            let stream = conn.dirs.get_mut(dir);
             // The common case: in order, nothing held, every byte captured. The new bytes go
             // on as a slice of the frame, not copied into a chunk; nothing else can happen
             // (no anomaly, nothing held), so the rest of this function reduces to this.
@@ -477,7 +472,7 @@ impl Analyzer {
             conn.has_payload = true;
         }
         if seg.flags.fin
-            && let Some(stream) = self.flows.get_mut(&key).and_then(|c| c.dirs.get_mut(dir))
+            && let Some(stream) = self.flows.get_mut(&key).map(|c| c.dirs.get_mut(dir))
         {
             stream.fin(data_seq, seg.wire_payload_len);
         }
@@ -660,7 +655,7 @@ impl Analyzer {
 
     /// Like [`Analyzer::deliver`] for the new bytes of one in-order segment, borrowed from the
     /// frame: a data connection's bytes are copied once, into their event.
-    fn deliver_bytes(&mut self, key: FlowKey, dir: usize, ts: Timestamp, bytes: &[u8]) {
+    fn deliver_bytes(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -675,7 +670,7 @@ impl Analyzer {
     }
 
     /// Hands reassembled chunks of one direction to whatever the connection is.
-    pub(crate) fn deliver(&mut self, key: FlowKey, dir: usize, ts: Timestamp, chunks: Vec<Chunk>) {
+    pub(crate) fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
         if chunks.is_empty() {
             return;
         }
@@ -712,7 +707,7 @@ impl Analyzer {
     }
 
     /// Closes connections whose both directions are done, and data streams whose sender is.
-    fn after_segment(&mut self, key: FlowKey, dir: usize, ts: Timestamp) {
+    fn after_segment(&mut self, key: FlowKey, dir: Dir, ts: Timestamp) {
         let Some(conn) = self.flows.get(&key) else {
             return;
         };
@@ -720,18 +715,18 @@ impl Analyzer {
             return;
         }
         if conn.both_finished() {
-            self.close_conn(key, ts, "closed");
+            self.close_conn(key, ts, EndReason::Closed);
             return;
         }
         if let Role::Data(tid) = conn.role
-            && conn.dirs.get(dir).is_some_and(|d| d.is_finished())
+            && conn.dirs.get(dir).is_finished()
         {
             self.data_sender_finished(tid, dir, ts);
         }
     }
 
     /// Ends a connection: delivers what is held, then tells its session or transfer.
-    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: &'static str) {
+    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: EndReason) {
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };
@@ -739,8 +734,8 @@ impl Analyzer {
             return;
         }
         conn.closed = true;
-        let mut flushed: Vec<(usize, Vec<Chunk>)> = Vec::new();
-        for (dir, stream) in conn.dirs.iter_mut().enumerate() {
+        let mut flushed: Vec<(Dir, Vec<Chunk>)> = Vec::new();
+        for (dir, stream) in conn.dirs.iter_mut() {
             let held = stream.held_bytes();
             let mut chunks = Vec::new();
             stream.flush(&mut chunks);
@@ -760,7 +755,10 @@ impl Analyzer {
             return;
         };
         let role = std::mem::replace(&mut conn.role, Role::Ignored);
-        let fins = [conn.dirs[0].fin_seen(), conn.dirs[1].fin_seen()];
+        let fins = PerDir::new(
+            conn.dirs.get(Dir::FromInitiator).fin_seen(),
+            conn.dirs.get(Dir::FromResponder).fin_seen(),
+        );
         let reset = conn.reset;
         match role {
             Role::Control(sid) => self.end_session(sid, ts, reason),
@@ -809,7 +807,7 @@ impl Analyzer {
                 self.end_quiet(key, false);
                 continue;
             }
-            self.close_conn(key, now, "idle");
+            self.close_conn(key, now, EndReason::Idle);
             self.remove_conn(key);
         }
         evicted
@@ -819,7 +817,7 @@ impl Analyzer {
     fn remove_conn(&mut self, key: FlowKey) {
         self.closed.remove(&key);
         if let Some(conn) = self.flows.remove(&key) {
-            let held: usize = conn.dirs.iter().map(|d| d.held_bytes()).sum();
+            let held: usize = conn.dirs.iter().map(|(_, d)| d.held_bytes()).sum();
             self.ooo_total = self.ooo_total.saturating_sub(held);
         }
     }
@@ -862,7 +860,7 @@ impl Analyzer {
                 let flow = self.flows.get(&key).map(|c| (c.initiator, c.responder));
                 self.anomaly(AnomalyKind::FlowIdleTimeout, now, None, flow, String::new());
             }
-            self.close_conn(key, now, "idle");
+            self.close_conn(key, now, EndReason::Idle);
             self.remove_conn(key);
         }
         let ttl = self.limits.expectation_ttl;
@@ -900,7 +898,7 @@ impl Analyzer {
             matches!(self.flows.get(k).map(|c| &c.role), Some(Role::Control(_)))
         });
         for (_, key) in other.into_iter().chain(control) {
-            self.close_conn(key, now, "capture_end");
+            self.close_conn(key, now, EndReason::CaptureEnd);
         }
         let mut quiet: Vec<(Timestamp, FlowKey)> =
             self.quiet.iter().map(|(k, q)| (q.first_ts, *k)).collect();
@@ -911,7 +909,7 @@ impl Analyzer {
         let mut sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         sessions.sort_unstable();
         for sid in sessions {
-            self.end_session(sid, now, "capture_end");
+            self.end_session(sid, now, EndReason::CaptureEnd);
         }
         let mut transfers: Vec<TransferId> = self.transfers.keys().copied().collect();
         transfers.sort_unstable();

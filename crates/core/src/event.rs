@@ -38,9 +38,78 @@ pub struct SessionStart {
     pub ts: Timestamp,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    /// Why this connection was taken for FTP: `port_21` or `dialogue` (220 greeting or a
-    /// client command seen on another port).
-    pub detected_by: &'static str,
+    /// Why this connection was taken for FTP.
+    pub detected_by: DetectedBy,
+}
+
+/// Declares an enum whose variants cross to the binary under stable names: the enum, its
+/// `ALL` list (in declaration order, so `ALL[v.index()] == v`: the store's codec relies on it)
+/// and `as_str`, from one table, so the list and the names cannot drift from the variants.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $str:literal, )* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $( $(#[$vmeta])* $variant, )* }
+
+        impl $name {
+            /// Every variant once, in declaration order.
+            pub const ALL: &'static [$name] = &[ $( $name::$variant, )* ];
+            /// The stable name (JSON Lines, reports).
+            pub fn as_str(self) -> &'static str {
+                match self { $( $name::$variant => $str, )* }
+            }
+            /// The position in [`Self::ALL`].
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Why a connection was taken for an FTP control connection.
+    pub enum DetectedBy {
+        /// It was made to port 21.
+        Port21 => "port_21",
+        /// Its dialogue: a 220 greeting or a client command, seen on another port.
+        Dialogue => "dialogue",
+    }
+}
+
+named_enum! {
+    /// Why a session (its control connection) ended.
+    pub enum EndReason {
+        /// FIN.
+        Closed => "closed",
+        /// RST.
+        Reset => "reset",
+        /// Idle longer than the idle timeout.
+        Idle => "idle",
+        /// Still open when the capture ended.
+        CaptureEnd => "capture_end",
+    }
+}
+
+named_enum! {
+    /// The command (active mode) or the request whose reply (passive mode) announced a data
+    /// endpoint. Named after the verb.
+    pub enum AnnouncedBy {
+        /// `PORT h1,h2,h3,h4,p1,p2` (RFC 959).
+        Port => "PORT",
+        /// `EPRT |proto|addr|port|` (RFC 2428).
+        Eprt => "EPRT",
+        /// `LPRT` (RFC 1639).
+        Lprt => "LPRT",
+        /// `PASV`, answered by 227 (RFC 959).
+        Pasv => "PASV",
+        /// `EPSV`, answered by 229 (RFC 2428).
+        Epsv => "EPSV",
+        /// `LPSV`, answered by 228 (RFC 1639).
+        Lpsv => "LPSV",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,8 +195,7 @@ pub struct SessionSummary {
     pub tls: bool,
     pub commands: u64,
     pub transfers: u64,
-    /// `closed` (FIN), `reset` (RST), `idle` (timeout) or `capture_end`.
-    pub end_reason: &'static str,
+    pub end_reason: EndReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,8 +299,8 @@ pub struct TransferRecord {
     pub full_path: Option<Vec<u8>>,
     pub direction: Direction,
     pub mode: Option<DataMode>,
-    /// The command or reply that announced the endpoint: PASV, EPSV, LPSV, PORT, EPRT, LPRT.
-    pub announced_by: Option<&'static str>,
+    /// The command that announced the endpoint, or asked for the reply that did.
+    pub announced_by: Option<AnnouncedBy>,
     /// The endpoint as announced (for EPSV, the control server's address with the port).
     pub announced: Option<SocketAddr>,
     pub link: LinkRule,
@@ -350,4 +418,72 @@ anomaly_kinds! {
     OrphanData => "orphan_data", "data connection that no announced endpoint explains";
     TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Checks what the store's codec and the JSON rely on: `ALL[i].index() == i` (so every
+    /// variant is listed once, in order), names unique, and each name the expected one.
+    fn check_names<T: Copy + Eq + std::fmt::Debug>(
+        all: &[T],
+        index: fn(T) -> usize,
+        as_str: fn(T) -> &'static str,
+        expected: &[(T, &str)],
+    ) {
+        for (i, v) in all.iter().enumerate() {
+            assert_eq!(index(*v), i, "{v:?} is listed at {i}");
+        }
+        let names: HashSet<&str> = all.iter().map(|v| as_str(*v)).collect();
+        assert_eq!(names.len(), all.len(), "names are unique");
+        let got: Vec<(T, &str)> = all.iter().map(|v| (*v, as_str(*v))).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn detected_by_names() {
+        check_names(
+            DetectedBy::ALL,
+            DetectedBy::index,
+            DetectedBy::as_str,
+            &[
+                (DetectedBy::Port21, "port_21"),
+                (DetectedBy::Dialogue, "dialogue"),
+            ],
+        );
+    }
+
+    #[test]
+    fn end_reason_names() {
+        check_names(
+            EndReason::ALL,
+            EndReason::index,
+            EndReason::as_str,
+            &[
+                (EndReason::Closed, "closed"),
+                (EndReason::Reset, "reset"),
+                (EndReason::Idle, "idle"),
+                (EndReason::CaptureEnd, "capture_end"),
+            ],
+        );
+    }
+
+    #[test]
+    fn announced_by_names() {
+        check_names(
+            AnnouncedBy::ALL,
+            AnnouncedBy::index,
+            AnnouncedBy::as_str,
+            &[
+                (AnnouncedBy::Port, "PORT"),
+                (AnnouncedBy::Eprt, "EPRT"),
+                (AnnouncedBy::Lprt, "LPRT"),
+                (AnnouncedBy::Pasv, "PASV"),
+                (AnnouncedBy::Epsv, "EPSV"),
+                (AnnouncedBy::Lpsv, "LPSV"),
+            ],
+        );
+    }
 }

@@ -50,16 +50,78 @@ impl FlowKey {
     }
 }
 
-/// Index of a direction: from the initiator, or from the responder.
-pub const FROM_INITIATOR: usize = 0;
-pub const FROM_RESPONDER: usize = 1;
+/// The way a segment travels on a connection: from the side that opened it (sent the SYN,
+/// or was guessed to), or from the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    FromInitiator,
+    FromResponder,
+}
+
+impl Dir {
+    /// Both directions, the initiator's first.
+    pub const BOTH: [Dir; 2] = [Dir::FromInitiator, Dir::FromResponder];
+
+    /// The opposite direction.
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::FromInitiator => Dir::FromResponder,
+            Dir::FromResponder => Dir::FromInitiator,
+        }
+    }
+}
+
+/// One value per direction. Read through a [`Dir`], so a lookup cannot miss (unlike an array
+/// indexed by a number, which the core does not index).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerDir<T> {
+    from_initiator: T,
+    from_responder: T,
+}
+
+impl<T> PerDir<T> {
+    pub const fn new(from_initiator: T, from_responder: T) -> Self {
+        PerDir {
+            from_initiator,
+            from_responder,
+        }
+    }
+
+    pub fn get(&self, dir: Dir) -> &T {
+        match dir {
+            Dir::FromInitiator => &self.from_initiator,
+            Dir::FromResponder => &self.from_responder,
+        }
+    }
+
+    pub fn get_mut(&mut self, dir: Dir) -> &mut T {
+        match dir {
+            Dir::FromInitiator => &mut self.from_initiator,
+            Dir::FromResponder => &mut self.from_responder,
+        }
+    }
+
+    /// Each direction with its value, the initiator's first.
+    pub fn iter(&self) -> impl Iterator<Item = (Dir, &T)> {
+        Dir::BOTH
+            .into_iter()
+            .zip([&self.from_initiator, &self.from_responder])
+    }
+
+    /// Each direction with its value, the initiator's first.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Dir, &mut T)> {
+        Dir::BOTH
+            .into_iter()
+            .zip([&mut self.from_initiator, &mut self.from_responder])
+    }
+}
 
 #[derive(Debug)]
 pub struct Conn {
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
-    /// `dirs[FROM_INITIATOR]` and `dirs[FROM_RESPONDER]`.
-    pub dirs: [Reassembler; 2],
+    /// One reassembler per direction.
+    pub dirs: PerDir<Reassembler>,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     /// A SYN (without ACK) from the initiator was seen.
@@ -79,7 +141,7 @@ pub enum Role {
     /// Not yet known: the first bytes in arrival order (timestamp, direction, bytes), kept up to
     /// a limit, until the dialogue shows whether it is FTP control.
     Unclassified {
-        chunks: Vec<(Timestamp, usize, Vec<u8>)>,
+        chunks: Vec<(Timestamp, Dir, Vec<u8>)>,
         bytes: usize,
     },
     Control(SessionId),
@@ -93,7 +155,7 @@ impl Conn {
         Conn {
             initiator,
             responder,
-            dirs: [Reassembler::new(), Reassembler::new()],
+            dirs: PerDir::new(Reassembler::new(), Reassembler::new()),
             first_ts: ts,
             last_ts: ts,
             handshake_seen: false,
@@ -105,17 +167,17 @@ impl Conn {
     }
 
     /// Which direction a segment from `src` travels in.
-    pub fn dir_from(&self, src: SocketAddr) -> usize {
+    pub fn dir_from(&self, src: SocketAddr) -> Dir {
         if src == self.initiator {
-            FROM_INITIATOR
+            Dir::FromInitiator
         } else {
-            FROM_RESPONDER
+            Dir::FromResponder
         }
     }
 
     /// Both directions saw their FIN and delivered everything before it.
     pub fn both_finished(&self) -> bool {
-        self.dirs.iter().all(Reassembler::is_finished)
+        self.dirs.iter().all(|(_, stream)| stream.is_finished())
     }
 }
 
@@ -128,17 +190,17 @@ impl Conn {
 pub struct QuietConn {
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
-    /// Sequence number of each direction's SYN, valid where `flags` has `SYN_SEEN[dir]`.
-    syn_seq: [u32; 2],
-    /// Sequence number of each direction's FIN, valid where `flags` has `FIN_SEEN[dir]`.
-    fin_seq: [u32; 2],
+    /// Sequence number of each direction's SYN, valid where `flags` has its `SYN_SEEN` bit.
+    syn_seq: PerDir<u32>,
+    /// Sequence number of each direction's FIN, valid where `flags` has its `FIN_SEEN` bit.
+    fin_seq: PerDir<u32>,
     flags: u16,
 }
 
 /// Bits of [`QuietConn::flags`]: one word instead of nine bools keeps the struct at 40 bytes.
 const INITIATOR_IS_LO: u16 = 1;
-const SYN_SEEN: [u16; 2] = [1 << 1, 1 << 2];
-const FIN_SEEN: [u16; 2] = [1 << 3, 1 << 4];
+const SYN_SEEN: PerDir<u16> = PerDir::new(1 << 1, 1 << 2);
+const FIN_SEEN: PerDir<u16> = PerDir::new(1 << 3, 1 << 4);
 /// A SYN without ACK was seen (from either side): the connection's start was captured.
 const HANDSHAKE_SEEN: u16 = 1 << 5;
 /// The first segment seen carried SYN: the greeting, if FTP, is still to come.
@@ -183,8 +245,8 @@ impl QuietConn {
         QuietConn {
             first_ts: ts,
             last_ts: ts,
-            syn_seq: [0; 2],
-            fin_seq: [0; 2],
+            syn_seq: PerDir::new(0, 0),
+            fin_seq: PerDir::new(0, 0),
             flags,
         }
     }
@@ -203,11 +265,11 @@ impl QuietConn {
     }
 
     /// Which direction a segment from `src` travels in.
-    pub fn dir_from(&self, key: FlowKey, src: SocketAddr) -> usize {
+    pub fn dir_from(&self, key: FlowKey, src: SocketAddr) -> Dir {
         if src == self.endpoints(key).0 {
-            FROM_INITIATOR
+            Dir::FromInitiator
         } else {
-            FROM_RESPONDER
+            Dir::FromResponder
         }
     }
 
@@ -220,23 +282,21 @@ impl QuietConn {
     }
 
     /// A SYN (with or without ACK) seen in direction `dir`, as [`Reassembler::syn`] takes it.
-    pub fn syn(&mut self, dir: usize, seq: u32, ack: bool) {
-        if let (Some(&seen), Some(slot)) = (SYN_SEEN.get(dir), self.syn_seq.get_mut(dir)) {
-            self.flags |= seen;
-            *slot = seq;
-        }
+    pub fn syn(&mut self, dir: Dir, seq: u32, ack: bool) {
+        self.flags |= *SYN_SEEN.get(dir);
+        *self.syn_seq.get_mut(dir) = seq;
         if !ack {
             self.flags |= HANDSHAKE_SEEN;
         }
     }
 
     /// A FIN without payload in direction `dir`, at stream sequence number `seq`.
-    pub fn fin(&mut self, dir: usize, seq: u32) -> QuietFin {
-        let (Some(&syn_bit), Some(&fin_bit), Some(&isn)) =
-            (SYN_SEEN.get(dir), FIN_SEEN.get(dir), self.syn_seq.get(dir))
-        else {
-            return QuietFin::Ignored;
-        };
+    pub fn fin(&mut self, dir: Dir, seq: u32) -> QuietFin {
+        let (syn_bit, fin_bit, isn) = (
+            *SYN_SEEN.get(dir),
+            *FIN_SEEN.get(dir),
+            *self.syn_seq.get(dir),
+        );
         if self.has(syn_bit) {
             // Where the reassembler would put it: bytes after the SYN.
             let at = seq.wrapping_sub(isn.wrapping_add(1)) as i32;
@@ -247,26 +307,24 @@ impl QuietConn {
                 return QuietFin::AfterMissingBytes;
             }
         }
-        if !self.has(fin_bit)
-            && let Some(slot) = self.fin_seq.get_mut(dir)
-        {
+        if !self.has(fin_bit) {
             self.flags |= fin_bit;
-            *slot = seq;
+            *self.fin_seq.get_mut(dir) = seq;
         }
         QuietFin::Recorded
     }
 
     /// Both directions sent their FIN: the connection ended without a byte of payload.
     pub fn both_finished(&self) -> bool {
-        FIN_SEEN.iter().all(|&bit| self.has(bit))
+        FIN_SEEN.iter().all(|(_, &bit)| self.has(bit))
     }
 
     /// A connection attempt: the initiator's SYN was seen and the responder never answered with
     /// its own (silence, or a RST). Counted once per 4-tuple: a retried SYN is the same attempt.
     pub fn is_attempt(&self) -> bool {
         self.has(HANDSHAKE_SEEN)
-            && self.has(SYN_SEEN[FROM_INITIATOR])
-            && !self.has(SYN_SEEN[FROM_RESPONDER])
+            && self.has(*SYN_SEEN.get(Dir::FromInitiator))
+            && !self.has(*SYN_SEEN.get(Dir::FromResponder))
     }
 
     /// Already counted as an attempt on this 4-tuple.
@@ -281,18 +339,12 @@ impl QuietConn {
         let mut conn = Conn::new(initiator, responder, self.first_ts);
         conn.last_ts = self.last_ts;
         conn.handshake_seen = self.has(HANDSHAKE_SEEN);
-        for (dir, stream) in conn.dirs.iter_mut().enumerate() {
-            let seqs = SYN_SEEN.get(dir).zip(self.syn_seq.get(dir));
-            if let Some((&bit, &isn)) = seqs
-                && self.has(bit)
-            {
-                stream.syn(isn);
+        for (dir, stream) in conn.dirs.iter_mut() {
+            if self.has(*SYN_SEEN.get(dir)) {
+                stream.syn(*self.syn_seq.get(dir));
             }
-            let seqs = FIN_SEEN.get(dir).zip(self.fin_seq.get(dir));
-            if let Some((&bit, &seq)) = seqs
-                && self.has(bit)
-            {
-                stream.fin(seq, 0);
+            if self.has(*FIN_SEEN.get(dir)) {
+                stream.fin(*self.fin_seq.get(dir), 0);
             }
         }
         conn
@@ -328,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn each_direction_has_one_other_and_one_slot() {
+        assert_eq!(Dir::FromInitiator.other(), Dir::FromResponder);
+        assert_eq!(Dir::FromResponder.other(), Dir::FromInitiator);
+        let mut per = PerDir::new("initiator", "responder");
+        assert_eq!(*per.get(Dir::FromInitiator), "initiator");
+        assert_eq!(*per.get(Dir::FromResponder), "responder");
+        *per.get_mut(Dir::FromResponder) = "changed";
+        assert_eq!(*per.get(Dir::FromInitiator), "initiator");
+        let seen: Vec<(Dir, &str)> = per.iter().map(|(d, v)| (d, *v)).collect();
+        assert_eq!(
+            seen,
+            [
+                (Dir::FromInitiator, "initiator"),
+                (Dir::FromResponder, "changed")
+            ]
+        );
+        for (dir, v) in per.iter_mut() {
+            *v = if dir == Dir::FromInitiator { "i" } else { "r" };
+        }
+        assert_eq!(per, PerDir::new("i", "r"));
+    }
+
+    #[test]
     fn a_quiet_connection_is_a_fraction_of_a_whole_one() {
         // What a SYN flood costs per SYN, beside the 64-byte key.
         assert_eq!(std::mem::size_of::<FlowKey>(), 64);
@@ -340,14 +415,14 @@ mod tests {
         let (key, client, server) = key();
         let mut q = QuietConn::new(key, client, 5, true, true, false);
         assert_eq!(q.endpoints(key), (client, server));
-        assert_eq!(q.dir_from(key, server), FROM_RESPONDER);
-        q.syn(FROM_INITIATOR, 100, false);
+        assert_eq!(q.dir_from(key, server), Dir::FromResponder);
+        q.syn(Dir::FromInitiator, 100, false);
         assert!(q.is_attempt(), "a SYN alone is an attempt");
-        q.syn(FROM_RESPONDER, 900, true);
+        q.syn(Dir::FromResponder, 900, true);
         assert!(!q.is_attempt(), "a SYN-ACK answered it");
-        assert_eq!(q.fin(FROM_INITIATOR, 100), QuietFin::Ignored);
-        assert_eq!(q.fin(FROM_INITIATOR, 105), QuietFin::AfterMissingBytes);
-        assert_eq!(q.fin(FROM_INITIATOR, 101), QuietFin::Recorded);
+        assert_eq!(q.fin(Dir::FromInitiator, 100), QuietFin::Ignored);
+        assert_eq!(q.fin(Dir::FromInitiator, 105), QuietFin::AfterMissingBytes);
+        assert_eq!(q.fin(Dir::FromInitiator, 101), QuietFin::Recorded);
         assert!(!q.both_finished());
         let conn = q.wake(key);
         assert_eq!((conn.initiator, conn.responder), (client, server));
@@ -355,10 +430,10 @@ mod tests {
         assert_eq!(conn.first_ts, 5);
         // The initiator's FIN right after its SYN: that direction is done; the responder's
         // stream starts after its SYN.
-        assert!(conn.dirs[FROM_INITIATOR].is_finished());
-        assert!(conn.dirs[FROM_RESPONDER].is_started());
-        assert!(!conn.dirs[FROM_RESPONDER].fin_seen());
-        q.fin(FROM_RESPONDER, 901);
+        assert!(conn.dirs.get(Dir::FromInitiator).is_finished());
+        assert!(conn.dirs.get(Dir::FromResponder).is_started());
+        assert!(!conn.dirs.get(Dir::FromResponder).fin_seen());
+        q.fin(Dir::FromResponder, 901);
         assert!(q.both_finished());
     }
 
@@ -367,7 +442,7 @@ mod tests {
         let (key, client, server) = key();
         // Picked up at the SYN-ACK: the SYN was not seen, so no attempt can be told.
         let mut q = QuietConn::new(key, client, 0, true, true, false);
-        q.syn(FROM_RESPONDER, 900, true);
+        q.syn(Dir::FromResponder, 900, true);
         assert!(!q.is_attempt());
         // The initiator is the key's higher endpoint.
         let q = QuietConn::new(key, server, 0, true, false, true);

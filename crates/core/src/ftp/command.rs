@@ -6,15 +6,17 @@
 //! STREAM, MLST, MLSD) and common extensions (CLNT, XCRC, HOST, ...) are known; unknown verbs
 //! are kept too and only reported when they do not look like a verb at all.
 
+use crate::event::AnnouncedBy;
+
 /// What a command means for the session's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandKind {
     /// Opens a data transfer: RETR, STOR, STOU, APPE, LIST, NLST, MLSD.
     Transfer(TransferCommand),
     /// Announces an active-mode endpoint: PORT, EPRT, LPRT.
-    ActiveEndpoint,
+    ActiveEndpoint(AnnouncedBy),
     /// Asks for a passive endpoint: PASV, EPSV, LPSV (the reply announces it).
-    PassiveRequest,
+    PassiveRequest(AnnouncedBy),
     User,
     Pass,
     Acct,
@@ -105,8 +107,12 @@ pub fn kind_of(verb: &[u8]) -> CommandKind {
         b"LIST" => K::Transfer(T::List),
         b"NLST" => K::Transfer(T::Nlst),
         b"MLSD" => K::Transfer(T::Mlsd),
-        b"PORT" | b"EPRT" | b"LPRT" => K::ActiveEndpoint,
-        b"PASV" | b"EPSV" | b"LPSV" => K::PassiveRequest,
+        b"PORT" => K::ActiveEndpoint(AnnouncedBy::Port),
+        b"EPRT" => K::ActiveEndpoint(AnnouncedBy::Eprt),
+        b"LPRT" => K::ActiveEndpoint(AnnouncedBy::Lprt),
+        b"PASV" => K::PassiveRequest(AnnouncedBy::Pasv),
+        b"EPSV" => K::PassiveRequest(AnnouncedBy::Epsv),
+        b"LPSV" => K::PassiveRequest(AnnouncedBy::Lpsv),
         b"USER" => K::User,
         b"PASS" => K::Pass,
         b"ACCT" => K::Acct,
@@ -140,12 +146,17 @@ mod tests {
                 b"a b.txt",
                 CommandKind::Transfer(TransferCommand::Retr),
             ),
-            (b"PASV", b"PASV", b"", CommandKind::PassiveRequest),
+            (
+                b"PASV",
+                b"PASV",
+                b"",
+                CommandKind::PassiveRequest(AnnouncedBy::Pasv),
+            ),
             (
                 b"Eprt |2|::1|5|",
                 b"EPRT",
                 b"|2|::1|5|",
-                CommandKind::ActiveEndpoint,
+                CommandKind::ActiveEndpoint(AnnouncedBy::Eprt),
             ),
             (b"XCWD dir", b"XCWD", b"dir", CommandKind::Cwd),
             (b"CWD  two spaces", b"CWD", b" two spaces", CommandKind::Cwd),

@@ -4,10 +4,11 @@
 
 use crate::analyzer::Analyzer;
 use crate::event::{
-    AnomalyKind, CommandLine, DataMode, Event, Exchange, LoginState, Reply, SessionId, SessionStart,
+    AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
+    LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
-use crate::flow::{FROM_INITIATOR, FROM_RESPONDER, FlowKey, QuietConn, Role};
+use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
 use crate::frame::Timestamp;
 use crate::ftp::address;
 use crate::ftp::command::{self, CommandKind};
@@ -24,14 +25,14 @@ use std::net::SocketAddr;
 enum Verdict {
     /// FTP control; the client is on this side.
     Ftp {
-        client_dir: usize,
+        client_dir: Dir,
     },
     NotFtp,
     Undecided,
 }
 
 /// The first line of one direction, if complete.
-fn first_line(chunks: &[(Timestamp, usize, Vec<u8>)], dir: usize) -> Option<Vec<u8>> {
+fn first_line(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir) -> Option<Vec<u8>> {
     let mut line = Vec::new();
     for (_, _, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
         match memchr::memchr(b'\n', bytes) {
@@ -55,43 +56,42 @@ fn is_greeting(line: &[u8]) -> bool {
 /// Decides from the first line of each side whether a connection on a port other than 21 is
 /// FTP control. The server speaks first (a 220 greeting); a client's first line is a known
 /// FTP verb. USER and PASS alone are not enough (POP3 has them too).
-fn judge(chunks: &[(Timestamp, usize, Vec<u8>)]) -> Verdict {
-    let lines = [
-        first_line(chunks, FROM_INITIATOR),
-        first_line(chunks, FROM_RESPONDER),
-    ];
-    for (server_dir, client_dir) in [
-        (FROM_RESPONDER, FROM_INITIATOR),
-        (FROM_INITIATOR, FROM_RESPONDER),
-    ] {
+fn judge(chunks: &[(Timestamp, Dir, Vec<u8>)]) -> Verdict {
+    let lines = PerDir::new(
+        first_line(chunks, Dir::FromInitiator),
+        first_line(chunks, Dir::FromResponder),
+    );
+    // The usual way round first: the client opened the connection.
+    for client_dir in Dir::BOTH {
+        let server_dir = client_dir.other();
         let client_verb = lines
             .get(client_dir)
-            .and_then(|l| l.as_ref())
+            .as_ref()
             .map(|l| command::split_command(l).0);
         let client_smtp = client_verb
             .as_deref()
             .is_some_and(|v| matches!(v, b"HELO" | b"EHLO" | b"LHLO"));
-        if let Some(Some(line)) = lines.get(server_dir)
+        if let Some(line) = lines.get(server_dir)
             && is_greeting(line)
             && !client_smtp
         {
             return Verdict::Ftp { client_dir };
         }
     }
-    let Some(Some(client)) = lines.get(FROM_INITIATOR) else {
-        return if lines.iter().any(Option::is_some) {
+    let Some(client) = lines.get(Dir::FromInitiator) else {
+        return if lines.iter().any(|(_, line)| line.is_some()) {
             Verdict::NotFtp
         } else {
             Verdict::Undecided
         };
     };
     let verb = command::split_command(client).0;
-    let server_spoke = lines.get(FROM_RESPONDER).is_some_and(Option::is_some);
+    let server_spoke = lines.get(Dir::FromResponder).is_some();
     if command::is_known_verb(&verb)
         && !matches!(&verb[..], b"USER" | b"PASS" | b"QUIT" | b"HELP" | b"NOOP")
     {
         return Verdict::Ftp {
-            client_dir: FROM_INITIATOR,
+            client_dir: Dir::FromInitiator,
         };
     }
     if server_spoke {
@@ -126,13 +126,13 @@ impl Analyzer {
             found = self
                 .expectations
                 .take_match(responder, initiator, ts, window);
-            if let Some((exp, rule)) = found {
-                let tid = self.link_data(key, responder, initiator, exp, rule, ts);
+            if let Some(matched) = found {
+                let tid = self.link_data(key, responder, initiator, matched, ts);
                 return Some(Role::Data(tid));
             }
         }
-        if let Some((exp, rule)) = found {
-            let tid = self.link_data(key, initiator, responder, exp, rule, ts);
+        if let Some(matched) = found {
+            let tid = self.link_data(key, initiator, responder, matched, ts);
             return Some(Role::Data(tid));
         }
         if initiator.port() == 20 || responder.port() == 20 {
@@ -156,9 +156,9 @@ impl Analyzer {
             key,
             client,
             server,
-            FROM_INITIATOR,
+            Dir::FromInitiator,
             quiet.first_ts,
-            "port_21",
+            DetectedBy::Port21,
             quiet.opened_with_syn(),
         );
         Role::Control(sid)
@@ -180,14 +180,20 @@ impl Analyzer {
         let role = match verdict {
             Verdict::Undecided => return,
             Verdict::Ftp { client_dir } => {
-                let (client, server) = if client_dir == FROM_INITIATOR {
+                let (client, server) = if client_dir == Dir::FromInitiator {
                     (initiator, responder)
                 } else {
                     (responder, initiator)
                 };
-                Role::Control(
-                    self.start_session(key, client, server, client_dir, ts, "dialogue", syn),
-                )
+                Role::Control(self.start_session(
+                    key,
+                    client,
+                    server,
+                    client_dir,
+                    ts,
+                    DetectedBy::Dialogue,
+                    syn,
+                ))
             }
             Verdict::NotFtp => {
                 // A data connection no announcement explains, between hosts that speak FTP.
@@ -217,9 +223,9 @@ impl Analyzer {
         key: FlowKey,
         client: SocketAddr,
         server: SocketAddr,
-        client_dir: usize,
+        client_dir: Dir,
         ts: Timestamp,
-        detected_by: &'static str,
+        detected_by: DetectedBy,
         expect_greeting: bool,
     ) -> SessionId {
         let sid = self.new_session_id();
@@ -258,13 +264,7 @@ impl Analyzer {
         sid
     }
 
-    pub(crate) fn control_chunk(
-        &mut self,
-        sid: SessionId,
-        dir: usize,
-        ts: Timestamp,
-        chunk: Chunk,
-    ) {
+    pub(crate) fn control_chunk(&mut self, sid: SessionId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -395,27 +395,27 @@ impl Analyzer {
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
             }
-            CommandKind::ActiveEndpoint => {
-                let parsed = match &verb[..] {
-                    b"PORT" => address::parse_port_arg(&arg),
-                    b"EPRT" => address::parse_eprt_arg(&arg),
+            CommandKind::ActiveEndpoint(by) => {
+                let parsed = match by {
+                    AnnouncedBy::Port => address::parse_port_arg(&arg),
+                    AnnouncedBy::Eprt => address::parse_eprt_arg(&arg),
+                    // LPRT (`kind_of` makes no other verb an active endpoint).
                     _ => address::parse_lprt_arg(&arg),
                 };
                 match parsed {
                     Ok(announced) => {
-                        let by = verb_name(&verb);
                         if announced.ip() != session.client.ip() && !session.mismatch_reported {
                             session.mismatch_reported = true;
                             anomalies.push((
                                 AnomalyKind::AddressMismatch,
                                 format!(
-                                    "{by} announces {announced}, client is {} (reported once per session)",
+                                    "{} announces {announced}, client is {} (reported once per session)",
+                                    by.as_str(),
                                     session.client.ip()
                                 ),
                             ));
                         }
                         let exp = Expectation {
-                            id: 0,
                             session: sid,
                             announced,
                             mode: DataMode::Active,
@@ -430,7 +430,7 @@ impl Analyzer {
                         AnomalyKind::AddressMalformed,
                         format!(
                             "{} {}: {}",
-                            verb_name(&verb),
+                            by.as_str(),
                             String::from_utf8_lossy(&arg),
                             e.name()
                         ),
@@ -439,7 +439,7 @@ impl Analyzer {
             }
             CommandKind::Abor => self.abort_transfers(sid),
             CommandKind::Transfer(tc) => {
-                pending.transfer = Some(self.data_command(sid, tc, &verb, &arg, ts));
+                pending.transfer = self.data_command(sid, tc, &verb, &arg, ts);
             }
             _ => {}
         }
@@ -631,13 +631,8 @@ impl Analyzer {
                 session.user = None;
                 session.password = None;
             }
-            CommandKind::PassiveRequest if matches!(code, 227..=229) => {
+            CommandKind::PassiveRequest(by) if matches!(code, 227..=229) => {
                 let server = session.server;
-                let verb = done
-                    .command
-                    .as_ref()
-                    .map(|c| c.verb.clone())
-                    .unwrap_or_default();
                 let parsed = match code {
                     227 => address::parse_227_text(&reply.text),
                     229 => address::parse_229_text(&reply.text)
@@ -654,11 +649,10 @@ impl Analyzer {
                             ));
                         }
                         let exp = Expectation {
-                            id: 0,
                             session: sid,
                             announced,
                             mode: DataMode::Passive,
-                            announced_by: verb_name(&verb),
+                            announced_by: by,
                             ts,
                             control_client: session.client,
                             control_server: server,
@@ -695,7 +689,7 @@ impl Analyzer {
     }
 
     /// The control connection ended: finish its dialogue and whatever waits on it.
-    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: &'static str) {
+    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: EndReason) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -745,17 +739,5 @@ impl Analyzer {
         for tid in waiting {
             self.try_finish(tid, ts);
         }
-    }
-}
-
-fn verb_name(verb: &[u8]) -> &'static str {
-    match verb {
-        b"PORT" => "PORT",
-        b"EPRT" => "EPRT",
-        b"LPRT" => "LPRT",
-        b"PASV" => "PASV",
-        b"EPSV" => "EPSV",
-        b"LPSV" => "LPSV",
-        _ => "other",
     }
 }

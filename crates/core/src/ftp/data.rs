@@ -9,13 +9,12 @@
 //! final reply arrived, or when its session ends.
 
 use crate::analyzer::Analyzer;
-use crate::event::LinkRule;
 use crate::event::{AnomalyKind, Event, Reply, SessionId, TransferId, TransferStart};
 use crate::flow::reassembly::Chunk;
-use crate::flow::{FlowKey, Role};
+use crate::flow::{Dir, FlowKey, PerDir, Role};
 use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
-use crate::ftp::expect::Expectation;
+use crate::ftp::expect::Matched;
 use crate::ftp::path;
 use crate::ftp::reply_info;
 use crate::ftp::transfer::{BoundCommand, DataConn, Transfer};
@@ -64,13 +63,17 @@ impl Analyzer {
         key: FlowKey,
         initiator: SocketAddr,
         responder: SocketAddr,
-        exp: Expectation,
-        rule: LinkRule,
+        matched: Matched,
         ts: Timestamp,
     ) -> TransferId {
+        let Matched {
+            id: exp_id,
+            expectation: exp,
+            rule,
+        } = matched;
         let sid = exp.session;
         let waiting = self.sessions.get_mut(&sid).and_then(|s| {
-            s.expectations.retain(|(_, id)| *id != exp.id);
+            s.expectations.retain(|(_, id)| *id != exp_id);
             s.awaiting_conn.pop_front()
         });
         let tid = match waiting {
@@ -120,7 +123,7 @@ impl Analyzer {
     }
 
     /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
-    /// for one.
+    /// for one. The transfer the command is bound to; None for a session that is gone.
     pub(crate) fn data_command(
         &mut self,
         sid: SessionId,
@@ -128,10 +131,8 @@ impl Analyzer {
         verb: &[u8],
         arg: &[u8],
         ts: Timestamp,
-    ) -> TransferId {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return 0;
-        };
+    ) -> Option<TransferId> {
+        let session = self.sessions.get_mut(&sid)?;
         let offset = session.rest.take().unwrap_or(0);
         let (path, full_path) = match (command, arg.is_empty()) {
             // Listing arguments are often options ("-la"); a path only when it does not start with '-'.
@@ -208,7 +209,7 @@ impl Analyzer {
                 t.expected_total = expected;
             }
         }
-        tid
+        Some(tid)
     }
 
     /// Whether a transfer in flight is a listing (LIST, NLST, MLSD): `None` while no command
@@ -295,7 +296,7 @@ impl Analyzer {
         }
     }
 
-    pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: usize, ts: Timestamp, chunk: Chunk) {
+    pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let piece = match chunk {
             Chunk::Data(data) => DataPiece::Bytes(Cow::Owned(data)),
             Chunk::Gap(len) => DataPiece::Gap(len),
@@ -306,7 +307,7 @@ impl Analyzer {
     pub(crate) fn data_piece(
         &mut self,
         tid: TransferId,
-        dir: usize,
+        dir: Dir,
         ts: Timestamp,
         piece: DataPiece<'_>,
     ) {
@@ -352,7 +353,7 @@ impl Analyzer {
     }
 
     /// The side sending a transfer's bytes closed its half of the data connection.
-    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: usize, ts: Timestamp) {
+    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -368,7 +369,7 @@ impl Analyzer {
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
-        fins: [bool; 2],
+        fins: PerDir<bool>,
         reset: bool,
         ts: Timestamp,
     ) {
@@ -377,8 +378,8 @@ impl Analyzer {
         };
         if t.data_conn == DataConn::Open {
             let fin = match t.stream_dir {
-                Some(d) => fins.get(d).copied().unwrap_or(false),
-                None => fins.iter().any(|f| *f),
+                Some(d) => *fins.get(d),
+                None => fins.iter().any(|(_, f)| *f),
             };
             t.data_conn = DataConn::Closed {
                 fin: fin && !reset,
@@ -443,5 +444,19 @@ impl Analyzer {
         };
         let end = ts.max(t.last_ts);
         self.emit(Event::TransferEnded(Box::new(t.record(end, server_side))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+
+    #[test]
+    fn a_transfer_command_without_its_session_binds_no_transfer() {
+        let mut analyzer = Analyzer::new(Limits::default());
+        let bound = analyzer.data_command(7, TransferCommand::Retr, b"RETR", b"a.txt", 0);
+        assert_eq!(bound, None);
+        assert_eq!(analyzer.poll_event(), None, "no transfer was started");
     }
 }

@@ -5,18 +5,20 @@
 //! strongest rule that holds (see [`LinkRule`]): the exact address; the control connection's
 //! own peers (the announced address was rewritten by NAT); the port alone within a window.
 
-use crate::event::{DataMode, LinkRule, SessionId};
+use crate::event::{AnnouncedBy, DataMode, LinkRule, SessionId};
 use crate::frame::Timestamp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+/// Names an expectation in its table; given by [`ExpectationTable::add`].
+pub type ExpectationId = u64;
+
 #[derive(Debug, Clone)]
 pub struct Expectation {
-    pub id: u64,
     pub session: SessionId,
     pub announced: SocketAddr,
     pub mode: DataMode,
-    pub announced_by: &'static str,
+    pub announced_by: AnnouncedBy,
     pub ts: Timestamp,
     /// The control connection's client and server, as seen on the wire.
     pub control_client: SocketAddr,
@@ -62,21 +64,28 @@ fn rank(rule: LinkRule) -> u8 {
     }
 }
 
+/// An expectation a new connection matched, taken out of the table.
+#[derive(Debug)]
+pub struct Matched {
+    pub id: ExpectationId,
+    pub expectation: Expectation,
+    pub rule: LinkRule,
+}
+
 #[derive(Debug, Default)]
 pub struct ExpectationTable {
-    by_port: HashMap<u16, Vec<Expectation>>,
+    by_port: HashMap<u16, Vec<(ExpectationId, Expectation)>>,
     next_id: u64,
     len: usize,
 }
 
 impl ExpectationTable {
-    pub fn add(&mut self, mut exp: Expectation) -> u64 {
+    pub fn add(&mut self, exp: Expectation) -> ExpectationId {
         self.next_id += 1;
-        exp.id = self.next_id;
         self.by_port
             .entry(exp.announced.port())
             .or_default()
-            .push(exp);
+            .push((self.next_id, exp));
         self.len += 1;
         self.next_id
     }
@@ -90,10 +99,10 @@ impl ExpectationTable {
     }
 
     /// Removes one expectation by port and id.
-    pub fn remove(&mut self, port: u16, id: u64) {
+    pub fn remove(&mut self, port: u16, id: ExpectationId) {
         if let Some(list) = self.by_port.get_mut(&port) {
             let before = list.len();
-            list.retain(|e| e.id != id);
+            list.retain(|(eid, _)| *eid != id);
             self.len -= before - list.len();
             if list.is_empty() {
                 self.by_port.remove(&port);
@@ -109,10 +118,10 @@ impl ExpectationTable {
         responder: SocketAddr,
         now: Timestamp,
         window: Timestamp,
-    ) -> Option<(Expectation, LinkRule)> {
+    ) -> Option<Matched> {
         let list = self.by_port.get_mut(&responder.port())?;
         let mut best: Option<(usize, LinkRule, Timestamp)> = None;
-        for (i, e) in list.iter().enumerate() {
+        for (i, (_, e)) in list.iter().enumerate() {
             if let Some(rule) = e.rule(initiator, responder, now, window) {
                 let better = match best {
                     None => true,
@@ -124,12 +133,16 @@ impl ExpectationTable {
             }
         }
         let (i, rule, _) = best?;
-        let exp = list.swap_remove(i);
+        let (id, expectation) = list.swap_remove(i);
         if list.is_empty() {
             self.by_port.remove(&responder.port());
         }
         self.len -= 1;
-        Some((exp, rule))
+        Some(Matched {
+            id,
+            expectation,
+            rule,
+        })
     }
 
     /// Forgets expectations older than `ttl`, and those of sessions for which `gone` is true.
@@ -137,7 +150,7 @@ impl ExpectationTable {
         let mut removed = 0;
         self.by_port.retain(|_, list| {
             let before = list.len();
-            list.retain(&mut keep);
+            list.retain(|(_, e)| keep(e));
             removed += before - list.len();
             !list.is_empty()
         });
@@ -151,11 +164,10 @@ mod tests {
 
     fn exp(announced: &str, mode: DataMode, ts: Timestamp) -> Expectation {
         Expectation {
-            id: 0,
             session: 1,
             announced: announced.parse().unwrap(),
             mode,
-            announced_by: "PASV",
+            announced_by: AnnouncedBy::Pasv,
             ts,
             control_client: "10.0.0.1:40000".parse().unwrap(),
             control_server: "203.0.113.5:21".parse().unwrap(),
@@ -169,24 +181,26 @@ mod tests {
     #[test]
     fn rules_in_order_of_strength() {
         let mut t = ExpectationTable::default();
-        t.add(exp("203.0.113.5:5000", DataMode::Passive, 0));
-        let (_, rule) = t
+        let first = t.add(exp("203.0.113.5:5000", DataMode::Passive, 0));
+        let matched = t
             .take_match(sa("10.0.0.1:40001"), sa("203.0.113.5:5000"), 1, 10)
             .unwrap();
-        assert_eq!(rule, LinkRule::Exact);
+        assert_eq!((matched.id, matched.rule), (first, LinkRule::Exact));
 
         // Server behind NAT announced its private address.
         t.add(exp("192.168.1.10:5001", DataMode::Passive, 0));
-        let (_, rule) = t
+        let rule = t
             .take_match(sa("10.0.0.1:40002"), sa("203.0.113.5:5001"), 1, 10)
-            .unwrap();
+            .unwrap()
+            .rule;
         assert_eq!(rule, LinkRule::NatPeers);
 
         // Active: the server connects to the client's announced port.
         t.add(exp("192.168.0.7:6000", DataMode::Active, 0));
-        let (_, rule) = t
+        let rule = t
             .take_match(sa("203.0.113.5:20"), sa("10.0.0.1:6000"), 1, 10)
-            .unwrap();
+            .unwrap()
+            .rule;
         assert_eq!(rule, LinkRule::NatPeers);
 
         t.add(exp("192.168.1.10:5002", DataMode::Passive, 0));
@@ -194,9 +208,10 @@ mod tests {
             t.take_match(sa("9.9.9.9:1"), sa("8.8.8.8:5002"), 100, 10)
                 .is_none()
         );
-        let (_, rule) = t
+        let rule = t
             .take_match(sa("9.9.9.9:1"), sa("8.8.8.8:5002"), 5, 10)
-            .unwrap();
+            .unwrap()
+            .rule;
         assert_eq!(rule, LinkRule::PortOnly);
         assert!(t.is_empty());
     }

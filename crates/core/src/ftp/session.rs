@@ -5,10 +5,13 @@
 //! in order; a 1xx reply leaves its command waiting, any 2xx-5xx completes it (RFC 959 §4.2).
 //! The greeting answers a virtual first entry.
 
-use crate::event::{CommandLine, LoginState, Reply, SessionId, SessionSummary, TransferId};
-use crate::flow::FlowKey;
+use crate::event::{
+    CommandLine, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
+};
+use crate::flow::{Dir, FlowKey};
 use crate::frame::Timestamp;
 use crate::ftp::command::CommandKind;
+use crate::ftp::expect::ExpectationId;
 use crate::ftp::line::LineFramer;
 use crate::ftp::reply::ReplyAssembler;
 use std::collections::VecDeque;
@@ -33,7 +36,7 @@ pub struct Session {
     pub client: SocketAddr,
     pub server: SocketAddr,
     /// Which direction of the control connection carries commands (the other carries replies).
-    pub client_dir: usize,
+    pub client_dir: Dir,
     pub start: Timestamp,
     pub last_ts: Timestamp,
     pub commands_in: LineFramer,
@@ -52,7 +55,7 @@ pub struct Session {
     /// Sizes from SIZE replies, by full path (or path as sent), most recent last.
     pub size_hints: VecDeque<(Vec<u8>, u64)>,
     /// (port, id) of this session's expectations, oldest first.
-    pub expectations: VecDeque<(u16, u64)>,
+    pub expectations: VecDeque<(u16, ExpectationId)>,
     pub announced_any: bool,
     /// An announced address differed from the control peers (reported once).
     pub mismatch_reported: bool,
@@ -71,7 +74,7 @@ impl Session {
         flow: FlowKey,
         client: SocketAddr,
         server: SocketAddr,
-        client_dir: usize,
+        client_dir: Dir,
         ts: Timestamp,
         max_line: usize,
         expect_greeting: bool,
@@ -135,7 +138,7 @@ impl Session {
         self.size_hints.push_back((path, size));
     }
 
-    pub fn summary(&self, end: Timestamp, end_reason: &'static str) -> SessionSummary {
+    pub fn summary(&self, end: Timestamp, end_reason: EndReason) -> SessionSummary {
         SessionSummary {
             session: self.id,
             client: self.client,

@@ -6,9 +6,10 @@
 //! 426 reply; `failed` when the server refused it (4xx/5xx) and no data crossed.
 
 use crate::event::{
-    DataMode, Direction, LinkRule, SessionId, TransferId, TransferRecord, TransferStatus,
+    AnnouncedBy, DataMode, Direction, LinkRule, SessionId, TransferId, TransferRecord,
+    TransferStatus,
 };
-use crate::flow::FlowKey;
+use crate::flow::{Dir, FlowKey};
 use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
 use std::net::SocketAddr;
@@ -47,10 +48,10 @@ pub struct Transfer {
     pub responder: Option<SocketAddr>,
     pub link: LinkRule,
     pub mode: Option<DataMode>,
-    pub announced_by: Option<&'static str>,
+    pub announced_by: Option<AnnouncedBy>,
     pub announced: Option<SocketAddr>,
     /// Which direction of the data connection carries the bytes (the first that did).
-    pub stream_dir: Option<usize>,
+    pub stream_dir: Option<Dir>,
     pub bytes: u64,
     pub gap_bytes: u64,
     pub data_conn: DataConn,
@@ -104,8 +105,8 @@ impl Transfer {
         // No command: the bytes flowed from the server's side if we know which that is (port 20
         // for an active-mode orphan), else we cannot tell.
         let sender = match self.stream_dir {
-            Some(0) => self.initiator,
-            Some(_) => self.responder,
+            Some(Dir::FromInitiator) => self.initiator,
+            Some(Dir::FromResponder) => self.responder,
             None => None,
         };
         match (sender, server_side) {
