@@ -16,6 +16,9 @@
 //! Captures are made by `ftpscope-gen` (src/bin/ftpscope-gen.rs) in `--data-dir` and reused when
 //! they exist. Nothing here is a test: it measures and prints. See BENCHMARKS.md.
 
+// Benchmark code: a failed unwrap is a failed run, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -21,6 +21,9 @@
 //! at the top the rig, not ftpscope, may set the pace; the table shows the rate achieved
 //! and ftpscope's CPU time, so a step that could not reach its target says so.
 
+// Benchmark code: a failed unwrap is a failed run, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/live/harness.rs"]
 mod harness;
 

@@ -3,6 +3,9 @@
 //! memory it holds. Run with `cargo bench --bench tui_sessions`; figures are printed, not
 //! asserted (speed is measured by benchmarks, never by timed tests).
 
+// Benchmark code: a failed unwrap is a failed run, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ftpscope::pipeline::Record;
 use ftpscope::transfers::TransferTracker;
 use ftpscope::tui::app::{App, Msg};

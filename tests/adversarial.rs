@@ -7,6 +7,9 @@
 //! Memory is measured, not guessed: a counting allocator keeps each thread's live and peak
 //! heap bytes, and the analyzer runs on the test's own thread with frames made one at a time.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 #[path = "../fuzz/src/targets.rs"]

@@ -1,6 +1,9 @@
 //! The real binary: its exit statuses, error messages, standard input, extraction on disk and
 //! what reaches a terminal.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::scenario::{Wire, pattern};

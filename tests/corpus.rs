@@ -2,6 +2,9 @@
 //! ftpscope with that sha256, sessions are found where tshark finds them (and on ports tshark
 //! needs to be told about), and the cases where ftpscope finds more than tshark are shown.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{corpus_dir, of_type, run_file};

@@ -5,6 +5,9 @@
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the goldens; review the diff like code.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{fixtures_dir, of_type, run_bytes, sha256_hex};

@@ -1,6 +1,9 @@
 //! No panic, hang or runaway memory on any corpus capture cut short at arbitrary offsets or
 //! with random bytes flipped; damage is reported, and what came before it is still analysed.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{corpus_dir, of_type, run_bytes};

@@ -7,6 +7,9 @@
 //! with a note. Without the `live` feature only the "rebuild with --features live" message is
 //! checked.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[cfg(not(feature = "live"))]
 #[test]
 fn without_the_feature_live_flags_say_how_to_rebuild() {

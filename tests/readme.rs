@@ -1,6 +1,9 @@
 //! The README is part of the interface: its anomaly table names every anomaly the core can
 //! raise, and its first command analyses a sample that exists.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use ftpscope_core::AnomalyKind;

@@ -2,6 +2,9 @@
 //! (reordering, duplicating, dropping or cutting segments on purpose) and checks what ftpscope
 //! reports: transfers, verdicts, links, sessions and anomalies.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::scenario::{Conn, Frame, Wire, pattern};

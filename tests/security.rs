@@ -3,6 +3,9 @@
 //! creates, a link as the output folder itself, a folder swapped for a link while files are
 //! being written; and checks that the file or folder the link points at is untouched.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{ftpscope, temp_dir};

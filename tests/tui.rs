@@ -3,6 +3,9 @@
 //! keymap's actions are checked through App::update. An end-to-end test drives the real binary
 //! in tmux.
 
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "common/tmux.rs"]
 mod tmux;
