@@ -146,3 +146,30 @@ Examples:
 
 Exit status: 0 success; 1 an input could not be read or an output written; 2 bad arguments;
 3 an input is damaged (it was analysed up to the damage); 4 some files could not be extracted.";
+
+/// The exit statuses ftpscope documents (README, "Exit status"), for every mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done (a closed pipe included).
+    Success,
+    /// 1: an input could not be read or an output written; live capture failed.
+    Failure,
+    /// 2: bad arguments, or live capture asked of a build without it.
+    Usage,
+    /// 3: an input is damaged; it was analysed up to the damage.
+    Damaged,
+    /// 4: files could not be extracted (the `-x` folder is unusable, or writing failed).
+    Extraction,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(match exit {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+            Exit::Damaged => 3,
+            Exit::Extraction => 4,
+        })
+    }
+}

@@ -39,40 +39,37 @@
 //!   totals (`received`, `kernel_drops`, `interface_drops`, `transfers_with_drops`).
 
 use anyhow::Result;
-use ftpscope::cli::Cli;
-use std::process::ExitCode;
+use ftpscope::cli::{Cli, Exit};
 
 #[cfg(feature = "live")]
 pub use enabled::run;
 
 /// Without the `live` feature there is no libpcap to capture with: say how to get it.
 #[cfg(not(feature = "live"))]
-pub fn run(_cli: Cli) -> Result<ExitCode> {
+pub fn run(_cli: Cli) -> Result<Exit> {
     eprintln!(
         "ftpscope: built without live capture: rebuild with --features live (needs libpcap-dev)"
     );
-    Ok(ExitCode::from(2))
+    Ok(Exit::Usage)
 }
 
 #[cfg(feature = "live")]
 mod enabled {
-    use super::{Cli, ExitCode, Result};
+    use super::{Cli, Exit, Result};
+    use crate::outputs::{Delivery, Outputs};
     use anyhow::{Context, anyhow, bail};
-    use ftpscope::output::json::JsonLines;
     use ftpscope::output::outdir::OutDir;
-    use ftpscope::output::report::Report;
     use ftpscope::pipeline::{
         CaptureStats, FrameSource, Output, Pipeline, Record, RunSummary, SourceItem,
     };
     use ftpscope::text::{self, escape};
-    use ftpscope::transfers::TransferTracker;
     use ftpscope::tui::StatusSender;
     use ftpscope::tui::{self, Feed, Job, UiOptions, app::LiveStatus, app::Msg};
     use ftpscope_core::{Analyzer, Frame, LinkType, Timestamp};
     use pcap::{Active, Capture, Device, Packet, PacketHeader, Savefile, Stat};
     use std::collections::VecDeque;
     use std::ffi::CString;
-    use std::io::{self, BufWriter, IsTerminal};
+    use std::io::{self, IsTerminal};
     use std::os::fd::AsRawFd;
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -714,7 +711,7 @@ mod enabled {
     }
 
     /// `-D`: the interfaces libpcap can open, numbered (tcpdump's format).
-    fn list_interfaces() -> Result<ExitCode> {
+    fn list_interfaces() -> Result<Exit> {
         let devices = Device::list().map_err(|e| anyhow!("cannot list interfaces: {e}"))?;
         for (i, d) in devices.iter().enumerate() {
             let mut flags = Vec::new();
@@ -742,7 +739,7 @@ mod enabled {
                 flags.join(", ")
             );
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(Exit::Success)
     }
 
     fn interface_names() -> Option<Vec<String>> {
@@ -889,7 +886,7 @@ mod enabled {
     }
 
     /// `-i IFACE` (or `-D`): capture until Ctrl-C, SIGTERM or the interface going away.
-    pub fn run(cli: Cli) -> Result<ExitCode> {
+    pub fn run(cli: Cli) -> Result<Exit> {
         if cli.list_interfaces {
             return list_interfaces();
         }
@@ -924,11 +921,12 @@ mod enabled {
             Some(path) => Some(open_savefile(&capture, path)?),
             None => None,
         };
-        // `-x DIR`, like -w, is opened before a packet is analysed: an unusable one fails now.
-        let extraction = if use_tui {
+        // The outputs (`-x DIR` like -w) are opened before a packet is analysed: an unusable
+        // folder fails now.
+        let outputs = if use_tui {
             None
         } else {
-            crate::open_extraction(&cli, true)?
+            Some(Outputs::from_cli(&cli, Delivery::Prompt)?)
         };
         let datalink = capture.get_datalink();
         let link_name = datalink
@@ -968,7 +966,8 @@ mod enabled {
             run_tui(&cli, interface, source, &shared)?;
             None
         } else {
-            Some(run_outputs(&cli, interface, source, &shared, extraction)?)
+            let outputs = outputs.ok_or_else(|| anyhow!("no outputs"))?;
+            Some(run_outputs(&cli, interface, source, &shared, outputs)?)
         };
 
         let shared = lock(&shared);
@@ -991,23 +990,23 @@ mod enabled {
         if let Some(e) = &shared.write_error {
             let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
             eprintln!("ftpscope: cannot write {}: {e}", path.display());
-            return Ok(ExitCode::FAILURE);
+            return Ok(Exit::Failure);
         }
         if let Some(e) = &shared.error {
             eprintln!(
                 "ftpscope: capture on {shown} failed: {} (what was captured was analysed)",
                 escape(e.as_bytes())
             );
-            return Ok(ExitCode::FAILURE);
+            return Ok(Exit::Failure);
         }
         if let Some(e) = summary.as_ref().and_then(|s| s.extract_error.as_ref()) {
             eprintln!(
                 "ftpscope: extraction incomplete: {}",
                 text::escape(e.as_bytes())
             );
-            return Ok(ExitCode::from(4));
+            return Ok(Exit::Extraction);
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(Exit::Success)
     }
 
     /// Live capture in the terminal UI (files go to the UI's private temporary folder); `q`
@@ -1055,26 +1054,13 @@ mod enabled {
         interface: String,
         mut source: LiveSource,
         shared: &Arc<Mutex<Shared>>,
-        extraction: Option<crate::Extraction>,
+        mut outputs: Outputs,
     ) -> Result<RunSummary> {
-        let mut json = cli
-            .json
-            .then(|| JsonLines::new(io::stdout().lock(), cli.show_passwords));
-        let want_report = cli.report || !cli.json;
-        let mut report =
-            want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
-        let (mut index, tracker) = match extraction {
-            Some(x) => (Some(x.index), x.tracker),
-            None => (None, TransferTracker::new(None)?),
-        };
+        let tracker = outputs.take_tracker()?;
         let mut marker = DropMarker {
             shared: Arc::clone(shared),
             interface: interface.clone(),
-            outputs: crate::chosen_outputs([
-                json.as_mut().map(|o| o as &mut dyn Output),
-                index.as_mut().map(|o| o as &mut dyn Output),
-                report.as_mut().map(|o| o as &mut dyn Output),
-            ]),
+            outputs: outputs.chosen(),
         };
         let mut pipeline = Pipeline {
             analyzer: Analyzer::new(cli.limits()),

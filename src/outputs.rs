@@ -1,0 +1,221 @@
+//! The outputs of a run, built once from the command line for capture files and live capture
+//! alike: JSON Lines, the `-x` folder (its index and the tracker that writes files beneath
+//! it) and the report. The terminal UI is the other way a run is shown (`ftpscope::tui`).
+
+use anyhow::Result;
+use ftpscope::cli::{AsciiEol, Cli};
+use ftpscope::output::json::{Escapes, JsonLines, write_transfer};
+use ftpscope::output::outdir::OutDir;
+use ftpscope::output::report::Report;
+use ftpscope::pipeline::{Output, Record, RunSummary};
+use ftpscope::text;
+use ftpscope::transfers::TransferTracker;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Stdout, StdoutLock, Write};
+use std::path::Path;
+
+/// How a run's records reach their readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Capture files: written in large blocks.
+    Batched,
+    /// Live capture: each record is out (JSON line, index line) as soon as it is made.
+    Prompt,
+}
+
+/// What `--json`, `-x DIR` and `--report` asked for, opened.
+pub struct Outputs {
+    json: Option<JsonLines<BufWriter<StdoutLock<'static>>>>,
+    index: Option<ExtractIndex>,
+    report: Option<Report<BufWriter<Stdout>>>,
+    /// Hashes every transfer, and writes files when extracting; taken by the pipeline.
+    tracker: Option<TransferTracker>,
+}
+
+impl Outputs {
+    /// Opens what the command line asks for. `-x DIR` is opened here, before the first packet
+    /// is read: an unusable folder is an [`ExtractionUnusable`] error (exit status 4).
+    pub fn from_cli(cli: &Cli, delivery: Delivery) -> Result<Outputs> {
+        let prompt = delivery == Delivery::Prompt;
+        let json_buffer = if prompt { 0 } else { 1 << 16 };
+        let json = cli.json.then(|| {
+            JsonLines::new(
+                BufWriter::with_capacity(json_buffer, io::stdout().lock()),
+                cli.show_passwords,
+            )
+        });
+        let want_report = cli.report || !cli.json;
+        let report =
+            want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
+        let (index, tracker) = match open_extraction(cli, prompt)? {
+            Some((index, tracker)) => (Some(index), tracker),
+            None => (None, TransferTracker::new(None)?),
+        };
+        Ok(Outputs {
+            json,
+            index,
+            report,
+            tracker: Some(tracker),
+        })
+    }
+
+    /// The tracker, for the pipeline (once).
+    pub fn take_tracker(&mut self) -> Result<TransferTracker> {
+        match self.tracker.take() {
+            Some(tracker) => Ok(tracker),
+            None => Ok(TransferTracker::new(None)?),
+        }
+    }
+
+    /// The outputs asked for, in the order given: JSON Lines, the extraction index, the report.
+    pub fn chosen(&mut self) -> Vec<&mut dyn Output> {
+        [
+            self.json.as_mut().map(|o| o as &mut dyn Output),
+            self.index.as_mut().map(|o| o as &mut dyn Output),
+            self.report.as_mut().map(|o| o as &mut dyn Output),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// Writes every transfer record to DIR/index.jsonl.
+struct ExtractIndex {
+    out: BufWriter<File>,
+    /// The extraction folder (for `--ascii-eol local`'s rewrites).
+    root: OutDir,
+    ascii_eol: AsciiEol,
+    /// One record's JSON, reused.
+    line: Vec<u8>,
+}
+
+impl ExtractIndex {
+    /// Creates `root/index.jsonl`, or `index (2).jsonl` ... when a file (or a link) is already
+    /// there: nothing is overwritten. With `unbuffered`, each record is on disk (in one
+    /// write) as soon as its transfer ends (live capture).
+    fn create(root: OutDir, ascii_eol: AsciiEol, unbuffered: bool) -> io::Result<Self> {
+        let (path, file) = root.create_unique("index.jsonl")?;
+        if path.file_name() != Some("index.jsonl".as_ref()) {
+            eprintln!(
+                "ftpscope: {} already exists; this run's index is {}",
+                text::escape(
+                    root.path()
+                        .join("index.jsonl")
+                        .as_os_str()
+                        .as_encoded_bytes()
+                ),
+                text::escape(path.as_os_str().as_encoded_bytes())
+            );
+        }
+        let capacity = if unbuffered { 0 } else { 8 << 10 };
+        Ok(ExtractIndex {
+            out: BufWriter::with_capacity(capacity, file),
+            root,
+            ascii_eol,
+            line: Vec::new(),
+        })
+    }
+}
+
+/// The output folder could not be used: exit status 4, said before any packet is read.
+#[derive(Debug)]
+pub struct ExtractionUnusable(String);
+
+impl std::fmt::Display for ExtractionUnusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot extract: {}", self.0)
+    }
+}
+
+impl std::error::Error for ExtractionUnusable {}
+
+/// Opens `-x DIR` (when asked) before the first packet is read: the folder, its index and the
+/// tracker's private folder of partial files, all beneath one folder handle.
+fn open_extraction(cli: &Cli, unbuffered: bool) -> Result<Option<(ExtractIndex, TransferTracker)>> {
+    let Some(dir) = &cli.extract else {
+        return Ok(None);
+    };
+    let unusable = |e: io::Error| anyhow::Error::new(ExtractionUnusable(e.to_string()));
+    let root = OutDir::open_or_create(dir).map_err(unusable)?;
+    let tracker =
+        TransferTracker::new(Some(root.try_clone().map_err(unusable)?)).map_err(unusable)?;
+    let index = ExtractIndex::create(root, cli.ascii_eol, unbuffered).map_err(unusable)?;
+    Ok(Some((index, tracker)))
+}
+
+impl Output for ExtractIndex {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        if let Record::Transfer(t) = record {
+            if self.ascii_eol == AsciiEol::Local
+                && t.record.transfer_type == Some(b'A')
+                && let Some(path) = &t.file
+            {
+                to_local_eol(&self.root, path)?;
+            }
+            // Escaped as JSON only, as it always was (`--json` also escapes what a terminal
+            // would obey).
+            self.line.clear();
+            write_transfer(&mut self.line, t, Escapes::TerminalSafe);
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Rewrites an extracted TYPE A file (below `root`) with LF line endings, streaming, beneath
+/// the folder's handle: read without following a link, written to a new file that then
+/// takes the name.
+fn to_local_eol(root: &OutDir, path: &Path) -> io::Result<()> {
+    let rel = path
+        .strip_prefix(root.path())
+        .map_err(|_| io::Error::other("a file outside the extraction folder"))?;
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(io::Error::other("not an extracted file"));
+    };
+    let dir = root.existing_subdir(parent)?;
+    let (tmp_path, tmp) = dir.create_unique(&format!("{name}.eol-tmp"))?;
+    let tmp_name = tmp_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let converted = (|| {
+        let mut input = io::BufReader::with_capacity(1 << 20, root.open_read(rel)?);
+        let mut out = BufWriter::with_capacity(1 << 20, tmp);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut pending_cr = false;
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if pending_cr && b != b'\n' {
+                    out.write_all(b"\r")?;
+                }
+                pending_cr = b == b'\r';
+                if !pending_cr {
+                    out.write_all(&[b])?;
+                }
+            }
+        }
+        if pending_cr {
+            out.write_all(b"\r")?;
+        }
+        out.flush()
+    })();
+    match converted {
+        Ok(()) => dir.replace(&tmp_name, name),
+        Err(e) => {
+            let _ = dir.remove_file(&tmp_name);
+            Err(e)
+        }
+    }
+}
