@@ -10,7 +10,7 @@
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
 use crate::transfers::TransferOutcome;
-use ftpscope_core::ftp::listing::{EntryKind, ListingEntry};
+use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
     AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
 };
@@ -399,24 +399,13 @@ pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) 
     m.end();
 }
 
-/// The kind's variant name in lower case (the schema's words).
-fn entry_kind(kind: &EntryKind) -> &'static str {
-    match kind {
-        EntryKind::File => "file",
-        EntryKind::Directory => "directory",
-        EntryKind::Symlink => "symlink",
-        EntryKind::Other => "other",
-        EntryKind::Unknown => "unknown",
-    }
-}
-
 pub fn write_listing_entry(out: &mut Vec<u8>, o: &TransferOutcome, e: &ListingEntry) {
     let mut m = Obj::new(out, Escapes::TerminalSafe);
     m.str("type", "listing_entry");
     m.u64("transfer", o.record.transfer);
     m.opt_u64("session", o.record.session);
     m.bytes("name", Some(&e.name));
-    m.str("kind", entry_kind(&e.kind));
+    m.str("kind", e.kind.as_str());
     m.opt_u64("size", e.size);
     m.opt_str("modified", e.modified.as_deref());
     if let Some(t) = &e.link_target {
@@ -591,7 +580,7 @@ mod tests {
     use super::*;
     use crate::transfers::Listing;
     use ftpscope_core::event::{CommandLine, EndReason, LoginState, Reply};
-    use ftpscope_core::ftp::listing::ListingStyle;
+    use ftpscope_core::ftp::listing::{EntryKind, ListingStyle};
     use ftpscope_core::{DataMode, Direction, LinkRule, TransferRecord, TransferStatus};
     use serde_json::Value;
 

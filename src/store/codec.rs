@@ -137,38 +137,6 @@ impl<'a> Dec<'a> {
     }
 }
 
-fn position<T: PartialEq>(table: &[T], v: &T) -> u8 {
-    table.iter().position(|t| t == v).unwrap_or(0) as u8
-}
-
-const DIRECTIONS: [Direction; 3] = [Direction::Download, Direction::Upload, Direction::Unknown];
-const MODES: [DataMode; 2] = [DataMode::Passive, DataMode::Active];
-const LINKS: [LinkRule; 4] = [
-    LinkRule::Exact,
-    LinkRule::NatPeers,
-    LinkRule::PortOnly,
-    LinkRule::None,
-];
-const STATUSES: [TransferStatus; 4] = [
-    TransferStatus::Complete,
-    TransferStatus::Truncated,
-    TransferStatus::Aborted,
-    TransferStatus::Failed,
-];
-const KINDS: [EntryKind; 5] = [
-    EntryKind::File,
-    EntryKind::Directory,
-    EntryKind::Symlink,
-    EntryKind::Other,
-    EntryKind::Unknown,
-];
-const STYLES: [ListingStyle; 4] = [
-    ListingStyle::Unix,
-    ListingStyle::Dos,
-    ListingStyle::Mlsd,
-    ListingStyle::Names,
-];
-
 pub fn encode_exchange(e: &Exchange, out: &mut Vec<u8>) {
     let mut w = Enc(out);
     w.u64(e.session);
@@ -225,11 +193,11 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.opt(rec.command.as_deref(), Enc::bytes);
     w.opt(rec.path.as_deref(), Enc::bytes);
     w.opt(rec.full_path.as_deref(), Enc::bytes);
-    w.u8(position(&DIRECTIONS, &rec.direction));
-    w.opt(rec.mode, |w, m| w.u8(position(&MODES, &m)));
+    w.variant(rec.direction.index());
+    w.opt(rec.mode, |w, m| w.variant(m.index()));
     w.opt(rec.announced_by, |w, by| w.variant(by.index()));
     w.opt(rec.announced, Enc::addr);
-    w.u8(position(&LINKS, &rec.link));
+    w.variant(rec.link.index());
     w.opt(rec.data_initiator, Enc::addr);
     w.opt(rec.data_responder, Enc::addr);
     w.opt(rec.transfer_type, Enc::u8);
@@ -238,7 +206,7 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.opt(rec.expected_bytes, Enc::u64);
     w.u64(rec.gap_bytes);
     w.u64(rec.missing_bytes);
-    w.u8(position(&STATUSES, &rec.status));
+    w.variant(rec.status.index());
     w.bytes(rec.reason.as_bytes());
     w.opt(rec.reply_code, |w, c| w.u64(u64::from(c)));
     w.bool(rec.listing);
@@ -252,12 +220,12 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
         w.u64(l.entries.len() as u64);
         for e in &l.entries {
             w.bytes(&e.name);
-            w.u8(position(&KINDS, &e.kind));
+            w.variant(e.kind.index());
             w.opt(e.size, Enc::u64);
             w.opt(e.modified.as_deref(), |w, m| w.bytes(m.as_bytes()));
             w.opt(e.link_target.as_deref(), Enc::bytes);
             w.opt(e.permissions.as_deref(), |w, p| w.bytes(p.as_bytes()));
-            w.u8(position(&STYLES, &e.style));
+            w.variant(e.style.index());
         }
     });
     w.opt(t.resumes, Enc::u64);
@@ -288,11 +256,11 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
         command: r.opt(Dec::bytes)?,
         path: r.opt(Dec::bytes)?,
         full_path: r.opt(Dec::bytes)?,
-        direction: r.index(&DIRECTIONS)?,
-        mode: r.opt(|r| r.index(&MODES))?,
+        direction: r.index(Direction::ALL)?,
+        mode: r.opt(|r| r.index(DataMode::ALL))?,
         announced_by: r.opt(|r| r.index(AnnouncedBy::ALL))?,
         announced: r.opt(Dec::addr)?,
-        link: r.index(&LINKS)?,
+        link: r.index(LinkRule::ALL)?,
         data_initiator: r.opt(Dec::addr)?,
         data_responder: r.opt(Dec::addr)?,
         transfer_type: r.opt(Dec::u8)?,
@@ -301,7 +269,7 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
         expected_bytes: r.opt(Dec::u64)?,
         gap_bytes: r.u64()?,
         missing_bytes: r.u64()?,
-        status: r.index(&STATUSES)?,
+        status: r.index(TransferStatus::ALL)?,
         reason: r.string()?,
         reply_code: r.opt(|r| u16::try_from(r.u64()?).ok())?,
         listing: r.bool()?,
@@ -318,12 +286,12 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
             for _ in 0..n {
                 entries.push(ListingEntry {
                     name: r.bytes()?,
-                    kind: r.index(&KINDS)?,
+                    kind: r.index(EntryKind::ALL)?,
                     size: r.opt(Dec::u64)?,
                     modified: r.opt(Dec::string)?,
                     link_target: r.opt(Dec::bytes)?,
                     permissions: r.opt(Dec::string)?,
-                    style: r.index(&STYLES)?,
+                    style: r.index(ListingStyle::ALL)?,
                 });
             }
             Some(Listing { entries, truncated })

@@ -671,6 +671,79 @@ mod tests {
         }
     }
 
+    /// Every variant of every enum a transfer carries comes back as itself, and a code past
+    /// its enum's list is damage, never another variant.
+    #[test]
+    fn every_enum_variant_comes_back_and_unknown_codes_are_damage() {
+        type Set = fn(&mut TransferOutcome, usize);
+        type Get = fn(&TransferOutcome) -> usize;
+        let fields: [(&str, usize, Set, Get); 6] = [
+            (
+                "direction",
+                Direction::ALL.len(),
+                |t, i| t.record.direction = Direction::ALL[i],
+                |t| t.record.direction.index(),
+            ),
+            (
+                "mode",
+                DataMode::ALL.len(),
+                |t, i| t.record.mode = Some(DataMode::ALL[i]),
+                |t| t.record.mode.unwrap().index(),
+            ),
+            (
+                "link",
+                LinkRule::ALL.len(),
+                |t, i| t.record.link = LinkRule::ALL[i],
+                |t| t.record.link.index(),
+            ),
+            (
+                "status",
+                TransferStatus::ALL.len(),
+                |t, i| t.record.status = TransferStatus::ALL[i],
+                |t| t.record.status.index(),
+            ),
+            (
+                "entry kind",
+                EntryKind::ALL.len(),
+                |t, i| t.listing.as_mut().unwrap().entries[0].kind = EntryKind::ALL[i],
+                |t| t.listing.as_ref().unwrap().entries[0].kind.index(),
+            ),
+            (
+                "listing style",
+                ListingStyle::ALL.len(),
+                |t, i| t.listing.as_mut().unwrap().entries[0].style = ListingStyle::ALL[i],
+                |t| t.listing.as_ref().unwrap().entries[0].style.index(),
+            ),
+        ];
+        for (name, len, set, get) in fields {
+            let encode = |i| {
+                let mut t = outcome(9, Some(4));
+                set(&mut t, i);
+                let mut bytes = Vec::new();
+                codec::encode_transfer(&t, &mut bytes);
+                bytes
+            };
+            for i in 0..len {
+                let back = codec::decode_transfer(&encode(i)).unwrap();
+                assert_eq!(get(&back), i, "{name} {i}");
+            }
+            // The one byte that differs between the first two variants is the code.
+            let (first, second) = (encode(0), encode(1));
+            let differing: Vec<usize> = (0..first.len())
+                .filter(|&i| first[i] != second[i])
+                .collect();
+            assert_eq!(differing.len(), 1, "{name}");
+            for unknown in [len as u8, u8::MAX] {
+                let mut damaged = first.clone();
+                damaged[differing[0]] = unknown;
+                assert!(
+                    codec::decode_transfer(&damaged).is_none(),
+                    "{name}: code {unknown}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_announcer_index_past_the_list_is_damage() {
         // Two records that differ only in the announcer differ in its one byte: the index.

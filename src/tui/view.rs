@@ -573,7 +573,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     match (&t.listing, app.hex) {
         (Some(listing), false) => {
             for e in listing.entries.iter().skip(app.entry_offset).take(rows) {
-                let kind = format!("{:?}", e.kind).to_lowercase();
+                let kind = e.kind.as_str();
                 lines.push(Line::raw(format!(
                     "{:<9} {:>12} {:<18} {}{}",
                     kind,

@@ -69,6 +69,8 @@ macro_rules! named_enum {
     };
 }
 
+pub(crate) use named_enum;
+
 named_enum! {
     /// Why a connection was taken for an FTP control connection.
     pub enum DetectedBy {
@@ -209,79 +211,54 @@ pub struct TransferStart {
     pub data_responder: Option<SocketAddr>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Download,
-    Upload,
-    Unknown,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Download => "download",
-            Direction::Upload => "upload",
-            Direction::Unknown => "unknown",
-        }
+named_enum! {
+    /// Which way a transfer's bytes went, from the client's point of view.
+    pub enum Direction {
+        /// RETR, and listings: server to client.
+        Download => "download",
+        /// STOR, STOU, APPE: client to server.
+        Upload => "upload",
+        /// A data connection no command explains.
+        Unknown => "unknown",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataMode {
-    Passive,
-    Active,
-}
-
-impl DataMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataMode::Passive => "passive",
-            DataMode::Active => "active",
-        }
+named_enum! {
+    /// Who opened the data connection (RFC 959 section 3.2).
+    pub enum DataMode {
+        /// PASV, EPSV, LPSV: the client connects to the server.
+        Passive => "passive",
+        /// PORT, EPRT, LPRT: the server connects to the client.
+        Active => "active",
     }
 }
 
-/// Which rule tied a data connection to the endpoint a session announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkRule {
-    /// The connection's address and port are the announced ones.
-    Exact,
-    /// The announced address differs (NAT), but the port matches and the connection runs
-    /// between the control connection's own peers.
-    NatPeers,
-    /// Only the announced port matches, within `Limits::port_only_window`.
-    PortOnly,
-    /// Not linked: an orphan data connection, or a command that never got one.
-    None,
-}
-
-impl LinkRule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkRule::Exact => "exact",
-            LinkRule::NatPeers => "nat_peers",
-            LinkRule::PortOnly => "port_only",
-            LinkRule::None => "none",
-        }
+named_enum! {
+    /// Which rule tied a data connection to the endpoint a session announced.
+    pub enum LinkRule {
+        /// The connection's address and port are the announced ones.
+        Exact => "exact",
+        /// The announced address differs (NAT), but the port matches and the connection runs
+        /// between the control connection's own peers.
+        NatPeers => "nat_peers",
+        /// Only the announced port matches, within `Limits::port_only_window`.
+        PortOnly => "port_only",
+        /// Not linked: an orphan data connection, or a command that never got one.
+        None => "none",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferStatus {
-    Complete,
-    Truncated,
-    Aborted,
-    Failed,
-}
-
-impl TransferStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferStatus::Complete => "complete",
-            TransferStatus::Truncated => "truncated",
-            TransferStatus::Aborted => "aborted",
-            TransferStatus::Failed => "failed",
-        }
+named_enum! {
+    /// A transfer's verdict.
+    pub enum TransferStatus {
+        /// Every byte crossed, and the transfer ended as the server said it would.
+        Complete => "complete",
+        /// Bytes are missing (a gap, a cut frame, a reset, the capture's end).
+        Truncated => "truncated",
+        /// ABOR, or a 426 before the end.
+        Aborted => "aborted",
+        /// The server refused it, or no data connection came.
+        Failed => "failed",
     }
 }
 
@@ -483,6 +460,49 @@ mod tests {
                 (AnnouncedBy::Pasv, "PASV"),
                 (AnnouncedBy::Epsv, "EPSV"),
                 (AnnouncedBy::Lpsv, "LPSV"),
+            ],
+        );
+    }
+
+    #[test]
+    fn transfer_enum_names() {
+        use Direction::*;
+        check_names(
+            Direction::ALL,
+            Direction::index,
+            Direction::as_str,
+            &[
+                (Download, "download"),
+                (Upload, "upload"),
+                (Unknown, "unknown"),
+            ],
+        );
+        check_names(
+            DataMode::ALL,
+            DataMode::index,
+            DataMode::as_str,
+            &[(DataMode::Passive, "passive"), (DataMode::Active, "active")],
+        );
+        check_names(
+            LinkRule::ALL,
+            LinkRule::index,
+            LinkRule::as_str,
+            &[
+                (LinkRule::Exact, "exact"),
+                (LinkRule::NatPeers, "nat_peers"),
+                (LinkRule::PortOnly, "port_only"),
+                (LinkRule::None, "none"),
+            ],
+        );
+        check_names(
+            TransferStatus::ALL,
+            TransferStatus::index,
+            TransferStatus::as_str,
+            &[
+                (TransferStatus::Complete, "complete"),
+                (TransferStatus::Truncated, "truncated"),
+                (TransferStatus::Aborted, "aborted"),
+                (TransferStatus::Failed, "failed"),
             ],
         );
     }

@@ -13,33 +13,36 @@
 //! read with confidence; they never panic, and allocate only the entry they return.
 
 use super::reply_info::{parse_u64, time_from_213};
+use crate::event::named_enum;
 
-/// What a listing entry names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A regular file (`-`, `type=file`, or a DOS line with a size).
-    File,
-    /// A directory (`d`, `type=dir|cdir|pdir`, `<DIR>`).
-    Directory,
-    /// A symbolic link (`l`, `type=OS.unix=slink`, `<SYMLINK>`, `<JUNCTION>`).
-    Symlink,
-    /// Something else: device, pipe, socket, or an unknown MLSD type.
-    Other,
-    /// The listing does not say (NLST, MLSD without `type`).
-    Unknown,
+named_enum! {
+    /// What a listing entry names.
+    pub enum EntryKind {
+        /// A regular file (`-`, `type=file`, or a DOS line with a size).
+        File => "file",
+        /// A directory (`d`, `type=dir|cdir|pdir`, `<DIR>`).
+        Directory => "directory",
+        /// A symbolic link (`l`, `type=OS.unix=slink`, `<SYMLINK>`, `<JUNCTION>`).
+        Symlink => "symlink",
+        /// Something else: device, pipe, socket, or an unknown MLSD type.
+        Other => "other",
+        /// The listing does not say (NLST, MLSD without `type`).
+        Unknown => "unknown",
+    }
 }
 
-/// Which format a line was read as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListingStyle {
-    /// `ls -l` style LIST line.
-    Unix,
-    /// DOS/IIS style LIST line.
-    Dos,
-    /// MLSD/MLST fact line (RFC 3659).
-    Mlsd,
-    /// NLST name line.
-    Names,
+named_enum! {
+    /// Which format a line was read as.
+    pub enum ListingStyle {
+        /// `ls -l` style LIST line.
+        Unix => "unix",
+        /// DOS/IIS style LIST line.
+        Dos => "dos",
+        /// MLSD/MLST fact line (RFC 3659).
+        Mlsd => "mlsd",
+        /// NLST name line.
+        Names => "names",
+    }
 }
 
 /// One entry of a directory listing.
@@ -887,12 +890,7 @@ mod tests {
             (b"\xff\xfe\xfd", None),
         ];
         for (line, want) in cases {
-            check(
-                line,
-                parse_list_line(line),
-                want.clone(),
-                ListingStyle::Unix,
-            );
+            check(line, parse_list_line(line), *want, ListingStyle::Unix);
         }
     }
 
@@ -1001,7 +999,7 @@ mod tests {
             (b"03.22.10  12:34PM  5 dots", None),
         ];
         for (line, want) in cases {
-            check(line, parse_list_line(line), want.clone(), ListingStyle::Dos);
+            check(line, parse_list_line(line), *want, ListingStyle::Dos);
         }
     }
 
@@ -1102,12 +1100,7 @@ mod tests {
             (b"   ", None),
         ];
         for (line, want) in cases {
-            check(
-                line,
-                parse_mlsd_line(line),
-                want.clone(),
-                ListingStyle::Mlsd,
-            );
+            check(line, parse_mlsd_line(line), *want, ListingStyle::Mlsd);
         }
     }
 
@@ -1136,12 +1129,7 @@ mod tests {
             (b"\r", None),
         ];
         for (line, want) in cases {
-            check(
-                line,
-                parse_nlst_line(line),
-                want.clone(),
-                ListingStyle::Names,
-            );
+            check(line, parse_nlst_line(line), *want, ListingStyle::Names);
         }
     }
 
