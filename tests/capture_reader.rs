@@ -1,4 +1,4 @@
-//! Tests of the pcap/pcapng reader in `src/capture.rs`: captures built byte by byte in memory,
+//! Tests of the pcap/pcapng reader in `src/capture/`: captures built byte by byte in memory,
 //! cut at every offset and mutated at random; files written by editcap/mergecap; the corpus.
 
 // Test code: a panic is how a failure is reported.

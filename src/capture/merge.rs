@@ -1,0 +1,131 @@
+//! Several capture files read as one, in timestamp order (rotated captures).
+
+use super::{CaptureReader, Damage, RecordRef};
+use ftpscope_core::Timestamp;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::io::Read;
+
+/// A frame from a [`MergedCapture`]: the record and which input it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct MergedFrame<'a> {
+    /// Index of the input in the `Vec` given to [`MergedCapture::new`].
+    pub input: usize,
+    /// That input's name.
+    pub name: &'a str,
+    pub record: RecordRef<'a>,
+}
+
+/// Damage in one input of a [`MergedCapture`]; that input is dropped, the others go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputDamage {
+    pub name: String,
+    pub damage: Damage,
+}
+
+impl fmt::Display for InputDamage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.damage)
+    }
+}
+
+impl std::error::Error for InputDamage {}
+
+/// One input of the merge. The reader's current frame is the input's look-ahead: it stays in
+/// the reader's buffer, so the merge copies nothing, whatever the number of inputs.
+struct MergeInput {
+    name: String,
+    /// `None` once the input ended or was dropped for damage (its buffer is freed).
+    reader: Option<CaptureReader<Box<dyn Read + Send>>>,
+    /// Final `bytes_read` of a finished input.
+    bytes_done: u64,
+}
+
+/// Several captures read as one, in timestamp order (for rotated or per-interface files).
+pub struct MergedCapture {
+    inputs: Vec<MergeInput>,
+    /// Inputs whose look-ahead is loaded, keyed by (timestamp, index): the smallest comes first
+    /// and equal timestamps go to the earlier input.
+    heads: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    /// Inputs that must read their next frame before the next pick: at first all of them, then
+    /// the one whose frame was returned last.
+    to_advance: Vec<usize>,
+}
+
+impl MergedCapture {
+    /// Merges `(name, reader)` pairs; names are only used in [`MergedFrame`] and [`InputDamage`].
+    /// Each open reader keeps its buffer: with many inputs, open them with a smaller one
+    /// ([`CaptureReader::open_with_buffer`]).
+    pub fn new(inputs: Vec<(String, CaptureReader<Box<dyn Read + Send>>)>) -> Self {
+        let to_advance = (0..inputs.len()).rev().collect();
+        let inputs = inputs
+            .into_iter()
+            .map(|(name, reader)| MergeInput {
+                name,
+                reader: Some(reader),
+                bytes_done: 0,
+            })
+            .collect();
+        MergedCapture {
+            inputs,
+            heads: BinaryHeap::new(),
+            to_advance,
+        }
+    }
+
+    /// Next frame across all inputs in timestamp order (within one input, file order is kept
+    /// even if its time goes backwards). `Some(Err(..))` reports damage in one input, which is
+    /// then dropped; call again to go on with the others. `None` when every input is done.
+    pub fn next_frame(&mut self) -> Option<Result<MergedFrame<'_>, InputDamage>> {
+        while let Some(i) = self.to_advance.pop() {
+            let Some(input) = self.inputs.get_mut(i) else {
+                continue;
+            };
+            let Some(reader) = input.reader.as_mut() else {
+                continue;
+            };
+            match reader.advance() {
+                Ok(true) => {
+                    let ts = reader.current.map_or(0, |p| p.ts);
+                    self.heads.push(Reverse((ts, i)));
+                }
+                Ok(false) => input.finish(),
+                Err(damage) => {
+                    input.finish();
+                    return Some(Err(InputDamage {
+                        name: input.name.clone(),
+                        damage,
+                    }));
+                }
+            }
+        }
+        let Reverse((_, i)) = self.heads.pop()?;
+        self.to_advance.push(i);
+        let input = self.inputs.get(i)?;
+        let record = input.reader.as_ref()?.current()?;
+        Some(Ok(MergedFrame {
+            input: i,
+            name: &input.name,
+            record,
+        }))
+    }
+
+    /// Bytes consumed across all inputs, for progress.
+    pub fn bytes_read(&self) -> u64 {
+        let live = |m: &MergeInput| {
+            m.reader
+                .as_ref()
+                .map_or(m.bytes_done, CaptureReader::bytes_read)
+        };
+        self.inputs.iter().map(live).sum()
+    }
+}
+
+impl MergeInput {
+    fn finish(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            self.bytes_done = reader.bytes_read();
+        }
+    }
+}
