@@ -13,7 +13,7 @@ mod tmux;
 use ftpscope::capture::{CaptureReader, MergedCapture};
 use ftpscope::pipeline::{Output, Pipeline, Record, RunSummary};
 use ftpscope::transfers::TransferTracker;
-use ftpscope::tui::app::{App, Msg, Overlay, Pane};
+use ftpscope::tui::app::{App, FileJob, Msg, Overlay, Pane};
 use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
 use ftpscope_core::{Analyzer, DetectedBy, Limits};
@@ -156,6 +156,48 @@ fn filter_sort_and_passwords() {
     assert!(masked.contains("PASS ********"), "{masked}");
     app.update(Action::RevealPasswords);
     assert!(render_text(&app, 100, 40).contains("PASS fxpass"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `s` asks for a copy of the open transfer's file; the copy is made off the UI thread (the
+/// event loop runs the job) and its outcome comes back as a message. Never over a file.
+#[test]
+fn saving_is_a_job_done_off_the_ui_thread() {
+    let dir = temp("save-job");
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    app.update(Action::Tab(1));
+    app.update(Action::Enter);
+    let source = app.open.as_ref().unwrap().file.clone().unwrap();
+    let save_dir = dir.join("saved");
+    for round in 1..=2 {
+        app.update(Action::Save);
+        for _ in 0..8 {
+            app.update(Action::InputBackspace);
+        }
+        for c in save_dir.to_str().unwrap().chars() {
+            app.update(Action::Input(c));
+        }
+        app.update(Action::Enter);
+        assert_eq!(app.message.as_deref(), Some("saving..."));
+        let job = app.take_file_job().expect("a save job");
+        assert!(app.take_file_job().is_none(), "taken once");
+        let FileJob::Save { name, .. } = &job;
+        let name = name.clone();
+        app.apply(job.run());
+        let message = app.message.clone().unwrap();
+        let want = match round {
+            1 => save_dir.join(&name),
+            _ => {
+                let (stem, ext) = name.rsplit_once('.').unwrap();
+                save_dir.join(format!("{stem} (2).{ext}"))
+            }
+        };
+        assert_eq!(message, format!("saved to {}", want.display()));
+        assert_eq!(
+            std::fs::read(&want).unwrap(),
+            std::fs::read(&source).unwrap()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -9,7 +9,7 @@ use crate::transfers::{TransferOutcome, final_location};
 use crate::tui::keymap::Action;
 use ftpscope_core::Exchange;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What the analysis worker sends the UI.
 #[derive(Debug)]
@@ -21,6 +21,38 @@ pub enum Msg {
     Live(LiveStatus),
     Done(Box<RunSummary>),
     Failed(String),
+    /// A [`FileJob::Save`] finished: the file written, or why not.
+    Saved(Result<PathBuf, String>),
+}
+
+/// File work asked for by [`App::update`] and done off the UI thread (a file may be large):
+/// the event loop takes it with [`App::take_file_job`] and sends the outcome back as a
+/// [`Msg`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileJob {
+    /// Copy `source` into the folder `dir` as `name` (or `stem (n).ext`), beneath a handle on
+    /// `dir`, never over a file: [`Msg::Saved`].
+    Save {
+        source: PathBuf,
+        dir: PathBuf,
+        name: String,
+    },
+}
+
+impl FileJob {
+    /// Does the work (on whatever thread calls it) and says how it went.
+    pub fn run(self) -> Msg {
+        match self {
+            FileJob::Save { source, dir, name } => {
+                let copy = || -> std::io::Result<PathBuf> {
+                    let (path, mut out) = OutDir::open_or_create(&dir)?.create_unique(&name)?;
+                    std::io::copy(&mut std::fs::File::open(&source)?, &mut out)?;
+                    Ok(path)
+                };
+                Msg::Saved(copy().map_err(|e| e.to_string()))
+            }
+        }
+    }
 }
 
 /// Live capture, for the status bar: what the interface gave and what was lost.
@@ -143,6 +175,8 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     dirty: bool,
+    /// File work [`App::update`] asked for, not yet taken by the event loop.
+    file_job: Option<FileJob>,
 }
 
 /// Rows of the screen each part gets, for a terminal `height` rows high: shared by the view
@@ -210,6 +244,7 @@ impl App {
             size: (80, 24),
             quit: false,
             dirty: true,
+            file_job: None,
         }
     }
 
@@ -229,7 +264,18 @@ impl App {
                 self.dirty = true;
             }
             Msg::Failed(e) => self.error = Some(e),
+            Msg::Saved(result) => {
+                self.message = Some(match result {
+                    Ok(path) => format!("saved to {}", escape(path.to_string_lossy().as_bytes())),
+                    Err(e) => format!("could not save: {}", escape(e.as_bytes())),
+                });
+            }
         }
+    }
+
+    /// The file work the last updates asked for, to be done off the UI thread.
+    pub fn take_file_job(&mut self) -> Option<FileJob> {
+        self.file_job.take()
     }
 
     /// Recomputes the filtered, sorted lists when something changed. Called once per frame,
@@ -458,10 +504,13 @@ impl App {
                 self.overlay = Overlay::Save(*r, dir);
             }
             (Overlay::Save(r, dir), Action::Enter) => {
-                let (r, dir) = (*r, dir.clone());
-                self.message = Some(match self.save(Path::new(&dir)) {
-                    Ok(path) => format!("saved to {}", escape(path.to_string_lossy().as_bytes())),
-                    Err(e) => format!("could not save: {e}"),
+                let (r, dir) = (*r, PathBuf::from(dir));
+                self.message = Some(match self.save_job(dir) {
+                    Some(job) => {
+                        self.file_job = Some(job);
+                        "saving...".into()
+                    }
+                    None => "could not save: no file".into(),
                 });
                 self.overlay = Overlay::Detail(r);
             }
@@ -683,20 +732,15 @@ impl App {
         self.load_detail(offset);
     }
 
-    /// Copies the transfer's file into `dir`, named and sanitised as `-x` would.
-    fn save(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        let t = self
-            .open
-            .as_ref()
-            .ok_or_else(|| std::io::Error::other("no such transfer"))?;
-        let source = t
-            .file
-            .clone()
-            .ok_or_else(|| std::io::Error::other("no file"))?;
+    /// The copy of the open transfer's file into `dir`, named and sanitised as `-x` would.
+    fn save_job(&self, dir: PathBuf) -> Option<FileJob> {
+        let t = self.open.as_ref()?;
         let (_, name) = final_location(&t.record);
-        let (path, mut out) = OutDir::open_or_create(dir)?.create_unique(&name)?;
-        std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
-        Ok(path)
+        Some(FileJob::Save {
+            source: t.file.clone()?,
+            dir,
+            name,
+        })
     }
 }
 

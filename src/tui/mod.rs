@@ -292,6 +292,7 @@ fn event_loop(
 ) -> io::Result<()> {
     let size = terminal.size()?;
     app.update(keymap::Action::Resize(size.width, size.height));
+    let (files_done, files_rx) = std::sync::mpsc::channel::<Msg>();
     loop {
         if closing.load(Ordering::Relaxed) {
             return Ok(());
@@ -322,6 +323,18 @@ fn event_loop(
             if let Some(action) = action {
                 app.update(action);
             }
+        }
+        if let Some(job) = app.take_file_job() {
+            // Off the UI thread: a file may be gigabytes. The outcome comes back as a message.
+            let done = files_done.clone();
+            std::thread::Builder::new()
+                .name("ftpscope-file".into())
+                .spawn(move || {
+                    let _ = done.send(job.run());
+                })?;
+        }
+        while let Ok(msg) = files_rx.try_recv() {
+            app.apply(msg);
         }
         if app.quit {
             return Ok(());
