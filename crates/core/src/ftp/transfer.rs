@@ -435,3 +435,56 @@ fn answered(before: ControlReply, code: u16) -> ControlReply {
     };
     ControlReply::Final { code, after_abort }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data_connection(port: u16) -> DataConnection {
+        let initiator: SocketAddr = ([192, 0, 2, 10], port).into();
+        let responder: SocketAddr = ([192, 0, 2, 21], 50000).into();
+        DataConnection {
+            key: FlowKey::new(initiator, responder),
+            initiator,
+            responder,
+        }
+    }
+
+    // The analyzer never routes a second connection to a transfer (the conversation tests
+    // cannot reach this arm): the first one is kept, open or closed.
+    #[test]
+    fn a_second_data_connection_is_ignored() {
+        let mut t = Transfer::new(1, Some(1), 0);
+        let first = data_connection(41000);
+        let opened = |conn| TransferInput::ConnectionOpened {
+            conn,
+            announcement: None,
+        };
+        assert_eq!(t.on(opened(first)), TransferOutput::Nothing);
+        assert_eq!(
+            t.on(opened(data_connection(41001))),
+            TransferOutput::Nothing
+        );
+        assert_eq!(t.initiator, Some(first.initiator));
+        assert_eq!(
+            t.state,
+            TransferState::DataConnectionOpen(ControlReply::Awaiting)
+        );
+
+        let ended = TransferInput::ConnectionEnded {
+            fins: PerDir::new(false, false),
+            reset: true,
+            control_open: true,
+        };
+        assert_eq!(t.on(ended), TransferOutput::Nothing);
+        assert_eq!(
+            t.on(opened(data_connection(41002))),
+            TransferOutput::Nothing
+        );
+        assert_eq!(t.initiator, Some(first.initiator));
+        assert_eq!(
+            t.state,
+            TransferState::DataConnectionClosed(DataClose::Reset, ControlReply::Awaiting)
+        );
+    }
+}
