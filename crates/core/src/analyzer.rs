@@ -914,7 +914,7 @@ impl Analyzer {
         let mut transfers: Vec<TransferId> = self.transfers.keys().copied().collect();
         transfers.sort_unstable();
         for tid in transfers {
-            self.end_transfer(tid, now);
+            self.transfer_capture_end(tid, now);
         }
         self.report_attempts();
         self.flows.clear();

@@ -555,7 +555,7 @@ impl Analyzer {
             let transfer = front.transfer;
             front.replies.push(reply.clone());
             if let Some(tid) = transfer {
-                self.transfer_preliminary(tid, &reply);
+                self.transfer_reply(tid, &reply);
             }
             return;
         }
@@ -684,7 +684,7 @@ impl Analyzer {
         }));
         // After the exchange, so a transfer its final reply completes comes after the command.
         if let Some((tid, reply)) = transfer {
-            self.transfer_final(tid, &reply);
+            self.transfer_reply(tid, &reply);
         }
     }
 
@@ -737,7 +737,7 @@ impl Analyzer {
         let end = ts.max(session.last_ts);
         self.emit(Event::SessionEnded(session.summary(end, reason)));
         for tid in waiting {
-            self.try_finish(tid, ts);
+            self.transfer_control_closed(tid, ts);
         }
     }
 }

@@ -1,12 +1,12 @@
-//! Data connections and transfers driven through the analyzer (RFC 959 §3.2-3.3 and §5.4
-//! data-transfer sequencing).
+//! Data connections and transfers routed through the analyzer (RFC 959 §3.2-3.3 and §5.4
+//! data-transfer sequencing). The transfer's own state and transitions are in
+//! [`crate::ftp::transfer`]; here the analyzer finds the transfer, feeds it, and wires its output.
 //!
 //! The data connection and the command that uses it may come in either order: with PASV the
 //! client often connects before it sends RETR, and in active mode the server may connect
 //! before the 150 is seen. So a transfer is created by whichever comes first and completed by
 //! the other: a linked connection waits in `unclaimed` for a command, a command waits in
-//! `awaiting_conn` for a connection. A transfer ends once its data connection closed and its
-//! final reply arrived, or when its session ends.
+//! `awaiting_conn` for a connection.
 
 use crate::analyzer::Analyzer;
 use crate::event::{AnomalyKind, Event, Reply, SessionId, TransferId, TransferStart};
@@ -16,8 +16,9 @@ use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
 use crate::ftp::expect::Matched;
 use crate::ftp::path;
-use crate::ftp::reply_info;
-use crate::ftp::transfer::{BoundCommand, DataConn, Transfer};
+use crate::ftp::transfer::{
+    Announcement, BoundCommand, DataConnection, Transfer, TransferInput, TransferOutput,
+};
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
@@ -29,21 +30,16 @@ pub(crate) enum DataPiece<'a> {
 }
 
 impl Analyzer {
+    /// A new transfer, in its session's count, announced by `TransferStarted`; `conn` is the
+    /// data connection that created it, if one did.
     fn create_transfer(
         &mut self,
         session: Option<SessionId>,
         ts: Timestamp,
-        conn: Option<(FlowKey, SocketAddr, SocketAddr)>,
+        conn: Option<DataConnection>,
     ) -> TransferId {
         let tid = self.new_transfer_id();
-        let mut t = Transfer::new(tid, session, ts);
-        if let Some((key, initiator, responder)) = conn {
-            t.conn = Some(key);
-            t.initiator = Some(initiator);
-            t.responder = Some(responder);
-            t.data_conn = DataConn::Open;
-        }
-        self.transfers.insert(tid, t);
+        self.transfers.insert(tid, Transfer::new(tid, session, ts));
         if let Some(s) = session.and_then(|sid| self.sessions.get_mut(&sid)) {
             s.transfers += 1;
         }
@@ -51,10 +47,46 @@ impl Analyzer {
             transfer: tid,
             session,
             ts,
-            data_initiator: conn.map(|c| c.1),
-            data_responder: conn.map(|c| c.2),
+            data_initiator: conn.map(|c| c.initiator),
+            data_responder: conn.map(|c| c.responder),
         }));
         tid
+    }
+
+    /// Feeds `input` to transfer `tid` and wires what it asks for, except delivering bytes
+    /// (the data path does that itself). The transfer's output, None if it is gone.
+    fn drive_transfer(
+        &mut self,
+        tid: TransferId,
+        ts: Timestamp,
+        input: TransferInput<'_>,
+    ) -> Option<TransferOutput> {
+        let output = self.transfers.get_mut(&tid)?.on(input);
+        self.wire_transfer(tid, ts, output);
+        Some(output)
+    }
+
+    fn wire_transfer(&mut self, tid: TransferId, ts: Timestamp, output: TransferOutput) {
+        match output {
+            TransferOutput::Nothing | TransferOutput::Deliver => {}
+            TransferOutput::WrongDirection => {
+                let Some(t) = self.transfers.get(&tid) else {
+                    return;
+                };
+                let (session, flow) = (t.session, t.initiator.zip(t.responder));
+                let detail = format!("transfer {tid}");
+                self.anomaly(AnomalyKind::DataBothDirections, ts, session, flow, detail);
+            }
+            TransferOutput::End => self.end_transfer(tid, ts),
+        }
+    }
+
+    /// Whether the control connection of transfer `tid` still runs.
+    fn control_open(&self, tid: TransferId) -> bool {
+        self.transfers
+            .get(&tid)
+            .and_then(|t| t.session)
+            .is_some_and(|sid| self.sessions.contains_key(&sid))
     }
 
     /// A new connection matched an announced endpoint.
@@ -72,6 +104,11 @@ impl Analyzer {
             rule,
         } = matched;
         let sid = exp.session;
+        let conn = DataConnection {
+            key,
+            initiator,
+            responder,
+        };
         let waiting = self.sessions.get_mut(&sid).and_then(|s| {
             s.expectations.retain(|(_, id)| *id != exp_id);
             s.awaiting_conn.pop_front()
@@ -79,27 +116,25 @@ impl Analyzer {
         let tid = match waiting {
             Some(tid) if self.transfers.contains_key(&tid) => tid,
             _ => {
-                // Transfers are sequential: earlier connections that closed with no command
-                // claiming them never will be claimed now. End them, so that a session
-                // opening connection after connection does not pile them up.
-                self.end_stale(sid, ts, |t| matches!(t.data_conn, DataConn::Closed { .. }));
-                let tid = self.create_transfer(Some(sid), ts, Some((key, initiator, responder)));
+                self.notify_waiting(sid, ts, || TransferInput::AnotherConnection);
+                let tid = self.create_transfer(Some(sid), ts, Some(conn));
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.unclaimed.push_back(tid);
                 }
                 tid
             }
         };
-        if let Some(t) = self.transfers.get_mut(&tid) {
-            t.conn = Some(key);
-            t.initiator = Some(initiator);
-            t.responder = Some(responder);
-            t.data_conn = DataConn::Open;
-            t.link = rule;
-            t.mode = Some(exp.mode);
-            t.announced_by = Some(exp.announced_by);
-            t.announced = Some(exp.announced);
-        }
+        let announcement = Announcement {
+            rule,
+            mode: exp.mode,
+            announced_by: exp.announced_by,
+            announced: exp.announced,
+        };
+        let opened = TransferInput::ConnectionOpened {
+            conn,
+            announcement: Some(announcement),
+        };
+        self.drive_transfer(tid, ts, opened);
         tid
     }
 
@@ -119,7 +154,18 @@ impl Analyzer {
             Some((initiator, responder)),
             detail,
         );
-        self.create_transfer(None, ts, Some((key, initiator, responder)))
+        let conn = DataConnection {
+            key,
+            initiator,
+            responder,
+        };
+        let tid = self.create_transfer(None, ts, Some(conn));
+        let opened = TransferInput::ConnectionOpened {
+            conn,
+            announcement: None,
+        };
+        self.drive_transfer(tid, ts, opened);
+        tid
     }
 
     /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
@@ -178,12 +224,7 @@ impl Analyzer {
         let tid = match claimed {
             Some(tid) => tid,
             None => {
-                // An earlier command that got its final reply and never a data connection
-                // will not get one now (the next one would be taken for it). End it, so that
-                // commands without connections do not pile up.
-                self.end_stale(sid, ts, |t| {
-                    t.final_reply.is_some() && t.data_conn == DataConn::None
-                });
+                self.notify_waiting(sid, ts, || TransferInput::AnotherCommand);
                 if !announced_any {
                     self.anomaly(
                         AnomalyKind::TransferWithoutEndpoint,
@@ -203,12 +244,7 @@ impl Analyzer {
                 tid
             }
         };
-        if let Some(t) = self.transfers.get_mut(&tid) {
-            t.command = Some(bound);
-            if t.expected_total.is_none() {
-                t.expected_total = expected;
-            }
-        }
+        self.drive_transfer(tid, ts, TransferInput::Command { bound, expected });
         Some(tid)
     }
 
@@ -220,80 +256,54 @@ impl Analyzer {
         t.command.as_ref().map(|c| c.command.is_listing())
     }
 
-    /// Ends the session's waiting transfers (unclaimed connections and commands awaiting a
-    /// connection) for which `stale` holds.
-    fn end_stale(&mut self, sid: SessionId, ts: Timestamp, stale: impl Fn(&Transfer) -> bool) {
+    /// Tells the session's waiting transfers (unclaimed connections, then commands awaiting a
+    /// connection) that another connection or command came; the stale ones end.
+    fn notify_waiting(
+        &mut self,
+        sid: SessionId,
+        ts: Timestamp,
+        input: impl Fn() -> TransferInput<'static>,
+    ) {
         let Some(s) = self.sessions.get(&sid) else {
             return;
         };
-        let ended: Vec<TransferId> = s
+        let waiting: Vec<TransferId> = s
             .unclaimed
             .iter()
             .chain(s.awaiting_conn.iter())
             .copied()
-            .filter(|tid| self.transfers.get(tid).is_some_and(&stale))
             .collect();
-        for tid in ended {
-            self.end_transfer(tid, ts);
+        for tid in waiting {
+            self.drive_transfer(tid, ts, input());
         }
     }
 
     /// ABOR: every transfer of the session still waiting for its final reply is aborted.
     pub(crate) fn abort_transfers(&mut self, sid: SessionId) {
         for t in self.transfers.values_mut() {
-            if t.session == Some(sid) && t.command.is_some() && t.final_reply.is_none() {
-                t.aborted = true;
+            if t.session == Some(sid) {
+                // ABOR changes a transfer's state only: the output is always `Nothing`.
+                t.on(TransferInput::Abort);
             }
         }
     }
 
-    pub(crate) fn transfer_preliminary(&mut self, tid: TransferId, reply: &Reply) {
+    /// A reply to a transfer's command: preliminary (1yz) or final.
+    pub(crate) fn transfer_reply(&mut self, tid: TransferId, reply: &Reply) {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
-        if t.expected_total.is_none()
-            && t.command
-                .as_ref()
-                .is_some_and(|c| c.command == TransferCommand::Retr)
-        {
-            t.expected_total = reply_info::size_from_150(&reply.text);
-        }
-        self.stou_name(tid, reply);
-    }
-
-    pub(crate) fn transfer_final(&mut self, tid: TransferId, reply: &Reply) {
-        self.stou_name(tid, reply);
-        let Some(t) = self.transfers.get_mut(&tid) else {
-            return;
+        let cwd = t
+            .session
+            .and_then(|sid| self.sessions.get(&sid))
+            .and_then(|s| s.cwd.as_deref());
+        let input = if reply.code < 200 {
+            TransferInput::Preliminary { reply, cwd }
+        } else {
+            TransferInput::Final { reply, cwd }
         };
-        t.final_reply = Some(reply.code);
-        if reply.code >= 400
-            && t.data_conn == DataConn::None
-            && let Some(s) = t.session.and_then(|sid| self.sessions.get_mut(&sid))
-        {
-            s.awaiting_conn.retain(|x| *x != tid);
-        }
-        self.try_finish(tid, reply.ts);
-    }
-
-    fn stou_name(&mut self, tid: TransferId, reply: &Reply) {
-        let Some(t) = self.transfers.get_mut(&tid) else {
-            return;
-        };
-        let Some(cmd) = t.command.as_mut() else {
-            return;
-        };
-        if cmd.command != TransferCommand::Stou || cmd.path.is_some() {
-            return;
-        }
-        if let Some(name) = reply_info::stou_name(&reply.text) {
-            let cwd = t
-                .session
-                .and_then(|sid| self.sessions.get(&sid))
-                .and_then(|s| s.cwd.clone());
-            cmd.full_path = path::resolve(cwd.as_deref(), &name);
-            cmd.path = Some(name);
-        }
+        let output = t.on(input);
+        self.wire_transfer(tid, reply.ts, output);
     }
 
     pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: Dir, ts: Timestamp, chunk: Chunk) {
@@ -314,23 +324,16 @@ impl Analyzer {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
-        t.last_ts = ts;
-        let stream_dir = *t.stream_dir.get_or_insert(dir);
-        if stream_dir != dir {
-            let flow = t.initiator.zip(t.responder);
-            let session = t.session;
-            self.anomaly(
-                AnomalyKind::DataBothDirections,
-                ts,
-                session,
-                flow,
-                format!("transfer {tid}"),
-            );
+        let output = match &piece {
+            DataPiece::Bytes(data) => t.on(TransferInput::Bytes { dir, ts, data }),
+            DataPiece::Gap(len) => t.on(TransferInput::Gap { dir, ts, len: *len }),
+        };
+        if output != TransferOutput::Deliver {
+            self.wire_transfer(tid, ts, output);
             return;
         }
-        match piece {
+        let event = match piece {
             DataPiece::Bytes(data) => {
-                t.bytes += data.len() as u64;
                 let data = match data {
                     Cow::Owned(data) => data,
                     // Copied once, into a buffer the caller gave back (`Analyzer::recycle`).
@@ -340,32 +343,23 @@ impl Analyzer {
                         data
                     }
                 };
-                self.emit(Event::TransferData {
+                Event::TransferData {
                     transfer: tid,
                     data,
-                });
+                }
             }
-            DataPiece::Gap(len) => {
-                t.gap_bytes += len;
-                self.emit(Event::TransferGap { transfer: tid, len });
-            }
-        }
-    }
-
-    /// The side sending a transfer's bytes closed its half of the data connection.
-    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
-        let Some(t) = self.transfers.get_mut(&tid) else {
-            return;
+            DataPiece::Gap(len) => Event::TransferGap { transfer: tid, len },
         };
-        if t.stream_dir.is_none_or(|d| d == dir) && t.data_conn == DataConn::Open {
-            t.data_conn = DataConn::Closed {
-                fin: true,
-                reset: false,
-            };
-            self.try_finish(tid, ts);
-        }
+        self.emit(event);
     }
 
+    /// The side sending in `dir` closed its half of the data connection.
+    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
+        let control_open = self.control_open(tid);
+        self.drive_transfer(tid, ts, TransferInput::SenderClosed { dir, control_open });
+    }
+
+    /// The data connection ended (both FINs, a RST, idle, or the capture's end).
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
@@ -373,43 +367,27 @@ impl Analyzer {
         reset: bool,
         ts: Timestamp,
     ) {
-        let Some(t) = self.transfers.get_mut(&tid) else {
-            return;
+        let control_open = self.control_open(tid);
+        let ended = TransferInput::ConnectionEnded {
+            fins,
+            reset,
+            control_open,
         };
-        if t.data_conn == DataConn::Open {
-            let fin = match t.stream_dir {
-                Some(d) => *fins.get(d),
-                None => fins.iter().any(|(_, f)| *f),
-            };
-            t.data_conn = DataConn::Closed {
-                fin: fin && !reset,
-                reset,
-            };
-        }
-        self.try_finish(tid, ts);
+        self.drive_transfer(tid, ts, ended);
     }
 
-    /// Ends the transfer if nothing more can be learnt about it.
-    pub(crate) fn try_finish(&mut self, tid: TransferId, ts: Timestamp) {
-        let Some(t) = self.transfers.get(&tid) else {
-            return;
-        };
-        let session_gone = t
-            .session
-            .is_none_or(|sid| !self.sessions.contains_key(&sid));
-        let done = match t.data_conn {
-            DataConn::None => session_gone || t.final_reply.is_some_and(|c| c >= 400),
-            DataConn::Closed { .. } => {
-                session_gone || (t.command.is_some() && t.final_reply.is_some())
-            }
-            DataConn::Open => false,
-        };
-        if done {
-            self.end_transfer(tid, ts);
-        }
+    /// The session ended: its waiting transfers learn that nothing more will be said.
+    pub(crate) fn transfer_control_closed(&mut self, tid: TransferId, ts: Timestamp) {
+        self.drive_transfer(tid, ts, TransferInput::ControlClosed);
     }
 
-    pub(crate) fn end_transfer(&mut self, tid: TransferId, ts: Timestamp) {
+    /// The capture ended with the transfer still in flight.
+    pub(crate) fn transfer_capture_end(&mut self, tid: TransferId, ts: Timestamp) {
+        self.drive_transfer(tid, ts, TransferInput::CaptureEnd);
+    }
+
+    /// Removes the transfer, unties it from its session and connection, and emits its record.
+    fn end_transfer(&mut self, tid: TransferId, ts: Timestamp) {
         let Some(t) = self.transfers.remove(&tid) else {
             return;
         };
@@ -432,18 +410,8 @@ impl Analyzer {
                 format!("transfer {tid}"),
             );
         }
-        // Which end was the server: the listener in passive mode, the connector in active mode,
-        // port 20 for an orphan.
-        let server_side = match t.mode {
-            Some(crate::event::DataMode::Passive) => t.responder,
-            Some(crate::event::DataMode::Active) => t.initiator,
-            None => [t.initiator, t.responder]
-                .into_iter()
-                .flatten()
-                .find(|a| a.port() == 20),
-        };
         let end = ts.max(t.last_ts);
-        self.emit(Event::TransferEnded(Box::new(t.record(end, server_side))));
+        self.emit(Event::TransferEnded(Box::new(t.record(end))));
     }
 }
 

@@ -11,3 +11,4 @@ pub mod reply;
 pub mod reply_info;
 pub mod session;
 pub mod transfer;
+pub mod verdict;

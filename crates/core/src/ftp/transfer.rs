@@ -1,17 +1,20 @@
-//! A transfer: one data connection and the command that caused it, and the verdict on it.
+//! A transfer: one data connection and the command that caused it, and its state machine
+//! (RFC 959 §3.2 establishing data connections, §3.3 data connection management, §4.2 and
+//! §5.4 the replies a transfer command gets).
 //!
-//! The verdict follows what a careful analyst would say: a transfer is `complete` only when
-//! nothing says otherwise; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
-//! the 150 reply announced, a data connection reset or never closed); `aborted` after ABOR or a
-//! 426 reply; `failed` when the server refused it (4xx/5xx) and no data crossed.
+//! The data connection and the control dialogue move independently: with PASV the client
+//! often connects before it sends RETR, in active mode the server may connect before the 150
+//! is seen, and a 226 often arrives a packet before the sender's FIN. So the state is where the
+//! data connection stands, and in each of those states what the control connection said so far.
+//! [`Transfer::on`] is the one transition; the analyzer routes inputs to it and wires its
+//! [`TransferOutput`]. The verdict on an ended transfer is in [`crate::ftp::verdict`].
 
-use crate::event::{
-    AnnouncedBy, DataMode, Direction, LinkRule, SessionId, TransferId, TransferRecord,
-    TransferStatus,
-};
-use crate::flow::{Dir, FlowKey};
+use crate::event::{AnnouncedBy, DataMode, LinkRule, Reply, SessionId, TransferId};
+use crate::flow::{Dir, FlowKey, PerDir};
 use crate::frame::Timestamp;
 use crate::ftp::command::TransferCommand;
+use crate::ftp::path;
+use crate::ftp::reply_info;
 use std::net::SocketAddr;
 
 #[derive(Debug, Clone)]
@@ -24,16 +27,148 @@ pub struct BoundCommand {
     pub transfer_type: Option<u8>,
 }
 
+/// Where a transfer stands (RFC 959 §3.2-3.3 for the data connection, §4.2/§5.4 for the
+/// [`ControlReply`] each state carries). A transfer never sits in an ended state: ending is the
+/// output [`TransferOutput::End`], on which the analyzer removes it and emits its verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataConn {
-    /// No data connection yet (a command waiting for one).
-    None,
-    Open,
-    /// Closed: `fin` when the sending side closed with a FIN, not a reset or the capture's end.
-    Closed {
-        fin: bool,
-        reset: bool,
+pub enum TransferState {
+    /// §3.2: no data connection yet. The command waits for the server to open it (active
+    /// mode, "150 ... about to open data connection") or for the client to connect to the port
+    /// it was given (passive mode).
+    AwaitingDataConnection(ControlReply),
+    /// §3.3: the data connection is open and the file's bytes cross it.
+    DataConnectionOpen(ControlReply),
+    /// §3.3: the data connection closed (in stream mode, the sender's close is the end of
+    /// file), awaiting the final reply, or the command that claims it.
+    DataConnectionClosed(DataClose, ControlReply),
+}
+
+/// What the control connection has said of the transfer so far (RFC 959 §4.2 reply classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlReply {
+    /// No final reply yet: a 1yz preliminary reply leaves the command waiting.
+    Awaiting,
+    /// The client sent ABOR (§4.1.3) before the final reply came.
+    AbortRequested,
+    /// The final reply: 2yz positive completion, 4yz transient or 5yz permanent negative
+    /// completion; `after_abort` when ABOR came before it.
+    Final { code: u16, after_abort: bool },
+}
+
+impl ControlReply {
+    pub fn final_code(self) -> Option<u16> {
+        match self {
+            ControlReply::Final { code, .. } => Some(code),
+            ControlReply::Awaiting | ControlReply::AbortRequested => None,
+        }
+    }
+
+    pub fn aborted(self) -> bool {
+        matches!(
+            self,
+            ControlReply::AbortRequested
+                | ControlReply::Final {
+                    after_abort: true,
+                    ..
+                }
+        )
+    }
+}
+
+/// How the data connection ended, as far as the capture shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataClose {
+    /// The side sending the bytes closed with a FIN: the end of the file (§3.3, stream mode).
+    Fin,
+    /// A RST ended it.
+    Reset,
+    /// It ended with no FIN from the sender: idle, or the capture ended first.
+    NoFin,
+}
+
+/// The data connection of a transfer, as seen on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct DataConnection {
+    pub key: FlowKey,
+    pub initiator: SocketAddr,
+    pub responder: SocketAddr,
+}
+
+/// How a data connection was tied to its session's announced endpoint (PORT, 227, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Announcement {
+    pub rule: LinkRule,
+    pub mode: DataMode,
+    pub announced_by: AnnouncedBy,
+    pub announced: SocketAddr,
+}
+
+/// What the analyzer routes to a transfer.
+#[derive(Debug)]
+pub enum TransferInput<'a> {
+    /// A transfer command (RETR, STOR, STOU, APPE, LIST, NLST, MLSD) was bound to it, with the
+    /// size a SIZE reply announced for its file.
+    Command {
+        bound: BoundCommand,
+        expected: Option<u64>,
     },
+    /// Its data connection opened; `announcement` is None for an orphan (port 20, or between
+    /// hosts that speak FTP).
+    ConnectionOpened {
+        conn: DataConnection,
+        announcement: Option<Announcement>,
+    },
+    /// Bytes of the data connection, sent in `dir`.
+    Bytes {
+        dir: Dir,
+        ts: Timestamp,
+        data: &'a [u8],
+    },
+    /// `len` bytes sent in `dir` that the capture missed.
+    Gap { dir: Dir, ts: Timestamp, len: u64 },
+    /// The side sending in `dir` closed its half (FIN). `control_open`: the session still runs.
+    SenderClosed { dir: Dir, control_open: bool },
+    /// The data connection ended: both FINs, a RST, idle, or the capture's end (`fins` says
+    /// which sides sent a FIN).
+    ConnectionEnded {
+        fins: PerDir<bool>,
+        reset: bool,
+        control_open: bool,
+    },
+    /// A 1yz reply to its command; `cwd` is the session's directory (for STOU's name).
+    Preliminary {
+        reply: &'a Reply,
+        cwd: Option<&'a [u8]>,
+    },
+    /// The 2yz-5yz reply to its command.
+    Final {
+        reply: &'a Reply,
+        cwd: Option<&'a [u8]>,
+    },
+    /// The client sent ABOR.
+    Abort,
+    /// Its control connection ended: nothing more will be said of it.
+    ControlClosed,
+    /// Another data connection of the session opened and no command was waiting for one.
+    AnotherConnection,
+    /// Another transfer command was sent and no connection was waiting to be claimed.
+    AnotherCommand,
+    /// The capture ended.
+    CaptureEnd,
+}
+
+/// What the analyzer must wire after a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutput {
+    /// Nothing outside the transfer changes.
+    Nothing,
+    /// The bytes (or gap) are the file's: pass them on as `TransferData` (`TransferGap`).
+    Deliver,
+    /// Bytes came the other way on a data connection that already carried some: report
+    /// `data_both_directions`; they are not the file's.
+    WrongDirection,
+    /// Nothing more can be learnt: remove the transfer and emit its record.
+    End,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +177,7 @@ pub struct Transfer {
     pub session: Option<SessionId>,
     pub start: Timestamp,
     pub last_ts: Timestamp,
+    pub state: TransferState,
     pub command: Option<BoundCommand>,
     pub conn: Option<FlowKey>,
     pub initiator: Option<SocketAddr>,
@@ -54,9 +190,6 @@ pub struct Transfer {
     pub stream_dir: Option<Dir>,
     pub bytes: u64,
     pub gap_bytes: u64,
-    pub data_conn: DataConn,
-    pub final_reply: Option<u16>,
-    pub aborted: bool,
     pub expected_total: Option<u64>,
 }
 
@@ -67,6 +200,7 @@ impl Transfer {
             session,
             start: ts,
             last_ts: ts,
+            state: TransferState::AwaitingDataConnection(ControlReply::Awaiting),
             command: None,
             conn: None,
             initiator: None,
@@ -78,10 +212,207 @@ impl Transfer {
             stream_dir: None,
             bytes: 0,
             gap_bytes: 0,
-            data_conn: DataConn::None,
-            final_reply: None,
-            aborted: false,
             expected_total: None,
+        }
+    }
+
+    /// The one transition: applies `input` and says what the analyzer must wire.
+    pub fn on(&mut self, input: TransferInput<'_>) -> TransferOutput {
+        use ControlReply::{AbortRequested, Awaiting, Final};
+        use TransferState::{AwaitingDataConnection, DataConnectionClosed, DataConnectionOpen};
+        match (self.state, input) {
+            // The command is known from now on, whatever the connection does: PASV clients
+            // often connect before they send RETR.
+            (_, TransferInput::Command { bound, expected }) => {
+                self.command = Some(bound);
+                if self.expected_total.is_none() {
+                    self.expected_total = expected;
+                }
+                TransferOutput::Nothing
+            }
+            // §3.2: the connection it waited for opened (or opened first and created it).
+            (
+                AwaitingDataConnection(reply),
+                TransferInput::ConnectionOpened { conn, announcement },
+            ) => {
+                self.conn = Some(conn.key);
+                self.initiator = Some(conn.initiator);
+                self.responder = Some(conn.responder);
+                if let Some(a) = announcement {
+                    self.link = a.rule;
+                    self.mode = Some(a.mode);
+                    self.announced_by = Some(a.announced_by);
+                    self.announced = Some(a.announced);
+                }
+                self.state = DataConnectionOpen(reply);
+                TransferOutput::Nothing
+            }
+            // A transfer leaves its session's waiting list when its connection opens, so the
+            // analyzer never routes a second one here: the first is kept.
+            (
+                DataConnectionOpen(_) | DataConnectionClosed(..),
+                TransferInput::ConnectionOpened { .. },
+            ) => TransferOutput::Nothing,
+            // The file's bytes flow one way, the first way any did; the rest is not the file.
+            (_, TransferInput::Bytes { dir, ts, data }) => {
+                self.last_ts = ts;
+                if !self.carries(dir) {
+                    return TransferOutput::WrongDirection;
+                }
+                self.bytes += data.len() as u64;
+                TransferOutput::Deliver
+            }
+            // Missing bytes count like bytes: the verdict says how many never arrived.
+            (_, TransferInput::Gap { dir, ts, len }) => {
+                self.last_ts = ts;
+                if !self.carries(dir) {
+                    return TransferOutput::WrongDirection;
+                }
+                self.gap_bytes += len;
+                TransferOutput::Deliver
+            }
+            // §3.3, stream mode: the sender's FIN is the end of the file. A 226 that came
+            // first ends the transfer now; otherwise it waits for the final reply.
+            (DataConnectionOpen(reply), TransferInput::SenderClosed { dir, control_open })
+                if self.stream_dir.is_none_or(|d| d == dir) =>
+            {
+                self.state = DataConnectionClosed(DataClose::Fin, reply);
+                self.end_if_settled(control_open)
+            }
+            // The receiver's FIN says nothing of the file; after the sender's, nothing new.
+            (_, TransferInput::SenderClosed { .. }) => TransferOutput::Nothing,
+            // The connection ended before its sender's FIN: a RST, idle, or the capture's end.
+            (
+                DataConnectionOpen(reply),
+                TransferInput::ConnectionEnded {
+                    fins,
+                    reset,
+                    control_open,
+                },
+            ) => {
+                let fin = match self.stream_dir {
+                    Some(d) => *fins.get(d),
+                    None => fins.iter().any(|(_, f)| *f),
+                };
+                let close = match (reset, fin) {
+                    (true, _) => DataClose::Reset,
+                    (false, true) => DataClose::Fin,
+                    (false, false) => DataClose::NoFin,
+                };
+                self.state = DataConnectionClosed(close, reply);
+                self.end_if_settled(control_open)
+            }
+            // Already closed by its sender (or never opened): how the rest of the connection
+            // ended changes nothing, but its session may be gone by now.
+            (
+                DataConnectionClosed(..) | AwaitingDataConnection(_),
+                TransferInput::ConnectionEnded { control_open, .. },
+            ) => self.end_if_settled(control_open),
+            // §4.2: a 1yz leaves the command waiting; a 150 may give the size ("(N bytes)"),
+            // and STOU's the name the server chose.
+            (_, TransferInput::Preliminary { reply, cwd }) => {
+                if self.expected_total.is_none()
+                    && self
+                        .command
+                        .as_ref()
+                        .is_some_and(|c| c.command == TransferCommand::Retr)
+                {
+                    self.expected_total = reply_info::size_from_150(&reply.text);
+                }
+                self.stou_name(reply, cwd);
+                TransferOutput::Nothing
+            }
+            // The final reply with no connection yet: 425 "Can't open data connection" or 550
+            // end it; a 2yz waits (the connection may still show in the capture).
+            (AwaitingDataConnection(before), TransferInput::Final { reply, cwd }) => {
+                self.stou_name(reply, cwd);
+                self.state = AwaitingDataConnection(answered(before, reply.code));
+                self.end_if_settled(true)
+            }
+            // The final reply while bytes still cross (226 before the FIN): wait for the close.
+            (DataConnectionOpen(before), TransferInput::Final { reply, cwd }) => {
+                self.stou_name(reply, cwd);
+                self.state = DataConnectionOpen(answered(before, reply.code));
+                TransferOutput::Nothing
+            }
+            // The final reply after the close: both sides have spoken.
+            (DataConnectionClosed(close, before), TransferInput::Final { reply, cwd }) => {
+                self.stou_name(reply, cwd);
+                self.state = DataConnectionClosed(close, answered(before, reply.code));
+                self.end_if_settled(true)
+            }
+            // §4.1.3 ABOR: a command still waiting for its final reply is aborted (426 then
+            // 226 follow); a connection no command claimed is not.
+            (AwaitingDataConnection(Awaiting), TransferInput::Abort) if self.command.is_some() => {
+                self.state = AwaitingDataConnection(AbortRequested);
+                TransferOutput::Nothing
+            }
+            (DataConnectionOpen(Awaiting), TransferInput::Abort) if self.command.is_some() => {
+                self.state = DataConnectionOpen(AbortRequested);
+                TransferOutput::Nothing
+            }
+            (DataConnectionClosed(close, Awaiting), TransferInput::Abort)
+                if self.command.is_some() =>
+            {
+                self.state = DataConnectionClosed(close, AbortRequested);
+                TransferOutput::Nothing
+            }
+            // Already answered, already aborted, or no command: ABOR is not about it.
+            (_, TransferInput::Abort) => TransferOutput::Nothing,
+            // §3.3: the server closes the data connection when the control connection closes;
+            // nothing more will be said of a transfer still waiting.
+            (_, TransferInput::ControlClosed) => self.end_if_settled(false),
+            // Transfers are sequential: a closed connection no command claimed by the time
+            // the next one opens never will be.
+            (DataConnectionClosed(..), TransferInput::AnotherConnection) => TransferOutput::End,
+            (_, TransferInput::AnotherConnection) => TransferOutput::Nothing,
+            // A command answered with no connection will not get one now: the next connection
+            // belongs to the next command.
+            (AwaitingDataConnection(Final { .. }), TransferInput::AnotherCommand) => {
+                TransferOutput::End
+            }
+            (_, TransferInput::AnotherCommand) => TransferOutput::Nothing,
+            // The capture ended: the verdict is made on what was seen.
+            (_, TransferInput::CaptureEnd) => TransferOutput::End,
+        }
+    }
+
+    /// Whether bytes sent in `dir` are the file's: the first direction to carry any is.
+    fn carries(&mut self, dir: Dir) -> bool {
+        *self.stream_dir.get_or_insert(dir) == dir
+    }
+
+    /// Ends the transfer if nothing more can be learnt about it: with no connection, when a
+    /// 4yz/5yz refused it; once closed, when its command got its final reply; and in either
+    /// case once its control connection is gone. An open connection always has more to say.
+    fn end_if_settled(&self, control_open: bool) -> TransferOutput {
+        let settled = match self.state {
+            TransferState::AwaitingDataConnection(reply) => {
+                !control_open || reply.final_code().is_some_and(|c| c >= 400)
+            }
+            TransferState::DataConnectionOpen(_) => false,
+            TransferState::DataConnectionClosed(_, reply) => {
+                !control_open || (self.command.is_some() && reply.final_code().is_some())
+            }
+        };
+        if settled {
+            TransferOutput::End
+        } else {
+            TransferOutput::Nothing
+        }
+    }
+
+    /// STOU's file is named by the server, in its 150 or 226 reply.
+    fn stou_name(&mut self, reply: &Reply, cwd: Option<&[u8]>) {
+        let Some(cmd) = self.command.as_mut() else {
+            return;
+        };
+        if cmd.command != TransferCommand::Stou || cmd.path.is_some() {
+            return;
+        }
+        if let Some(name) = reply_info::stou_name(&reply.text) {
+            cmd.full_path = path::resolve(cwd, &name);
+            cmd.path = Some(name);
         }
     }
 
@@ -93,212 +424,67 @@ impl Transfer {
     pub fn expected_bytes(&self) -> Option<u64> {
         self.expected_total.map(|t| t.saturating_sub(self.offset()))
     }
+}
 
-    pub fn direction(&self, server_side: Option<SocketAddr>) -> Direction {
-        if let Some(cmd) = &self.command {
-            return if cmd.command.is_upload() {
-                Direction::Upload
-            } else {
-                Direction::Download
-            };
-        }
-        // No command: the bytes flowed from the server's side if we know which that is (port 20
-        // for an active-mode orphan), else we cannot tell.
-        let sender = match self.stream_dir {
-            Some(Dir::FromInitiator) => self.initiator,
-            Some(Dir::FromResponder) => self.responder,
-            None => None,
-        };
-        match (sender, server_side) {
-            (Some(s), Some(server)) if s == server => Direction::Download,
-            (Some(_), Some(_)) => Direction::Upload,
-            _ => Direction::Unknown,
-        }
-    }
-
-    /// The status, the bytes known missing, and why.
-    pub fn verdict(&self) -> (TransferStatus, u64, String) {
-        let expected = self.expected_bytes();
-        let seen = self.bytes + self.gap_bytes;
-        let shortfall = expected.map_or(0, |e| e.saturating_sub(seen));
-        let missing = self.gap_bytes + shortfall;
-        let reply = self.final_reply;
-        let refused = reply.is_some_and(|c| c >= 400);
-        let mut reasons: Vec<String> = Vec::new();
-        if self.gap_bytes > 0 {
-            reasons.push(format!("{} bytes never captured", self.gap_bytes));
-        }
-        if shortfall > 0 {
-            reasons.push(format!(
-                "{} bytes short of the {} announced",
-                shortfall,
-                expected.unwrap_or(0)
-            ));
-        }
-        match self.data_conn {
-            DataConn::Closed { reset: true, .. } => reasons.push("data connection reset".into()),
-            DataConn::Closed { fin: false, .. } => {
-                reasons.push("data connection not closed in the capture".into())
-            }
-            _ => {}
-        }
-        if self.aborted || reply == Some(426) {
-            let why = if self.aborted {
-                "aborted by the client (ABOR)"
-            } else {
-                "aborted by the server (426)"
-            };
-            reasons.insert(0, why.into());
-            return (TransferStatus::Aborted, missing, reasons.join("; "));
-        }
-        if refused && self.bytes == 0 && self.gap_bytes == 0 {
-            let code = reply.unwrap_or(0);
-            return (
-                TransferStatus::Failed,
-                missing,
-                format!("refused by the server ({code})"),
-            );
-        }
-        if self.data_conn == DataConn::None {
-            let why = if self.command.is_some() {
-                "no data connection in the capture"
-            } else {
-                "no data"
-            };
-            return (TransferStatus::Truncated, missing, why.into());
-        }
-        if refused {
-            reasons.push(format!("server reported an error ({})", reply.unwrap_or(0)));
-        }
-        if reasons.is_empty() {
-            let why = match (reply, expected) {
-                (Some(code), Some(_)) => format!("all announced bytes crossed; server said {code}"),
-                (Some(code), None) => format!("data connection closed cleanly; server said {code}"),
-                (None, _) => "data connection closed cleanly; no final reply captured".into(),
-            };
-            return (TransferStatus::Complete, 0, why);
-        }
-        (TransferStatus::Truncated, missing, reasons.join("; "))
-    }
-
-    pub fn record(&self, end: Timestamp, server_side: Option<SocketAddr>) -> TransferRecord {
-        let (status, missing_bytes, reason) = self.verdict();
-        let cmd = self.command.as_ref();
-        TransferRecord {
-            transfer: self.id,
-            session: self.session,
-            start: self.start,
-            // Capture time may go backwards: a transfer never ends before it started.
-            end: end.max(self.start),
-            command: cmd.map(|c| c.verb.clone()),
-            path: cmd.and_then(|c| c.path.clone()),
-            full_path: cmd.and_then(|c| c.full_path.clone()),
-            direction: self.direction(server_side),
-            mode: self.mode,
-            announced_by: self.announced_by,
-            announced: self.announced,
-            link: self.link,
-            data_initiator: self.initiator,
-            data_responder: self.responder,
-            transfer_type: cmd.and_then(|c| c.transfer_type),
-            offset: self.offset(),
-            bytes: self.bytes,
-            expected_bytes: self.expected_bytes(),
-            gap_bytes: self.gap_bytes,
-            missing_bytes,
-            status,
-            reason,
-            reply_code: self.final_reply,
-            listing: cmd.is_some_and(|c| c.command.is_listing()),
-        }
-    }
+/// The reply state once the final reply `code` came.
+fn answered(before: ControlReply, code: u16) -> ControlReply {
+    let after_abort = match before {
+        ControlReply::Awaiting => false,
+        ControlReply::AbortRequested => true,
+        ControlReply::Final { after_abort, .. } => after_abort,
+    };
+    ControlReply::Final { code, after_abort }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn retr(
-        bytes: u64,
-        gaps: u64,
-        expected: Option<u64>,
-        conn: DataConn,
-        reply: Option<u16>,
-    ) -> Transfer {
-        let mut t = Transfer::new(1, Some(1), 0);
-        t.command = Some(BoundCommand {
-            command: TransferCommand::Retr,
-            verb: b"RETR".to_vec(),
-            path: Some(b"f".to_vec()),
-            full_path: None,
-            offset: 0,
-            transfer_type: Some(b'I'),
-        });
-        t.bytes = bytes;
-        t.gap_bytes = gaps;
-        t.expected_total = expected;
-        t.data_conn = conn;
-        t.final_reply = reply;
-        t
+    fn data_connection(port: u16) -> DataConnection {
+        let initiator: SocketAddr = ([192, 0, 2, 10], port).into();
+        let responder: SocketAddr = ([192, 0, 2, 21], 50000).into();
+        DataConnection {
+            key: FlowKey::new(initiator, responder),
+            initiator,
+            responder,
+        }
     }
 
-    const FIN: DataConn = DataConn::Closed {
-        fin: true,
-        reset: false,
-    };
-
+    // The analyzer never routes a second connection to a transfer (the conversation tests
+    // cannot reach this arm): the first one is kept, open or closed.
     #[test]
-    fn verdict_table() {
-        use TransferStatus::*;
-        let cases = [
-            (retr(10, 0, Some(10), FIN, Some(226)), Complete, 0),
-            (retr(10, 0, None, FIN, Some(226)), Complete, 0),
-            (retr(10, 0, None, FIN, None), Complete, 0),
-            (retr(8, 2, Some(10), FIN, Some(226)), Truncated, 2),
-            (retr(6, 0, Some(10), FIN, Some(226)), Truncated, 4),
-            (retr(6, 2, Some(10), FIN, Some(226)), Truncated, 4),
-            (
-                retr(
-                    10,
-                    0,
-                    None,
-                    DataConn::Closed {
-                        fin: false,
-                        reset: true,
-                    },
-                    Some(226),
-                ),
-                Truncated,
-                0,
-            ),
-            (
-                retr(
-                    10,
-                    0,
-                    None,
-                    DataConn::Closed {
-                        fin: false,
-                        reset: false,
-                    },
-                    None,
-                ),
-                Truncated,
-                0,
-            ),
-            (retr(5, 0, Some(10), FIN, Some(426)), Aborted, 5),
-            (retr(0, 0, None, DataConn::None, Some(550)), Failed, 0),
-            (retr(0, 0, None, FIN, Some(550)), Failed, 0),
-            (retr(4, 0, None, FIN, Some(451)), Truncated, 0),
-            (retr(0, 0, None, DataConn::None, Some(226)), Truncated, 0),
-        ];
-        for (i, (t, status, missing)) in cases.iter().enumerate() {
-            let (s, m, why) = t.verdict();
-            assert_eq!((s, m), (*status, *missing), "case {i}: {why}");
-            assert!(!why.is_empty());
-        }
-        let mut resumed = retr(6, 0, Some(10), FIN, Some(226));
-        resumed.command.as_mut().unwrap().offset = 4;
-        assert_eq!(resumed.verdict().0, Complete);
-        assert_eq!(resumed.expected_bytes(), Some(6));
+    fn a_second_data_connection_is_ignored() {
+        let mut t = Transfer::new(1, Some(1), 0);
+        let first = data_connection(41000);
+        let opened = |conn| TransferInput::ConnectionOpened {
+            conn,
+            announcement: None,
+        };
+        assert_eq!(t.on(opened(first)), TransferOutput::Nothing);
+        assert_eq!(
+            t.on(opened(data_connection(41001))),
+            TransferOutput::Nothing
+        );
+        assert_eq!(t.initiator, Some(first.initiator));
+        assert_eq!(
+            t.state,
+            TransferState::DataConnectionOpen(ControlReply::Awaiting)
+        );
+
+        let ended = TransferInput::ConnectionEnded {
+            fins: PerDir::new(false, false),
+            reset: true,
+            control_open: true,
+        };
+        assert_eq!(t.on(ended), TransferOutput::Nothing);
+        assert_eq!(
+            t.on(opened(data_connection(41002))),
+            TransferOutput::Nothing
+        );
+        assert_eq!(t.initiator, Some(first.initiator));
+        assert_eq!(
+            t.state,
+            TransferState::DataConnectionClosed(DataClose::Reset, ControlReply::Awaiting)
+        );
     }
 }

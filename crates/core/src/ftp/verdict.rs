@@ -1,0 +1,241 @@
+//! The verdict on an ended transfer, and the record that crosses to the binary.
+//!
+//! The verdict follows what a careful analyst would say: a transfer is `complete` only when
+//! nothing says otherwise; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
+//! the 150 reply announced, a data connection reset or never closed); `aborted` after ABOR or a
+//! 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2); `failed` when the server
+//! refused it (4yz/5yz) and no data crossed.
+
+use crate::event::{DataMode, Direction, TransferRecord, TransferStatus};
+use crate::flow::Dir;
+use crate::frame::Timestamp;
+use crate::ftp::transfer::{DataClose, Transfer, TransferState};
+use std::net::SocketAddr;
+
+impl Transfer {
+    /// Which end was the server: the listener in passive mode, the connector in active mode,
+    /// port 20 for an orphan.
+    pub fn server_side(&self) -> Option<SocketAddr> {
+        match self.mode {
+            Some(DataMode::Passive) => self.responder,
+            Some(DataMode::Active) => self.initiator,
+            None => [self.initiator, self.responder]
+                .into_iter()
+                .flatten()
+                .find(|a| a.port() == 20),
+        }
+    }
+
+    pub fn direction(&self, server_side: Option<SocketAddr>) -> Direction {
+        if let Some(cmd) = &self.command {
+            return if cmd.command.is_upload() {
+                Direction::Upload
+            } else {
+                Direction::Download
+            };
+        }
+        // No command: the bytes flowed from the server's side if we know which that is (port 20
+        // for an active-mode orphan), else we cannot tell.
+        let sender = match self.stream_dir {
+            Some(Dir::FromInitiator) => self.initiator,
+            Some(Dir::FromResponder) => self.responder,
+            None => None,
+        };
+        match (sender, server_side) {
+            (Some(s), Some(server)) if s == server => Direction::Download,
+            (Some(_), Some(_)) => Direction::Upload,
+            _ => Direction::Unknown,
+        }
+    }
+
+    /// The status, the bytes known missing, and why.
+    pub fn verdict(&self) -> (TransferStatus, u64, String) {
+        let expected = self.expected_bytes();
+        let seen = self.bytes + self.gap_bytes;
+        let shortfall = expected.map_or(0, |e| e.saturating_sub(seen));
+        let missing = self.gap_bytes + shortfall;
+        let (control, close) = match self.state {
+            TransferState::AwaitingDataConnection(control) => (control, None),
+            TransferState::DataConnectionOpen(control) => (control, None),
+            TransferState::DataConnectionClosed(close, control) => (control, Some(close)),
+        };
+        let reply = control.final_code();
+        let refused = reply.is_some_and(|c| c >= 400);
+        let mut reasons: Vec<String> = Vec::new();
+        if self.gap_bytes > 0 {
+            reasons.push(format!("{} bytes never captured", self.gap_bytes));
+        }
+        if shortfall > 0 {
+            reasons.push(format!(
+                "{} bytes short of the {} announced",
+                shortfall,
+                expected.unwrap_or(0)
+            ));
+        }
+        match close {
+            Some(DataClose::Reset) => reasons.push("data connection reset".into()),
+            Some(DataClose::NoFin) => {
+                reasons.push("data connection not closed in the capture".into())
+            }
+            Some(DataClose::Fin) | None => {}
+        }
+        if control.aborted() || reply == Some(426) {
+            let why = if control.aborted() {
+                "aborted by the client (ABOR)"
+            } else {
+                "aborted by the server (426)"
+            };
+            reasons.insert(0, why.into());
+            return (TransferStatus::Aborted, missing, reasons.join("; "));
+        }
+        if refused && self.bytes == 0 && self.gap_bytes == 0 {
+            let code = reply.unwrap_or(0);
+            return (
+                TransferStatus::Failed,
+                missing,
+                format!("refused by the server ({code})"),
+            );
+        }
+        if matches!(self.state, TransferState::AwaitingDataConnection(_)) {
+            let why = if self.command.is_some() {
+                "no data connection in the capture"
+            } else {
+                "no data"
+            };
+            return (TransferStatus::Truncated, missing, why.into());
+        }
+        if refused {
+            reasons.push(format!("server reported an error ({})", reply.unwrap_or(0)));
+        }
+        if reasons.is_empty() {
+            let why = match (reply, expected) {
+                (Some(code), Some(_)) => format!("all announced bytes crossed; server said {code}"),
+                (Some(code), None) => format!("data connection closed cleanly; server said {code}"),
+                (None, _) => "data connection closed cleanly; no final reply captured".into(),
+            };
+            return (TransferStatus::Complete, 0, why);
+        }
+        (TransferStatus::Truncated, missing, reasons.join("; "))
+    }
+
+    pub fn record(&self, end: Timestamp) -> TransferRecord {
+        let (status, missing_bytes, reason) = self.verdict();
+        let cmd = self.command.as_ref();
+        TransferRecord {
+            transfer: self.id,
+            session: self.session,
+            start: self.start,
+            // Capture time may go backwards: a transfer never ends before it started.
+            end: end.max(self.start),
+            command: cmd.map(|c| c.verb.clone()),
+            path: cmd.and_then(|c| c.path.clone()),
+            full_path: cmd.and_then(|c| c.full_path.clone()),
+            direction: self.direction(self.server_side()),
+            mode: self.mode,
+            announced_by: self.announced_by,
+            announced: self.announced,
+            link: self.link,
+            data_initiator: self.initiator,
+            data_responder: self.responder,
+            transfer_type: cmd.and_then(|c| c.transfer_type),
+            offset: self.offset(),
+            bytes: self.bytes,
+            expected_bytes: self.expected_bytes(),
+            gap_bytes: self.gap_bytes,
+            missing_bytes,
+            status,
+            reason,
+            reply_code: reply_code(self.state),
+            listing: cmd.is_some_and(|c| c.command.is_listing()),
+        }
+    }
+}
+
+fn reply_code(state: TransferState) -> Option<u16> {
+    match state {
+        TransferState::AwaitingDataConnection(control)
+        | TransferState::DataConnectionOpen(control)
+        | TransferState::DataConnectionClosed(_, control) => control.final_code(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ftp::command::TransferCommand;
+    use crate::ftp::transfer::{BoundCommand, ControlReply};
+
+    /// A RETR transfer in the data-connection state `conn` (None: never opened) whose final
+    /// reply was `reply`.
+    fn retr(
+        bytes: u64,
+        gaps: u64,
+        expected: Option<u64>,
+        conn: Option<DataClose>,
+        reply: Option<u16>,
+    ) -> Transfer {
+        let mut t = Transfer::new(1, Some(1), 0);
+        t.command = Some(BoundCommand {
+            command: TransferCommand::Retr,
+            verb: b"RETR".to_vec(),
+            path: Some(b"f".to_vec()),
+            full_path: None,
+            offset: 0,
+            transfer_type: Some(b'I'),
+        });
+        t.bytes = bytes;
+        t.gap_bytes = gaps;
+        t.expected_total = expected;
+        let control = match reply {
+            Some(code) => ControlReply::Final {
+                code,
+                after_abort: false,
+            },
+            None => ControlReply::Awaiting,
+        };
+        t.state = match conn {
+            None => TransferState::AwaitingDataConnection(control),
+            Some(close) => TransferState::DataConnectionClosed(close, control),
+        };
+        t
+    }
+
+    const FIN: Option<DataClose> = Some(DataClose::Fin);
+
+    #[test]
+    fn verdict_table() {
+        use TransferStatus::*;
+        let cases = [
+            (retr(10, 0, Some(10), FIN, Some(226)), Complete, 0),
+            (retr(10, 0, None, FIN, Some(226)), Complete, 0),
+            (retr(10, 0, None, FIN, None), Complete, 0),
+            (retr(8, 2, Some(10), FIN, Some(226)), Truncated, 2),
+            (retr(6, 0, Some(10), FIN, Some(226)), Truncated, 4),
+            (retr(6, 2, Some(10), FIN, Some(226)), Truncated, 4),
+            (
+                retr(10, 0, None, Some(DataClose::Reset), Some(226)),
+                Truncated,
+                0,
+            ),
+            (
+                retr(10, 0, None, Some(DataClose::NoFin), None),
+                Truncated,
+                0,
+            ),
+            (retr(5, 0, Some(10), FIN, Some(426)), Aborted, 5),
+            (retr(0, 0, None, None, Some(550)), Failed, 0),
+            (retr(0, 0, None, FIN, Some(550)), Failed, 0),
+            (retr(4, 0, None, FIN, Some(451)), Truncated, 0),
+            (retr(0, 0, None, None, Some(226)), Truncated, 0),
+        ];
+        for (i, (t, status, missing)) in cases.iter().enumerate() {
+            let (s, m, why) = t.verdict();
+            assert_eq!((s, m), (*status, *missing), "case {i}: {why}");
+            assert!(!why.is_empty());
+        }
+        let mut resumed = retr(6, 0, Some(10), FIN, Some(226));
+        resumed.command.as_mut().unwrap().offset = 4;
+        assert_eq!(resumed.verdict().0, Complete);
+        assert_eq!(resumed.expected_bytes(), Some(6));
+    }
+}

@@ -1,0 +1,349 @@
+//! A conversation harness for the FTP core, in the spirit of quinn-proto's test `Pair`: a
+//! client and a server talk through an [`Analyzer`], one control line or data-connection event
+//! at a time, and the test reads the events it queued. Tests speak FTP ("RETR a.txt", "the
+//! server connects from port 20", "the client's FIN"); the frames under them are built here with
+//! etherparse's `PacketBuilder` and fed through the analyzer's public API.
+
+#![allow(dead_code)] // each test file uses its own part of the harness
+
+use etherparse::PacketBuilder;
+use ftpscope_core::{
+    Analyzer, AnomalyKind, Event, Frame, Limits, LinkType, Timestamp, TransferId, TransferRecord,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 21);
+/// The client's port of the control connection.
+const CONTROL_PORT: u16 = 40001;
+/// The first port a client uses for a passive-mode data connection.
+const FIRST_CLIENT_PORT: u16 = 41000;
+/// Time between two events of a conversation.
+const STEP: Timestamp = 1_000_000;
+const SECOND: Timestamp = 1_000_000_000;
+
+/// One TCP connection, from the side that opened it, with both sides' next sequence numbers.
+#[derive(Debug, Clone, Copy)]
+struct Tcp {
+    initiator: SocketAddr,
+    responder: SocketAddr,
+    initiator_seq: u32,
+    responder_seq: u32,
+}
+
+/// A data connection between the client and the server, whichever opened it.
+#[derive(Debug)]
+pub struct DataConn {
+    tcp: Tcp,
+    client_opened: bool,
+}
+
+/// Which end of a connection something comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+pub struct Conversation {
+    analyzer: Analyzer,
+    now: Timestamp,
+    control: Tcp,
+    next_client_port: u16,
+    /// Every event the analyzer queued, in order.
+    pub events: Vec<Event>,
+}
+
+fn addr(ip: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(ip), port)
+}
+
+impl Conversation {
+    /// A control connection to port 21 whose server has greeted the client.
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    pub fn with_limits(limits: Limits) -> Self {
+        let control = Tcp {
+            initiator: addr(CLIENT_IP, CONTROL_PORT),
+            responder: addr(SERVER_IP, 21),
+            initiator_seq: 1_000,
+            responder_seq: 9_000,
+        };
+        let mut c = Conversation {
+            analyzer: Analyzer::new(limits),
+            now: 1_700_000_000 * SECOND,
+            control,
+            next_client_port: FIRST_CLIENT_PORT,
+            events: Vec::new(),
+        };
+        c.control = c.handshake(control);
+        c.server("220 ready");
+        c
+    }
+
+    /// A command line from the client.
+    pub fn client(&mut self, line: &str) {
+        let mut control = self.control;
+        self.segment(&mut control, true, "A", format!("{line}\r\n").as_bytes());
+        self.control = control;
+    }
+
+    /// A reply line from the server.
+    pub fn server(&mut self, line: &str) {
+        let mut control = self.control;
+        self.segment(&mut control, false, "A", format!("{line}\r\n").as_bytes());
+        self.control = control;
+    }
+
+    /// The control connection closes: the server's FIN, then the client's.
+    pub fn close_control(&mut self) {
+        let mut control = self.control;
+        self.segment(&mut control, false, "FA", b"");
+        self.segment(&mut control, true, "FA", b"");
+        self.control = control;
+    }
+
+    /// Passive mode: the client connects to the server's `port`.
+    pub fn client_connects(&mut self, port: u16) -> DataConn {
+        let client_port = self.next_client_port;
+        self.next_client_port += 1;
+        let tcp = self.handshake(Tcp {
+            initiator: addr(CLIENT_IP, client_port),
+            responder: addr(SERVER_IP, port),
+            initiator_seq: 20_000,
+            responder_seq: 70_000,
+        });
+        DataConn {
+            tcp,
+            client_opened: true,
+        }
+    }
+
+    /// Active mode: the server connects from port 20 to the client's `port`.
+    pub fn server_connects(&mut self, port: u16) -> DataConn {
+        let tcp = self.handshake(Tcp {
+            initiator: addr(SERVER_IP, 20),
+            responder: addr(CLIENT_IP, port),
+            initiator_seq: 30_000,
+            responder_seq: 80_000,
+        });
+        DataConn {
+            tcp,
+            client_opened: false,
+        }
+    }
+
+    /// `from` sends `bytes` on the data connection; the other side acknowledges them.
+    pub fn send(&mut self, conn: &mut DataConn, from: Side, bytes: &[u8]) {
+        let from_initiator = conn.sent_by_initiator(from);
+        self.segment(&mut conn.tcp, from_initiator, "A", bytes);
+        self.segment(&mut conn.tcp, !from_initiator, "A", b"");
+    }
+
+    /// `from` sends `len` bytes that the capture misses; only the next acknowledgement of
+    /// bytes sent after them shows they crossed.
+    pub fn lose(&mut self, conn: &mut DataConn, from: Side, len: u32) {
+        let seq = if conn.sent_by_initiator(from) {
+            &mut conn.tcp.initiator_seq
+        } else {
+            &mut conn.tcp.responder_seq
+        };
+        *seq = seq.wrapping_add(len);
+    }
+
+    /// `from` closes its half of the data connection (FIN).
+    pub fn fin(&mut self, conn: &mut DataConn, from: Side) {
+        let from_initiator = conn.sent_by_initiator(from);
+        self.segment(&mut conn.tcp, from_initiator, "FA", b"");
+    }
+
+    /// `from` resets the data connection.
+    pub fn reset(&mut self, conn: &mut DataConn, from: Side) {
+        let from_initiator = conn.sent_by_initiator(from);
+        self.segment(&mut conn.tcp, from_initiator, "R", b"");
+    }
+
+    /// `seconds` pass with nothing on the wire (a live capture's timer).
+    pub fn idle(&mut self, seconds: i64) {
+        self.now += seconds * SECOND;
+        self.analyzer.handle_timeout(self.now);
+        self.collect();
+    }
+
+    /// The capture ends.
+    pub fn end_capture(&mut self) {
+        self.analyzer.finish();
+        self.collect();
+    }
+
+    /// The records of the transfers that ended so far, in order.
+    pub fn ended(&self) -> Vec<&TransferRecord> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TransferEnded(record) => Some(&**record),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The record of the one transfer that ended; panics unless exactly one did.
+    pub fn the_transfer(&self) -> &TransferRecord {
+        let ended = self.ended();
+        assert_eq!(ended.len(), 1, "transfers ended: {ended:#?}");
+        ended[0]
+    }
+
+    /// The ids of the transfers started so far.
+    pub fn started(&self) -> Vec<TransferId> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TransferStarted(s) => Some(s.transfer),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The bytes delivered for transfer `id`, gaps left out.
+    pub fn file(&self, id: TransferId) -> Vec<u8> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TransferData { transfer, data } if *transfer == id => Some(data.as_slice()),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// The gaps delivered for transfer `id`, in order.
+    pub fn gaps(&self, id: TransferId) -> Vec<u64> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TransferGap { transfer, len } if *transfer == id => Some(*len),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The kinds of the anomalies reported so far, in order.
+    pub fn anomalies(&self) -> Vec<AnomalyKind> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Anomaly(a) => Some(a.kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn handshake(&mut self, tcp: Tcp) -> Tcp {
+        let mut tcp = tcp;
+        self.frame(tcp.initiator, tcp.responder, tcp.initiator_seq, 0, "S", b"");
+        tcp.initiator_seq = tcp.initiator_seq.wrapping_add(1);
+        self.frame(
+            tcp.responder,
+            tcp.initiator,
+            tcp.responder_seq,
+            tcp.initiator_seq,
+            "SA",
+            b"",
+        );
+        tcp.responder_seq = tcp.responder_seq.wrapping_add(1);
+        self.frame(
+            tcp.initiator,
+            tcp.responder,
+            tcp.initiator_seq,
+            tcp.responder_seq,
+            "A",
+            b"",
+        );
+        tcp
+    }
+
+    /// One segment of `tcp`, sequence numbers advanced past its payload (and FIN).
+    fn segment(&mut self, tcp: &mut Tcp, from_initiator: bool, flags: &str, payload: &[u8]) {
+        let (src, dst, seq, ack) = if from_initiator {
+            (
+                tcp.initiator,
+                tcp.responder,
+                tcp.initiator_seq,
+                tcp.responder_seq,
+            )
+        } else {
+            (
+                tcp.responder,
+                tcp.initiator,
+                tcp.responder_seq,
+                tcp.initiator_seq,
+            )
+        };
+        self.frame(src, dst, seq, ack, flags, payload);
+        let advance = payload.len() as u32 + u32::from(flags.contains('F'));
+        let next = if from_initiator {
+            &mut tcp.initiator_seq
+        } else {
+            &mut tcp.responder_seq
+        };
+        *next = next.wrapping_add(advance);
+    }
+
+    fn frame(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+            panic!("the harness speaks IPv4");
+        };
+        let mut tcp = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(s.ip().octets(), d.ip().octets(), 64)
+            .tcp(src.port(), dst.port(), seq, 65535);
+        if flags.contains('S') {
+            tcp = tcp.syn();
+        }
+        if flags.contains('A') {
+            tcp = tcp.ack(ack);
+        }
+        if flags.contains('F') {
+            tcp = tcp.fin();
+        }
+        if flags.contains('R') {
+            tcp = tcp.rst();
+        }
+        let mut bytes = Vec::new();
+        if let Err(e) = tcp.write(&mut bytes, payload) {
+            panic!("the harness built a frame etherparse cannot write: {e}");
+        }
+        self.now += STEP;
+        let frame = Frame {
+            ts: self.now,
+            link: LinkType::Ethernet,
+            data: &bytes,
+            orig_len: bytes.len() as u32,
+        };
+        self.analyzer.handle_frame(&frame);
+        self.collect();
+    }
+
+    fn collect(&mut self) {
+        while let Some(event) = self.analyzer.poll_event() {
+            self.events.push(event);
+        }
+    }
+}
+
+impl DataConn {
+    fn sent_by_initiator(&self, side: Side) -> bool {
+        (side == Side::Client) == self.client_opened
+    }
+}

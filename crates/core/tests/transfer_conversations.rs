@@ -1,0 +1,534 @@
+//! Conversations that drive a transfer through every transition of its state machine
+//! (`ftp::transfer::Transfer::on`). Each test names, in a comment, the arms it walks.
+
+mod harness;
+
+use ftpscope_core::{AnomalyKind, DataMode, Direction, TransferStatus};
+use harness::{Conversation, Side};
+
+/// Logged in, in passive mode: the server listens on port 50000.
+fn passive() -> Conversation {
+    let mut c = Conversation::new();
+    c.client("USER alice");
+    c.server("331 password please");
+    c.client("PASS secret");
+    c.server("230 logged in");
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,21,195,80)");
+    c
+}
+
+/// Logged in, in active mode: the client listens on port 40000.
+fn active() -> Conversation {
+    let mut c = Conversation::new();
+    c.client("USER alice");
+    c.server("331 password please");
+    c.client("PASS secret");
+    c.server("230 logged in");
+    c.client("PORT 192,0,2,10,156,64");
+    c.server("200 PORT command successful");
+    c
+}
+
+// Arms: Command; AwaitingDataConnection + ConnectionOpened; Bytes; Preliminary;
+// Open + SenderClosed (sender); Closed + ConnectionEnded (the receiver's FIN closes the
+// connection, the session still runs: it waits); Closed + Final.
+#[test]
+fn retr_in_passive_mode_completes_when_the_226_follows_the_close() {
+    let mut c = passive();
+    c.client("RETR report.txt");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection");
+    c.send(&mut data, Side::Server, b"hello, ");
+    c.send(&mut data, Side::Server, b"world\n");
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    assert!(
+        c.ended().is_empty(),
+        "closed, but the final reply is still to come"
+    );
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.command.as_deref(), Some(&b"RETR"[..]));
+    assert_eq!(t.path.as_deref(), Some(&b"report.txt"[..]));
+    assert_eq!(t.mode, Some(DataMode::Passive));
+    assert_eq!(t.direction, Direction::Download);
+    assert_eq!(t.reply_code, Some(226));
+    assert_eq!(c.file(t.transfer), b"hello, world\n");
+}
+
+// Arms: Open + Final (226 before the FIN waits for the close); Open + SenderClosed ends it.
+#[test]
+fn a_226_before_the_fin_ends_the_transfer_at_the_senders_fin() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    c.server("150 here it comes");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 done");
+    assert!(c.ended().is_empty(), "the data connection is still open");
+    c.fin(&mut data, Side::Server);
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.bytes, 10);
+}
+
+// Arms: ConnectionOpened before Command (the connection creates the transfer, the command
+// claims it); Bytes before the 150; Closed + Final.
+#[test]
+fn stor_in_active_mode_with_data_before_the_150() {
+    let mut c = active();
+    c.client("TYPE I");
+    c.server("200 Switching to Binary mode");
+    c.client("STOR upload.bin");
+    let mut data = c.server_connects(40000);
+    c.send(&mut data, Side::Client, b"uploaded bytes");
+    c.server("150 Ok to send data");
+    c.fin(&mut data, Side::Client);
+    c.fin(&mut data, Side::Server);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.mode, Some(DataMode::Active));
+    assert_eq!(t.direction, Direction::Upload);
+    assert_eq!(t.transfer_type, Some(b'I'));
+    assert_eq!(c.file(t.transfer), b"uploaded bytes");
+}
+
+// Arms: Open + Abort; Open + Final after ABOR (426); the 226 answers ABOR, not the transfer.
+#[test]
+fn abor_answered_426_then_226_aborts_the_transfer() {
+    let mut c = passive();
+    c.client("RETR big.iso");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening data connection (1000 bytes)");
+    c.send(&mut data, Side::Server, &[7; 100]);
+    c.client("ABOR");
+    c.reset(&mut data, Side::Server);
+    c.server("426 Connection closed; transfer aborted");
+    c.server("226 Abort successful");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Aborted);
+    assert!(
+        t.reason.starts_with("aborted by the client (ABOR)"),
+        "{}",
+        t.reason
+    );
+    assert_eq!(t.reply_code, Some(426));
+    assert_eq!(t.expected_bytes, Some(1000));
+    assert_eq!(t.missing_bytes, 900);
+}
+
+// Arms: AwaitingDataConnection + Abort (no connection yet); the 426 ends it with none.
+#[test]
+fn abor_before_any_data_connection_aborts_the_waiting_command() {
+    let mut c = passive();
+    c.client("RETR slow.bin");
+    c.client("ABOR");
+    c.server("426 transfer aborted");
+    c.server("226 ABOR successful");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Aborted, "{}", t.reason);
+    assert_eq!(t.data_initiator, None);
+}
+
+// Arms: Closed + Abort (the data connection closed, the final reply not yet in).
+#[test]
+fn abor_after_the_data_closed_but_before_the_final_reply_aborts() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.client("ABOR");
+    c.server("226 Transfer complete");
+    c.server("225 ABOR command successful");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Aborted, "{}", t.reason);
+    assert_eq!(t.reply_code, Some(226));
+}
+
+// Arms: ABOR with no command bound (an unclaimed connection is not aborted).
+#[test]
+fn abor_does_not_abort_a_connection_no_command_claimed() {
+    let mut c = passive();
+    let mut data = c.client_connects(50000);
+    c.client("ABOR");
+    c.server("225 no transfer to abort");
+    c.client("RETR late.txt");
+    c.server("150 ok");
+    c.send(&mut data, Side::Server, b"late");
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Arms: AwaitingDataConnection + Final 425 (ends it: failed).
+#[test]
+fn a_425_with_no_data_connection_fails_the_transfer() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    c.server("425 Can't open data connection");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert_eq!(t.reason, "refused by the server (425)");
+}
+
+// Arms: AwaitingDataConnection + Final 550.
+#[test]
+fn a_550_with_no_data_connection_fails_the_transfer() {
+    let mut c = passive();
+    c.client("RETR missing.txt");
+    c.server("550 No such file");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert_eq!(t.reply_code, Some(550));
+    assert_eq!(t.bytes, 0);
+}
+
+// Arms: Open + ConnectionEnded with a RST (before the sender's FIN), then Closed + Final.
+#[test]
+fn a_reset_mid_transfer_truncates_it() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 ok");
+    c.send(&mut data, Side::Server, b"partial");
+    c.reset(&mut data, Side::Client);
+    assert!(c.ended().is_empty(), "the final reply is still to come");
+    c.server("451 Transfer aborted: connection reset");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert!(t.reason.contains("data connection reset"), "{}", t.reason);
+    assert!(
+        t.reason.contains("server reported an error (451)"),
+        "{}",
+        t.reason
+    );
+}
+
+// Arms: Gap (bytes the capture missed count as missing).
+#[test]
+fn bytes_the_capture_missed_truncate_the_transfer() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 ok");
+    c.send(&mut data, Side::Server, b"head");
+    c.lose(&mut data, Side::Server, 6);
+    c.send(&mut data, Side::Server, b"tail");
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!((t.bytes, t.gap_bytes, t.missing_bytes), (8, 6, 6));
+    assert_eq!(c.gaps(t.transfer), [6]);
+    assert_eq!(c.file(t.transfer), b"headtail");
+}
+
+// Arms: Bytes the other way (WrongDirection).
+#[test]
+fn bytes_in_both_directions_are_reported_and_not_the_files() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"file");
+    c.send(&mut data, Side::Client, b"noise");
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.bytes, 4);
+    assert_eq!(c.file(t.transfer), b"file");
+    assert!(c.anomalies().contains(&AnomalyKind::DataBothDirections));
+}
+
+// Arms: Open + ConnectionEnded by the idle timeout (no FIN). The control connection, idle
+// longer, was closed first: with its session gone, the transfer ends there.
+#[test]
+fn an_idle_data_connection_ends_not_closed_in_the_capture() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"some");
+    c.idle(2 * 3600);
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert!(
+        t.reason
+            .contains("data connection not closed in the capture"),
+        "{}",
+        t.reason
+    );
+    assert!(c.anomalies().contains(&AnomalyKind::FlowIdleTimeout));
+}
+
+// Arms: Open + ConnectionEnded at the capture's end; CaptureEnd ends what is left.
+#[test]
+fn a_transfer_open_at_the_capture_end_is_truncated() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.txt (10 bytes)");
+    c.send(&mut data, Side::Server, b"12345");
+    assert!(c.ended().is_empty());
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!(t.missing_bytes, 5);
+    assert!(
+        t.reason
+            .contains("data connection not closed in the capture"),
+        "{}",
+        t.reason
+    );
+}
+
+// Arms: Command with the REST offset; Preliminary with "(N bytes)".
+#[test]
+fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {
+    let mut c = passive();
+    c.client("REST 4");
+    c.server("350 Restarting at 4");
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin (10 bytes)");
+    c.send(&mut data, Side::Server, b"456789");
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!((t.offset, t.expected_bytes), (4, Some(6)));
+}
+
+// Arms: Preliminary with "(N bytes)" and fewer bytes crossing.
+#[test]
+fn fewer_bytes_than_the_150_announced_truncate_the_transfer() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin (100 bytes)");
+    c.send(&mut data, Side::Server, &[1; 60]);
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!(t.missing_bytes, 40);
+    assert_eq!(t.reason, "40 bytes short of the 100 announced");
+}
+
+// Arms: Command for a listing (the session's directory, not an option, is the path).
+#[test]
+fn a_listing_is_marked_and_takes_the_working_directory() {
+    let mut c = passive();
+    c.client("CWD /pub");
+    c.server("250 Directory successfully changed.");
+    c.client("LIST -la");
+    let mut data = c.client_connects(50000);
+    c.server("150 Here comes the directory listing.");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 0 0 4 Jan 01 00:00 a.txt\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.server("226 Directory send OK.");
+
+    let t = c.the_transfer();
+    assert!(t.listing);
+    assert_eq!(t.path, None);
+    assert_eq!(t.full_path.as_deref(), Some(&b"/pub"[..]));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Arms: Preliminary and Final name STOU's file.
+#[test]
+fn stou_takes_the_name_the_server_chose() {
+    let mut c = passive();
+    c.client("CWD /in");
+    c.server("250 ok");
+    c.client("STOU");
+    let mut data = c.client_connects(50000);
+    c.server("150 FILE: upload.1");
+    c.send(&mut data, Side::Client, b"x");
+    c.fin(&mut data, Side::Client);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.path.as_deref(), Some(&b"upload.1"[..]));
+    assert_eq!(t.full_path.as_deref(), Some(&b"/in/upload.1"[..]));
+}
+
+// Arms: AwaitingDataConnection + Final 226 (waits); AnotherCommand ends it.
+#[test]
+fn a_command_answered_without_a_connection_ends_when_the_next_command_comes() {
+    let mut c = passive();
+    c.client("RETR first.txt");
+    c.server("226 Transfer complete");
+    assert!(c.ended().is_empty(), "its connection may still show");
+    c.client("RETR second.txt");
+
+    let t = c.the_transfer();
+    assert_eq!(t.path.as_deref(), Some(&b"first.txt"[..]));
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!(t.reason, "no data connection in the capture");
+}
+
+// Arms: AnotherCommand while the earlier command has no final reply (it keeps waiting).
+#[test]
+fn a_pipelined_command_leaves_the_earlier_one_waiting() {
+    let mut c = passive();
+    c.client("RETR first.txt");
+    c.client("RETR second.txt");
+    assert!(c.ended().is_empty());
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"1");
+    c.fin(&mut data, Side::Server);
+    c.server("226 first done");
+
+    let t = c.the_transfer();
+    assert_eq!(t.path.as_deref(), Some(&b"first.txt"[..]));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Arms: Closed + AnotherConnection (an unclaimed, closed connection ends when the next opens).
+#[test]
+fn a_closed_connection_no_command_claimed_ends_when_the_next_opens() {
+    let mut c = passive();
+    let mut first = c.client_connects(50000);
+    c.send(&mut first, Side::Server, b"?");
+    c.fin(&mut first, Side::Server);
+    c.fin(&mut first, Side::Client);
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,21,195,81)");
+    assert!(c.ended().is_empty());
+    let _second = c.client_connects(50001);
+
+    let t = c.the_transfer();
+    assert_eq!(t.command, None);
+    assert!(c.anomalies().contains(&AnomalyKind::DataWithoutCommand));
+}
+
+// Arms: AnotherConnection while the earlier unclaimed connection is still open.
+#[test]
+fn an_open_unclaimed_connection_survives_the_next_one() {
+    let mut c = passive();
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,21,195,81)");
+    let mut first = c.client_connects(50000);
+    let _second = c.client_connects(50001);
+    assert!(c.ended().is_empty());
+    c.client("RETR a.txt");
+    c.send(&mut first, Side::Server, b"first");
+    c.fin(&mut first, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(c.file(t.transfer), b"first");
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Arms: ControlClosed with a command still waiting for its connection.
+#[test]
+fn the_control_connection_closing_ends_a_command_still_waiting() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    c.server("150 ok");
+    c.close_control();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!(t.reason, "no data connection in the capture");
+}
+
+// Arms: Closed + ConnectionEnded once the control connection is gone ends it.
+#[test]
+fn a_claimed_transfer_ends_when_its_data_closes_after_its_session() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.close_control();
+    assert!(
+        c.ended().is_empty(),
+        "closed by its sender, waiting for the final reply"
+    );
+    c.fin(&mut data, Side::Client);
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.reply_code, None);
+}
+
+// Arms: ConnectionOpened with no announcement (an orphan from port 20).
+#[test]
+fn a_connection_from_port_20_nothing_announced_is_an_orphan() {
+    let mut c = Conversation::new();
+    let mut data = c.server_connects(40000);
+    c.send(&mut data, Side::Server, b"orphan");
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+
+    let t = c.the_transfer();
+    assert_eq!(t.session, None);
+    assert_eq!(t.direction, Direction::Download);
+    assert!(c.anomalies().contains(&AnomalyKind::OrphanData));
+}
+
+// Arms: SenderClosed from the receiver (says nothing of the file); then the sender's FIN
+// closes the connection (Open + ConnectionEnded with its FIN), and Closed + Final ends it.
+#[test]
+fn the_receivers_fin_first_does_not_end_the_file() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"first part");
+    c.fin(&mut data, Side::Client);
+    c.send(&mut data, Side::Server, b", second part");
+    assert!(c.ended().is_empty());
+    c.fin(&mut data, Side::Server);
+    c.server("226 ok");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(c.file(t.transfer), b"first part, second part");
+}
+
+// A claimed transfer whose data connection closed before its session ended, with no final
+// reply, is not told that the session ended (only the session's waiting transfers are): it
+// lingers until the capture ends, and its record ends then. Reported to the lead, not fixed.
+#[test]
+#[ignore = "known bug: a closed transfer outlives its session until the capture ends"]
+fn a_closed_transfer_ends_with_its_session() {
+    let mut c = passive();
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.close_control();
+
+    assert_eq!(
+        c.ended().len(),
+        1,
+        "the transfer should end with its session"
+    );
+}
