@@ -729,11 +729,18 @@ impl Analyzer {
         for (port, id) in session.expectations.drain(..) {
             self.expectations.remove(port, id);
         }
-        let waiting: Vec<_> = session
+        // Those waiting on the session first, as ever, then the rest of its transfers.
+        let mut waiting: Vec<_> = session
             .awaiting_conn
             .drain(..)
             .chain(session.unclaimed.drain(..))
             .collect();
+        let rest: Vec<_> = session
+            .in_flight
+            .drain(..)
+            .filter(|tid| !waiting.contains(tid))
+            .collect();
+        waiting.extend(rest);
         let end = ts.max(session.last_ts);
         self.emit(Event::SessionEnded(session.summary(end, reason)));
         for tid in waiting {

@@ -42,6 +42,7 @@ impl Analyzer {
         self.transfers.insert(tid, Transfer::new(tid, session, ts));
         if let Some(s) = session.and_then(|sid| self.sessions.get_mut(&sid)) {
             s.transfers += 1;
+            s.in_flight.push(tid);
         }
         self.emit(Event::TransferStarted(TransferStart {
             transfer: tid,
@@ -394,6 +395,7 @@ impl Analyzer {
         if let Some(s) = t.session.and_then(|sid| self.sessions.get_mut(&sid)) {
             s.unclaimed.retain(|x| *x != tid);
             s.awaiting_conn.retain(|x| *x != tid);
+            s.in_flight.retain(|x| *x != tid);
         }
         if let Some(conn) = t.conn.and_then(|key| self.flows.get_mut(&key))
             && matches!(conn.role, Role::Data(x) if x == tid)

@@ -63,6 +63,10 @@ pub struct Session {
     pub unclaimed: VecDeque<TransferId>,
     /// Transfers created by a command, waiting for their data connection.
     pub awaiting_conn: VecDeque<TransferId>,
+    /// Every transfer of this session not ended yet, oldest first, so that the session's end
+    /// reaches them all (a transfer whose data connection closed before its final reply
+    /// would otherwise outlive its session).
+    pub in_flight: Vec<TransferId>,
     pub commands: u64,
     pub transfers: u64,
 }
@@ -117,6 +121,7 @@ impl Session {
             mismatch_reported: false,
             unclaimed: VecDeque::new(),
             awaiting_conn: VecDeque::new(),
+            in_flight: Vec::new(),
             commands: 0,
             transfers: 0,
         }
