@@ -18,6 +18,15 @@
 //! Call order: [`Analyzer::handle_frame`] per frame, [`Analyzer::handle_timeout`] when time
 //! passes without frames, [`Analyzer::finish`] at the end, and [`Analyzer::poll_event`] after
 //! each call until it returns `None`.
+//!
+//! Shape: the [`Analyzer`] routes segments to connections and lines to sessions. A transfer
+//! owns its state machine ([`ftp::transfer::Transfer::on`], one transition `match` over
+//! [`ftp::transfer::TransferState`], named after RFC 959 §3.2-3.3) and its verdict is
+//! [`ftp::verdict`]; names that cross to the binary are enums with `as_str` and `ALL`
+//! (`DetectedBy`, `EndReason`, `AnnouncedBy`, `Direction`, `LinkRule`, `TransferStatus`...);
+//! directions are [`flow::Dir`] with per-direction state in [`flow::PerDir`]. The FTP core is
+//! tested without pcaps by the conversation harness in `crates/core/tests/` (command and reply
+//! lines, data connections, FINs and resets, read like the protocol).
 // Input never makes the core panic: slices are read with `get`, never indexed.
 #![deny(clippy::indexing_slicing)]
 pub mod analyzer;
