@@ -5,6 +5,7 @@
 //! cargo bench --bench compare -- --size 4G --tools json,extract
 //! cargo bench --bench compare -- --sizes 100M,1G,4G --tools json,extract   # memory series
 //! cargo bench --bench compare -- --size 1G --sessions 100000 --tools json,extract
+//! cargo bench --bench compare -- --size 1G --max-file 4M             # many files (~3 400)
 //! cargo bench --bench compare -- --capture some.pcap   # a capture of your own (no manifest: no exactness column)
 //! ```
 //!
@@ -37,6 +38,8 @@ usage: cargo bench --bench compare -- [options]
   --sizes A,B,...      several captures, one after the other (a memory series)
   --sessions N         sessions in the generated capture (default: as many as the size needs)
   --concurrent N       sessions in flight at once in the generated capture (default 32)
+  --max-file SIZE      largest file in the generated capture (default: the generator's);
+                       small values make many-files captures (4M: ~3 400 files per GiB)
   --seed N             generator seed (default 1)
   --capture FILE       benchmark this capture instead (FILE.manifest.jsonl, when present, gives
                        the expected sha256 of every file)
@@ -53,6 +56,7 @@ struct Options {
     sizes: Vec<String>,
     sessions: Option<String>,
     concurrent: Option<String>,
+    max_file: Option<String>,
     seed: String,
     capture: Option<PathBuf>,
     data_dir: PathBuf,
@@ -78,6 +82,7 @@ fn parse_args() -> Result<Options, String> {
         sizes: vec!["1G".into()],
         sessions: None,
         concurrent: None,
+        max_file: None,
         seed: "1".into(),
         capture: None,
         data_dir: default_dir,
@@ -98,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
             "--sizes" => o.sizes = value()?.split(',').map(String::from).collect(),
             "--sessions" => o.sessions = Some(value()?),
             "--concurrent" => o.concurrent = Some(value()?),
+            "--max-file" => o.max_file = Some(value()?),
             "--seed" => o.seed = value()?,
             "--capture" => o.capture = Some(PathBuf::from(value()?)),
             "--data-dir" => o.data_dir = PathBuf::from(value()?),
@@ -536,6 +542,9 @@ fn capture_for(o: &Options, size: &str) -> io::Result<PathBuf> {
     if let Some(c) = &o.concurrent {
         let _ = write!(name, "-c{c}");
     }
+    if let Some(m) = &o.max_file {
+        let _ = write!(name, "-m{m}");
+    }
     let path = o.data_dir.join(format!("{name}.pcap"));
     let manifest = manifest_path(&path);
     if path.exists() && manifest.exists() {
@@ -549,6 +558,9 @@ fn capture_for(o: &Options, size: &str) -> io::Result<PathBuf> {
     }
     if let Some(c) = &o.concurrent {
         cmd.args(["--concurrent", c]);
+    }
+    if let Some(m) = &o.max_file {
+        cmd.args(["--max-file", m]);
     }
     eprintln!("generating {} ...", path.display());
     let u = run_measured(&mut cmd)?;
