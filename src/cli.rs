@@ -88,9 +88,11 @@ pub struct Cli {
     #[arg(short = 'x', long = "extract", value_name = "DIR")]
     pub extract: Option<PathBuf>,
 
-    /// Print the text report: on a terminal instead of the UI, or alongside --json / -x.
-    #[arg(long)]
-    pub report: bool,
+    /// Print the text report: on a terminal instead of the UI, or alongside -x. With --json
+    /// it goes to standard error, so that standard output stays JSON Lines only. With FILE
+    /// it is written to FILE, a new file (an existing one is an error, never overwritten).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub report: Option<Option<PathBuf>>,
 
     /// Show passwords instead of masking them (anonymous users' e-mail addresses are always shown).
     #[arg(long)]
@@ -112,10 +114,33 @@ pub struct Cli {
     pub idle_timeout: u64,
 }
 
+/// Where `--report` writes the text report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportDestination {
+    Stdout,
+    /// `--json --report`: standard output carries JSON Lines only.
+    Stderr,
+    /// `--report FILE`: a new file, created beneath its folder's handle.
+    File(PathBuf),
+}
+
 impl Cli {
     /// The terminal UI: on a terminal, when no other output was asked for.
     pub fn wants_ui(&self, stdout_is_terminal: bool) -> bool {
-        stdout_is_terminal && !self.json && self.extract.is_none() && !self.report
+        stdout_is_terminal && !self.json && self.extract.is_none() && self.report.is_none()
+    }
+
+    /// Where the text report goes, if anywhere: standard output unless that carries JSON
+    /// Lines (then standard error), or the file `--report FILE` names. Without `--report`,
+    /// a run with no `--json` still prints it (`-x` alone, or no terminal).
+    pub fn report_destination(&self) -> Option<ReportDestination> {
+        match &self.report {
+            Some(Some(file)) => Some(ReportDestination::File(file.clone())),
+            Some(None) if self.json => Some(ReportDestination::Stderr),
+            Some(None) => Some(ReportDestination::Stdout),
+            None if self.json => None,
+            None => Some(ReportDestination::Stdout),
+        }
     }
 
     /// The analyzer's limits: the defaults, with the timeouts given on the command line.

@@ -492,3 +492,89 @@ fn index_jsonl_cannot_act_on_a_terminal() {
     assert_eq!(record["path"], name);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every line of `stdout` parsed as JSON, to the end: the output is JSON Lines and nothing
+/// else.
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    let text = std::str::from_utf8(stdout).expect("JSON Lines are UTF-8");
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {line}", n + 1))
+        })
+        .collect()
+}
+
+/// `--json --report`: standard output stays JSON Lines to its last line (`jq` reads it all);
+/// the report goes to standard error, or to the new file `--report FILE` names.
+#[test]
+fn with_json_the_report_goes_to_standard_error_or_its_own_file() {
+    let capture = hostile_and_resumed_capture();
+    let out = ftpscope(&["-r", "-", "--json", "--report"], Some(&capture));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = json_lines(&out.stdout);
+    assert_eq!(records.last().unwrap()["type"], "summary");
+    assert_eq!(
+        records.iter().filter(|r| r["type"] == "transfer").count(),
+        3
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("ftpscope report: -"), "{stderr}");
+    assert!(stderr.contains("RETR /pub/big.bin"), "{stderr}");
+
+    // `--report` alone still prints the report on standard output.
+    let alone = ftpscope(&["-r", "-", "--report"], Some(&capture));
+    assert!(alone.status.success());
+    assert!(
+        String::from_utf8(alone.stdout)
+            .unwrap()
+            .starts_with("ftpscope report: -")
+    );
+
+    let dir = temp("report-file");
+    let report = dir.join("new/report.txt");
+    let to_file = ftpscope(
+        &["-r", "-", "--json", "--report", report.to_str().unwrap()],
+        Some(&capture),
+    );
+    assert!(
+        to_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
+    assert_eq!(json_lines(&to_file.stdout), records);
+    assert!(to_file.stderr.is_empty());
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.starts_with("ftpscope report: -"), "{written}");
+    assert!(written.contains("RETR /pub/big.bin"), "{written}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&report).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the report may show secrets");
+
+    // An existing file, or a link, is never written: an error before any packet is read.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.join("link.txt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for target in [&report, &victim, &link] {
+        let refused = ftpscope(
+            &["-r", "-", "--json", "--report", target.to_str().unwrap()],
+            Some(&capture),
+        );
+        assert_eq!(refused.status.code(), Some(1), "{}", target.display());
+        assert!(refused.stdout.is_empty(), "no record before the error");
+        let err = String::from_utf8(refused.stderr).unwrap();
+        assert!(
+            err.contains("--report") && err.contains("already exists"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
