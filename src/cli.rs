@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
 use ftpscope_core::Limits;
 use ftpscope_core::limits::SECOND;
 use std::path::PathBuf;
@@ -17,20 +18,29 @@ pub enum AsciiEol {
 /// crossed a data connection, byte for byte, with a verdict on its completeness.
 #[derive(Debug, Parser)]
 #[command(name = "ftpscope", version, after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])))]
+// Files and live capture exclude each other; that one of them is given at all is checked
+// by `Cli::check`, which can say more than clap would (see `--report FILE`).
+#[command(group(ArgGroup::new("source").multiple(true).args(["read", "files", "interface", "list_interfaces"])))]
 pub struct Cli {
-    /// Capture to read (pcap or pcapng); `-` reads standard input. Repeat to merge several
-    /// captures in timestamp order (rotated files).
+    /// Capture to read: pcap or pcapng, as it is or compressed with gzip or zstd (told by its
+    /// first bytes); `-` reads standard input. Repeat to merge several captures in timestamp
+    /// order (rotated files).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Vec<String>,
 
+    /// Captures to read, as with -r (`ftpscope capture.pcap`). Moved into `read` by
+    /// `Cli::parse_checked`.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+
     /// Capture live on IFACE (`any`: every interface) until Ctrl-C. Needs root or CAP_NET_RAW,
     /// and a build with `--features live`.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE",
+          conflicts_with_all = ["read", "files", "list_interfaces"])]
     pub interface: Option<String>,
 
     /// List the interfaces live capture can use, then exit.
-    #[arg(short = 'D', long = "list-interfaces")]
+    #[arg(short = 'D', long = "list-interfaces", conflicts_with_all = ["read", "files"])]
     pub list_interfaces: bool,
 
     /// Live capture: BPF filter [default: tcp] (data connections use ports no one knows in
@@ -125,6 +135,59 @@ pub enum ReportDestination {
 }
 
 impl Cli {
+    /// The command line of this process, checked: on a mistake, clap's message and exit
+    /// status 2.
+    pub fn parse_checked() -> Cli {
+        Cli::try_parse_checked_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// `args` (the program's name first) parsed and checked; positional captures are moved
+    /// into `read`, where they mean what `-r FILE` means.
+    pub fn try_parse_checked_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cli = Cli::try_parse_from(args)?;
+        cli.read.append(&mut cli.files);
+        cli.check()?;
+        Ok(cli)
+    }
+
+    /// What clap's declarations cannot say.
+    fn check(&self) -> Result<(), clap::Error> {
+        let error = |kind, message: String| Err(Cli::command().error(kind, message));
+        if self.read.is_empty() && self.interface.is_none() && !self.list_interfaces {
+            // `--report FILE` takes the next word: `ftpscope --report capture.pcap` makes the
+            // capture the report's name.
+            if let Some(Some(file)) = &self.report
+                && file.exists()
+            {
+                return error(
+                    ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "no capture to read: --report took {} as the report's file name; put \
+                         the capture first (`ftpscope {0} --report`) or give it with -r",
+                        crate::text::escape(file.as_os_str().as_encoded_bytes())
+                    ),
+                );
+            }
+            return error(
+                ErrorKind::MissingRequiredArgument,
+                "no capture to read: give a FILE (or -r FILE; `-` is standard input), \
+                 -i IFACE for live capture, or -D"
+                    .to_owned(),
+            );
+        }
+        if self.read.iter().filter(|name| *name == "-").count() > 1 {
+            return error(
+                ErrorKind::ArgumentConflict,
+                "standard input (`-`) can be read only once".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     /// The terminal UI: on a terminal, when no other output was asked for.
     pub fn wants_ui(&self, stdout_is_terminal: bool) -> bool {
         stdout_is_terminal && !self.json && self.extract.is_none() && self.report.is_none()

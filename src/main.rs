@@ -1,8 +1,7 @@
 //! ftpscope: the binary. Every side effect lives here: files, standard streams, the terminal.
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use ftpscope::capture::{CaptureReader, MergedCapture};
+use ftpscope::capture::{CaptureReader, MergedCapture, decompressing};
 use ftpscope::cli::{Cli, Exit};
 use ftpscope::pipeline::Pipeline;
 use ftpscope::text;
@@ -18,17 +17,25 @@ mod outputs;
 /// A capture opened for reading, and its size when known (for the progress bar).
 type OpenedInput = (CaptureReader<Box<dyn Read + Send>>, Option<u64>);
 
+/// Opens a capture file (`-` is standard input), decompressing it when its first bytes say
+/// it is gzip or zstd.
 fn open_input(name: &str) -> Result<OpenedInput> {
+    let shown = || text::escape(name.as_bytes());
     let (reader, size): (Box<dyn Read + Send>, Option<u64>) = if name == "-" {
         (Box::new(io::stdin()), None)
     } else {
-        let file = File::open(name)
-            .with_context(|| format!("cannot open {}", text::escape(name.as_bytes())))?;
+        let file = File::open(name).with_context(|| format!("cannot open {}", shown()))?;
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(file), size)
     };
-    let capture = CaptureReader::open(reader)
-        .with_context(|| format!("cannot read {}", text::escape(name.as_bytes())))?;
+    let (reader, compression) =
+        decompressing(reader).with_context(|| format!("cannot read {}", shown()))?;
+    // The progress counts decompressed bytes: the file's size would not measure them.
+    let size = size.filter(|_| compression.is_none());
+    let capture = CaptureReader::open(reader).with_context(|| match compression {
+        Some(c) => format!("cannot read {} ({c} decompressed)", shown()),
+        None => format!("cannot read {}", shown()),
+    })?;
     Ok((capture, size))
 }
 
@@ -140,7 +147,7 @@ fn printable(message: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -578,3 +578,165 @@ fn with_json_the_report_goes_to_standard_error_or_its_own_file() {
     assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `records` with the input names taken out (the summary's `inputs`, each damage's `input`),
+/// to compare runs on differently named copies of one capture.
+fn without_input_names(mut records: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    for record in &mut records {
+        if record["type"] == "summary" {
+            record["inputs"] = serde_json::Value::Null;
+            for damage in record["damage"].as_array_mut().unwrap() {
+                damage["input"] = serde_json::Value::Null;
+            }
+        }
+    }
+    records
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// gzip and zstd captures are read as they are, told by their first bytes (the files here have
+/// no extension), from a file or standard input; several gzip members or zstd frames (`cat
+/// a.gz b.gz`) are read whole. The JSON Lines are those of the plain capture.
+#[test]
+fn compressed_captures_read_as_they_are() {
+    let fixture = common::fixtures_dir().join("proftpd-abor.pcap");
+    let plain = std::fs::read(&fixture).unwrap();
+    let expected = ftpscope(&["-r", fixture.to_str().unwrap(), "--json"], None);
+    assert!(expected.status.success());
+    let expected = without_input_names(json_lines(&expected.stdout));
+    assert!(expected.iter().any(|r| r["type"] == "transfer"));
+
+    let (front, back) = plain.split_at(plain.len() / 3);
+    let dir = temp("compressed");
+    for (kind, compressed) in [
+        ("gzip", gzip(&plain)),
+        ("zstd", zstd(&plain)),
+        ("gzip members", [gzip(front), gzip(back)].concat()),
+        ("zstd frames", [zstd(front), zstd(back)].concat()),
+    ] {
+        let file = dir.join(kind.replace(' ', "-"));
+        std::fs::write(&file, &compressed).unwrap();
+        for (args, stdin) in [
+            (vec!["-r", file.to_str().unwrap(), "--json"], None),
+            (vec!["-r", "-", "--json"], Some(&compressed[..])),
+        ] {
+            let out = ftpscope(&args, stdin);
+            assert!(
+                out.status.success(),
+                "{kind} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                without_input_names(json_lines(&out.stdout)),
+                expected,
+                "{kind} {args:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Where each record of a little-endian, microsecond pcap starts.
+fn pcap_record_starts(pcap: &[u8]) -> Vec<u64> {
+    let mut starts = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        starts.push(at as u64);
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    starts
+}
+
+/// A compressed capture cut short: the frames before the cut are analysed, then the damage is
+/// said at its offset in the decompressed capture, naming the compression (exit status 3).
+#[test]
+fn a_truncated_compressed_capture_is_damage_after_the_frames_before_it() {
+    let plain = hostile_and_resumed_capture();
+    let whole = ftpscope(&["-r", "-", "--json"], Some(&plain));
+    let whole_frames = json_lines(&whole.stdout).last().unwrap()["frames"]
+        .as_u64()
+        .unwrap();
+    let compressed = gzip(&plain);
+    let cut = &compressed[..compressed.len() * 2 / 3];
+    let out = ftpscope(&["-r", "-", "--json"], Some(cut));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = json_lines(&out.stdout);
+    let summary = records.last().unwrap();
+    let frames = summary["frames"].as_u64().unwrap();
+    assert!(
+        frames > 0 && frames < whole_frames,
+        "{frames} of {whole_frames} frames"
+    );
+    assert!(records.iter().any(|r| r["type"] == "session"));
+    let damage = &summary["damage"][0];
+    let offset = damage["offset"].as_u64().unwrap();
+    // The offset counts decompressed bytes: it is where the record after the last frame read
+    // starts in the plain capture.
+    assert_eq!(
+        pcap_record_starts(&plain).get(frames as usize),
+        Some(&offset),
+        "damage at {offset} after {frames} frames"
+    );
+    assert!(
+        damage["what"]
+            .as_str()
+            .unwrap()
+            .contains("the gzip stream is damaged"),
+        "{damage}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("- is damaged at byte {offset}: ")) && err.contains("gzip"),
+        "{err}"
+    );
+}
+
+/// A capture named without -r is read as with -r; standard input cannot be read twice; with
+/// no capture at all the message says what to give (exit status 2).
+#[test]
+fn a_positional_file_means_read_it() {
+    let fixture = common::fixtures_dir().join("proftpd-abor.pcap");
+    let fixture = fixture.to_str().unwrap();
+    let with_r = ftpscope(&["-r", fixture, "--json"], None);
+    let positional = ftpscope(&[fixture, "--json"], None);
+    assert!(positional.status.success());
+    assert_eq!(json_lines(&positional.stdout), json_lines(&with_r.stdout));
+
+    let twice = ftpscope(&["-r", "-", "-r", "-", "--json"], Some(b""));
+    assert_eq!(twice.status.code(), Some(2));
+    let err = String::from_utf8(twice.stderr).unwrap();
+    assert!(
+        err.contains("standard input (`-`) can be read only once"),
+        "{err}"
+    );
+    assert!(twice.stdout.is_empty());
+
+    let none = ftpscope(&["--json"], None);
+    assert_eq!(none.status.code(), Some(2));
+    let err = String::from_utf8(none.stderr).unwrap();
+    assert!(err.contains("no capture to read"), "{err}");
+
+    // `--report FILE` takes the next word: a capture there is named as the likely mistake.
+    let swallowed = ftpscope(&["--report", fixture], None);
+    assert_eq!(swallowed.status.code(), Some(2));
+    let err = String::from_utf8(swallowed.stderr).unwrap();
+    assert!(
+        err.contains("--report took") && err.contains("put the capture first"),
+        "{err}"
+    );
+}
