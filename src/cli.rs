@@ -1,7 +1,7 @@
 //! Command-line arguments.
 
 use clap::error::ErrorKind;
-use clap::{ArgGroup, CommandFactory, Parser, ValueEnum};
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, ValueHint};
 use ftpscope_core::Limits;
 use ftpscope_core::limits::SECOND;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ pub enum AsciiEol {
 /// Turns packet captures into FTP stories: sessions, commands, replies, and every file that
 /// crossed a data connection, byte for byte, with a verdict on its completeness.
 #[derive(Debug, Parser)]
-#[command(name = "ftpscope", version, after_help = AFTER_HELP)]
+#[command(name = "ftpscope", version = VERSION, after_help = AFTER_HELP)]
 // Files and live capture exclude each other; that one of them is given at all is checked
 // by `Cli::check`, which can say more than clap would (see `--report FILE`).
 #[command(group(ArgGroup::new("source").multiple(true).args(["read", "files", "interface", "list_interfaces"])))]
@@ -25,12 +25,12 @@ pub struct Cli {
     /// Capture to read: pcap or pcapng, as it is or compressed with gzip or zstd (told by its
     /// first bytes); `-` reads standard input. Repeat to merge several captures in timestamp
     /// order (rotated files).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    #[arg(short = 'r', long = "read", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub read: Vec<String>,
 
-    /// Captures to read, as with -r (`ftpscope capture.pcap`). Moved into `read` by
-    /// `Cli::parse_checked`.
-    #[arg(value_name = "FILE")]
+    /// Captures to read, as with -r (`ftpscope capture.pcap`).
+    // Moved into `read` by `Cli::try_parse_checked_from`: nothing else looks at it.
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub files: Vec<String>,
 
     /// Capture live on IFACE (`any`: every interface) until Ctrl-C. Needs root or CAP_NET_RAW,
@@ -75,6 +75,7 @@ pub struct Cli {
         short = 'w',
         long = "write",
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         requires = "interface"
     )]
     pub write: Option<PathBuf>,
@@ -95,13 +96,13 @@ pub struct Cli {
 
     /// Extract every transfer and listing into DIR (a folder per session, named by remote
     /// path; DIR/index.jsonl lists them).
-    #[arg(short = 'x', long = "extract", value_name = "DIR")]
+    #[arg(short = 'x', long = "extract", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub extract: Option<PathBuf>,
 
     /// Print the text report: on a terminal instead of the UI, or alongside -x. With --json
     /// it goes to standard error, so that standard output stays JSON Lines only. With FILE
     /// it is written to FILE, a new file (an existing one is an error, never overwritten).
-    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, value_hint = ValueHint::FilePath)]
     pub report: Option<Option<PathBuf>>,
 
     /// Show passwords instead of masking them (anonymous users' e-mail addresses are always shown).
@@ -111,6 +112,11 @@ pub struct Cli {
     /// How extracted TYPE A (ASCII) files are written.
     #[arg(long, value_enum, default_value_t = AsciiEol::Wire, value_name = "EOL")]
     pub ascii_eol: AsciiEol,
+
+    /// Write the man page (man) or a completion script (bash, zsh, fish) to standard output,
+    /// then exit: `ftpscope --generate man > ftpscope.1`.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generate>,
 
     /// Never show the progress bar on standard error.
     #[arg(long)]
@@ -122,6 +128,46 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 1800,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub idle_timeout: u64,
+}
+
+/// `--version`: the version, and whether this build can capture live (the `live` feature
+/// links libpcap; without it, -i and -D only say how to get it).
+#[cfg(feature = "live")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (live capture: built in)");
+#[cfg(not(feature = "live"))]
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (live capture: not built; cargo build --features live)"
+);
+
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The man page (roff), for `man -l` or a `man1` folder.
+    Man,
+    /// Completions for bash.
+    Bash,
+    /// Completions for zsh.
+    Zsh,
+    /// Completions for fish.
+    Fish,
+}
+
+impl Generate {
+    /// Writes the man page or the completion script, made from the parser's own definition so
+    /// that they never disagree with it.
+    pub fn write(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut command = Cli::command();
+        let name = command.get_name().to_owned();
+        let shell = match self {
+            Generate::Man => return clap_mangen::Man::new(command).render(out),
+            Generate::Bash => clap_complete::Shell::Bash,
+            Generate::Zsh => clap_complete::Shell::Zsh,
+            Generate::Fish => clap_complete::Shell::Fish,
+        };
+        clap_complete::generate(shell, &mut command, name, out);
+        Ok(())
+    }
 }
 
 /// Where `--report` writes the text report.
@@ -157,7 +203,8 @@ impl Cli {
     /// What clap's declarations cannot say.
     fn check(&self) -> Result<(), clap::Error> {
         let error = |kind, message: String| Err(Cli::command().error(kind, message));
-        if self.read.is_empty() && self.interface.is_none() && !self.list_interfaces {
+        let has_source = !self.read.is_empty() || self.interface.is_some() || self.list_interfaces;
+        if !has_source && self.generate.is_none() {
             // `--report FILE` takes the next word: `ftpscope --report capture.pcap` makes the
             // capture the report's name.
             if let Some(Some(file)) = &self.report

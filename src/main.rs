@@ -8,7 +8,7 @@ use ftpscope::text;
 use ftpscope_core::Analyzer;
 use outputs::{Delivery, ExtractionUnusable, Outputs};
 use std::fs::File;
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 mod live;
@@ -65,6 +65,13 @@ fn progress_bar(total: Option<u64>) -> impl FnMut(u64) {
 }
 
 fn run(cli: Cli) -> Result<Exit> {
+    if let Some(what) = cli.generate {
+        let mut out = io::stdout().lock();
+        what.write(&mut out)
+            .context("cannot write to standard output")?;
+        out.flush().context("cannot write to standard output")?;
+        return Ok(Exit::Success);
+    }
     if cli.interface.is_some() || cli.list_interfaces {
         return live::run(cli);
     }

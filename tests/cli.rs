@@ -740,3 +740,82 @@ fn a_positional_file_means_read_it() {
         "{err}"
     );
 }
+
+/// `--generate` writes the man page and each shell's completions, made from the parser: they
+/// name the program and its flags. Nothing else may be asked with it.
+#[test]
+fn generate_writes_the_man_page_and_completions() {
+    for (what, must_name) in [
+        (
+            "man",
+            &[
+                ".TH ftpscope 1",
+                "\\-\\-json",
+                "\\-\\-report",
+                "\\-\\-generate",
+            ][..],
+        ),
+        ("bash", &["ftpscope", "--json", "--report", "--extract"][..]),
+        (
+            "zsh",
+            &["#compdef ftpscope", "--json", "--report", "--extract"][..],
+        ),
+        (
+            "fish",
+            &["complete -c ftpscope", "-l json", "-l report", "-l extract"][..],
+        ),
+    ] {
+        let out = ftpscope(&["--generate", what], None);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        for needle in must_name {
+            assert!(text.contains(needle), "{what} lacks {needle:?}:\n{text}");
+        }
+    }
+    let mixed = ftpscope(&["--generate", "bash", "-r", "-"], Some(b""));
+    assert_eq!(mixed.status.code(), Some(2));
+    let unknown = ftpscope(&["--generate", "powershell7"], None);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// `--version` says whether this build can capture live, and how to get it when it cannot.
+#[test]
+fn version_says_whether_live_capture_is_built_in() {
+    let out = ftpscope(&["--version"], None);
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let expected = if cfg!(feature = "live") {
+        "(live capture: built in)"
+    } else {
+        "(live capture: not built; cargo build --features live)"
+    };
+    assert_eq!(
+        version,
+        format!("ftpscope {} {expected}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `--help` wraps to the terminal's width (clap reads `COLUMNS` when standard output is not
+/// a terminal): no line is wider than 60 columns on a 60-column terminal, and the wider
+/// terminal gets longer lines.
+#[test]
+fn help_wraps_to_the_terminal_width() {
+    let widest_line = |columns: &str| -> usize {
+        let out = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+            .arg("--help")
+            .env("COLUMNS", columns)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("--report [<FILE>]"), "{help}");
+        help.lines().map(|l| l.chars().count()).max().unwrap()
+    };
+    assert!(widest_line("60") <= 60);
+    assert!(widest_line("100") > 60);
+}
