@@ -268,19 +268,31 @@ impl Cli {
     }
 }
 
+// One example or exit status per line, its command indented below what it does, so that
+// wrapping to a narrow terminal keeps each readable.
 const AFTER_HELP: &str = "\
 Examples:
-  ftpscope -r samples/demo.pcap                 terminal UI (text report when not a terminal)
-  ftpscope -r samples/demo.pcap --report        text report
-  ftpscope -r capture.pcapng --json > out.jsonl JSON Lines
-  ftpscope -r capture.pcap -x files/            extract every file (and print the report)
-  ftpscope -r part1.pcap -r part2.pcap --json   merge rotated captures
-  ftpscope -D                                   list interfaces (live capture)
-  sudo ftpscope -i eth0 -Z nobody               follow FTP live in the terminal UI (q stops)
-  sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp   JSON Lines and files live, until Ctrl-C
+  The terminal UI (the text report when standard output is not a terminal):
+    ftpscope capture.pcap
+  JSON Lines only on standard output; the report to a new file; every file extracted:
+    ftpscope capture.pcapng.gz --json --report report.txt -x files/
+  Rotated captures merged in time order, gzip or zstd read as they are:
+    ftpscope part1.pcap.zst part2.pcap.zst --json > out.jsonl
+  Standard input; with --json the report goes to standard error:
+    ssh sensor cat ftp.pcap | ftpscope - --json --report 2> report.txt
+  Follow FTP live in the terminal UI (q stops; needs a build with --features live):
+    sudo ftpscope -i eth0 -Z nobody
+  JSON Lines and files live, until Ctrl-C:
+    sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp
+  The man page, shell completions:
+    ftpscope --generate man > ftpscope.1; ftpscope --generate bash > ftpscope.bash
 
-Exit status: 0 success; 1 an input could not be read or an output written; 2 bad arguments;
-3 an input is damaged (it was analysed up to the damage); 4 some files could not be extracted.";
+Exit status:
+  0  success (a closed pipe included)
+  1  an input could not be read or an output written
+  2  bad arguments
+  3  an input is damaged (it was analysed up to the damage)
+  4  some files could not be extracted";
 
 /// The exit statuses ftpscope documents (README, "Exit status"), for every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
