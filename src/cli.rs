@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, ValueHint};
 use ftpscope_core::Limits;
 use ftpscope_core::limits::SECOND;
 use std::path::PathBuf;
@@ -16,21 +17,30 @@ pub enum AsciiEol {
 /// Turns packet captures into FTP stories: sessions, commands, replies, and every file that
 /// crossed a data connection, byte for byte, with a verdict on its completeness.
 #[derive(Debug, Parser)]
-#[command(name = "ftpscope", version, after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])))]
+#[command(name = "ftpscope", version = VERSION, after_help = AFTER_HELP)]
+// Files and live capture exclude each other; that one of them is given at all is checked
+// by `Cli::check`, which can say more than clap would (see `--report FILE`).
+#[command(group(ArgGroup::new("source").multiple(true).args(["read", "files", "interface", "list_interfaces"])))]
 pub struct Cli {
-    /// Capture to read (pcap or pcapng); `-` reads standard input. Repeat to merge several
-    /// captures in timestamp order (rotated files).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    /// Capture to read: pcap or pcapng, as it is or compressed with gzip or zstd (told by its
+    /// first bytes); `-` reads standard input. Repeat to merge several captures in timestamp
+    /// order (rotated files).
+    #[arg(short = 'r', long = "read", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub read: Vec<String>,
+
+    /// Captures to read, as with -r (`ftpscope capture.pcap`).
+    // Moved into `read` by `Cli::try_parse_checked_from`: nothing else looks at it.
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub files: Vec<String>,
 
     /// Capture live on IFACE (`any`: every interface) until Ctrl-C. Needs root or CAP_NET_RAW,
     /// and a build with `--features live`.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE",
+          conflicts_with_all = ["read", "files", "list_interfaces"])]
     pub interface: Option<String>,
 
     /// List the interfaces live capture can use, then exit.
-    #[arg(short = 'D', long = "list-interfaces")]
+    #[arg(short = 'D', long = "list-interfaces", conflicts_with_all = ["read", "files"])]
     pub list_interfaces: bool,
 
     /// Live capture: BPF filter [default: tcp] (data connections use ports no one knows in
@@ -65,6 +75,7 @@ pub struct Cli {
         short = 'w',
         long = "write",
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         requires = "interface"
     )]
     pub write: Option<PathBuf>,
@@ -85,12 +96,14 @@ pub struct Cli {
 
     /// Extract every transfer and listing into DIR (a folder per session, named by remote
     /// path; DIR/index.jsonl lists them).
-    #[arg(short = 'x', long = "extract", value_name = "DIR")]
+    #[arg(short = 'x', long = "extract", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub extract: Option<PathBuf>,
 
-    /// Print the text report: on a terminal instead of the UI, or alongside --json / -x.
-    #[arg(long)]
-    pub report: bool,
+    /// Print the text report: on a terminal instead of the UI, or alongside -x. With --json
+    /// it goes to standard error, so that standard output stays JSON Lines only. With FILE
+    /// it is written to FILE, a new file (an existing one is an error, never overwritten).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, value_hint = ValueHint::FilePath)]
+    pub report: Option<Option<PathBuf>>,
 
     /// Show passwords instead of masking them (anonymous users' e-mail addresses are always shown).
     #[arg(long)]
@@ -99,6 +112,11 @@ pub struct Cli {
     /// How extracted TYPE A (ASCII) files are written.
     #[arg(long, value_enum, default_value_t = AsciiEol::Wire, value_name = "EOL")]
     pub ascii_eol: AsciiEol,
+
+    /// Write the man page (man) or a completion script (bash, zsh, fish) to standard output,
+    /// then exit: `ftpscope --generate man > ftpscope.1`.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generate>,
 
     /// Never show the progress bar on standard error.
     #[arg(long)]
@@ -112,10 +130,127 @@ pub struct Cli {
     pub idle_timeout: u64,
 }
 
+/// `--version`: the version, and whether this build can capture live (the `live` feature
+/// links libpcap; without it, -i and -D only say how to get it).
+#[cfg(feature = "live")]
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (live capture: built in)");
+#[cfg(not(feature = "live"))]
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (live capture: not built; cargo build --features live)"
+);
+
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The man page (roff), for `man -l` or a `man1` folder.
+    Man,
+    /// Completions for bash.
+    Bash,
+    /// Completions for zsh.
+    Zsh,
+    /// Completions for fish.
+    Fish,
+}
+
+impl Generate {
+    /// Writes the man page or the completion script, made from the parser's own definition so
+    /// that they never disagree with it.
+    pub fn write(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut command = Cli::command();
+        let name = command.get_name().to_owned();
+        let shell = match self {
+            Generate::Man => return clap_mangen::Man::new(command).render(out),
+            Generate::Bash => clap_complete::Shell::Bash,
+            Generate::Zsh => clap_complete::Shell::Zsh,
+            Generate::Fish => clap_complete::Shell::Fish,
+        };
+        clap_complete::generate(shell, &mut command, name, out);
+        Ok(())
+    }
+}
+
+/// Where `--report` writes the text report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportDestination {
+    Stdout,
+    /// `--json --report`: standard output carries JSON Lines only.
+    Stderr,
+    /// `--report FILE`: a new file, created beneath its folder's handle.
+    File(PathBuf),
+}
+
 impl Cli {
+    /// The command line of this process, checked: on a mistake, clap's message and exit
+    /// status 2.
+    pub fn parse_checked() -> Cli {
+        Cli::try_parse_checked_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// `args` (the program's name first) parsed and checked; positional captures are moved
+    /// into `read`, where they mean what `-r FILE` means.
+    pub fn try_parse_checked_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cli = Cli::try_parse_from(args)?;
+        cli.read.append(&mut cli.files);
+        cli.check()?;
+        Ok(cli)
+    }
+
+    /// What clap's declarations cannot say.
+    fn check(&self) -> Result<(), clap::Error> {
+        let error = |kind, message: String| Err(Cli::command().error(kind, message));
+        let has_source = !self.read.is_empty() || self.interface.is_some() || self.list_interfaces;
+        if !has_source && self.generate.is_none() {
+            // `--report FILE` takes the next word: `ftpscope --report capture.pcap` makes the
+            // capture the report's name.
+            if let Some(Some(file)) = &self.report
+                && file.exists()
+            {
+                return error(
+                    ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "no capture to read: --report took {} as the report's file name; put \
+                         the capture first (`ftpscope {0} --report`) or give it with -r",
+                        crate::text::escape(file.as_os_str().as_encoded_bytes())
+                    ),
+                );
+            }
+            return error(
+                ErrorKind::MissingRequiredArgument,
+                "no capture to read: give a FILE (or -r FILE; `-` is standard input), \
+                 -i IFACE for live capture, or -D"
+                    .to_owned(),
+            );
+        }
+        if self.read.iter().filter(|name| *name == "-").count() > 1 {
+            return error(
+                ErrorKind::ArgumentConflict,
+                "standard input (`-`) can be read only once".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     /// The terminal UI: on a terminal, when no other output was asked for.
     pub fn wants_ui(&self, stdout_is_terminal: bool) -> bool {
-        stdout_is_terminal && !self.json && self.extract.is_none() && !self.report
+        stdout_is_terminal && !self.json && self.extract.is_none() && self.report.is_none()
+    }
+
+    /// Where the text report goes, if anywhere: standard output unless that carries JSON
+    /// Lines (then standard error), or the file `--report FILE` names. Without `--report`,
+    /// a run with no `--json` still prints it (`-x` alone, or no terminal).
+    pub fn report_destination(&self) -> Option<ReportDestination> {
+        match &self.report {
+            Some(Some(file)) => Some(ReportDestination::File(file.clone())),
+            Some(None) if self.json => Some(ReportDestination::Stderr),
+            Some(None) => Some(ReportDestination::Stdout),
+            None if self.json => None,
+            None => Some(ReportDestination::Stdout),
+        }
     }
 
     /// The analyzer's limits: the defaults, with the timeouts given on the command line.
@@ -133,19 +268,31 @@ impl Cli {
     }
 }
 
+// One example or exit status per line, its command indented below what it does, so that
+// wrapping to a narrow terminal keeps each readable.
 const AFTER_HELP: &str = "\
 Examples:
-  ftpscope -r samples/demo.pcap                 terminal UI (text report when not a terminal)
-  ftpscope -r samples/demo.pcap --report        text report
-  ftpscope -r capture.pcapng --json > out.jsonl JSON Lines
-  ftpscope -r capture.pcap -x files/            extract every file (and print the report)
-  ftpscope -r part1.pcap -r part2.pcap --json   merge rotated captures
-  ftpscope -D                                   list interfaces (live capture)
-  sudo ftpscope -i eth0 -Z nobody               follow FTP live in the terminal UI (q stops)
-  sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp   JSON Lines and files live, until Ctrl-C
+  The terminal UI (the text report when standard output is not a terminal):
+    ftpscope capture.pcap
+  JSON Lines only on standard output; the report to a new file; every file extracted:
+    ftpscope capture.pcapng.gz --json --report report.txt -x files/
+  Rotated captures merged in time order, gzip or zstd read as they are:
+    ftpscope part1.pcap.zst part2.pcap.zst --json > out.jsonl
+  Standard input; with --json the report goes to standard error:
+    ssh sensor cat ftp.pcap | ftpscope - --json --report 2> report.txt
+  Follow FTP live in the terminal UI (q stops; needs a build with --features live):
+    sudo ftpscope -i eth0 -Z nobody
+  JSON Lines and files live, until Ctrl-C:
+    sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp
+  The man page, shell completions:
+    ftpscope --generate man > ftpscope.1; ftpscope --generate bash > ftpscope.bash
 
-Exit status: 0 success; 1 an input could not be read or an output written; 2 bad arguments;
-3 an input is damaged (it was analysed up to the damage); 4 some files could not be extracted.";
+Exit status:
+  0  success (a closed pipe included)
+  1  an input could not be read or an output written
+  2  bad arguments
+  3  an input is damaged (it was analysed up to the damage)
+  4  some files could not be extracted";
 
 /// The exit statuses ftpscope documents (README, "Exit status"), for every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

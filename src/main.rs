@@ -1,15 +1,14 @@
 //! ftpscope: the binary. Every side effect lives here: files, standard streams, the terminal.
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use ftpscope::capture::{CaptureReader, MergedCapture};
+use ftpscope::capture::{CaptureReader, MergedCapture, decompressing};
 use ftpscope::cli::{Cli, Exit};
 use ftpscope::pipeline::Pipeline;
 use ftpscope::text;
 use ftpscope_core::Analyzer;
 use outputs::{Delivery, ExtractionUnusable, Outputs};
 use std::fs::File;
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 mod live;
@@ -18,17 +17,25 @@ mod outputs;
 /// A capture opened for reading, and its size when known (for the progress bar).
 type OpenedInput = (CaptureReader<Box<dyn Read + Send>>, Option<u64>);
 
+/// Opens a capture file (`-` is standard input), decompressing it when its first bytes say
+/// it is gzip or zstd.
 fn open_input(name: &str) -> Result<OpenedInput> {
+    let shown = || text::escape(name.as_bytes());
     let (reader, size): (Box<dyn Read + Send>, Option<u64>) = if name == "-" {
         (Box::new(io::stdin()), None)
     } else {
-        let file = File::open(name)
-            .with_context(|| format!("cannot open {}", text::escape(name.as_bytes())))?;
+        let file = File::open(name).with_context(|| format!("cannot open {}", shown()))?;
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(file), size)
     };
-    let capture = CaptureReader::open(reader)
-        .with_context(|| format!("cannot read {}", text::escape(name.as_bytes())))?;
+    let (reader, compression) =
+        decompressing(reader).with_context(|| format!("cannot read {}", shown()))?;
+    // The progress counts decompressed bytes: the file's size would not measure them.
+    let size = size.filter(|_| compression.is_none());
+    let capture = CaptureReader::open(reader).with_context(|| match compression {
+        Some(c) => format!("cannot read {} ({c} decompressed)", shown()),
+        None => format!("cannot read {}", shown()),
+    })?;
     Ok((capture, size))
 }
 
@@ -58,6 +65,13 @@ fn progress_bar(total: Option<u64>) -> impl FnMut(u64) {
 }
 
 fn run(cli: Cli) -> Result<Exit> {
+    if let Some(what) = cli.generate {
+        let mut out = io::stdout().lock();
+        what.write(&mut out)
+            .context("cannot write to standard output")?;
+        out.flush().context("cannot write to standard output")?;
+        return Ok(Exit::Success);
+    }
     if cli.interface.is_some() || cli.list_interfaces {
         return live::run(cli);
     }
@@ -140,7 +154,7 @@ fn printable(message: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -2,8 +2,8 @@
 //! alike: JSON Lines, the `-x` folder (its index and the tracker that writes files beneath
 //! it) and the report. The terminal UI is the other way a run is shown (`ftpscope::tui`).
 
-use anyhow::Result;
-use ftpscope::cli::{AsciiEol, Cli};
+use anyhow::{Result, anyhow};
+use ftpscope::cli::{AsciiEol, Cli, ReportDestination};
 use ftpscope::output::json::{Escapes, JsonLines, write_transfer};
 use ftpscope::output::outdir::OutDir;
 use ftpscope::output::report::Report;
@@ -11,7 +11,7 @@ use ftpscope::pipeline::{Output, Record, RunSummary};
 use ftpscope::text;
 use ftpscope::transfers::TransferTracker;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Stdout, StdoutLock, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, StdoutLock, Write};
 use std::path::Path;
 
 /// How a run's records reach their readers.
@@ -27,7 +27,7 @@ pub enum Delivery {
 pub struct Outputs {
     json: Option<JsonLines<BufWriter<StdoutLock<'static>>>>,
     index: Option<ExtractIndex>,
-    report: Option<Report<BufWriter<Stdout>>>,
+    report: Option<Report<BufWriter<Box<dyn Write + Send>>>>,
     /// Hashes every transfer, and writes files when extracting; taken by the pipeline.
     tracker: Option<TransferTracker>,
 }
@@ -44,12 +44,30 @@ impl Outputs {
                 cli.show_passwords,
             )
         });
-        let want_report = cli.report || !cli.json;
-        let report =
-            want_report.then(|| Report::new(BufWriter::new(io::stdout()), cli.show_passwords));
-        let (index, tracker) = match open_extraction(cli, prompt)? {
-            Some((index, tracker)) => (Some(index), tracker),
-            None => (None, TransferTracker::new(None)?),
+        // The report file is made first: when it cannot be, nothing else was created. It is
+        // remembered to be removed if the run cannot start.
+        let mut report_file: Option<(OutDir, String)> = None;
+        let report_out: Option<Box<dyn Write + Send>> = match cli.report_destination() {
+            None => None,
+            Some(ReportDestination::Stdout) => Some(Box::new(io::stdout())),
+            Some(ReportDestination::Stderr) => Some(Box::new(AfterStatusLine::new(io::stderr()))),
+            Some(ReportDestination::File(path)) => {
+                let (dir, name, file) = create_report_file(&path)?;
+                report_file = Some((dir, name));
+                Some(Box::new(file))
+            }
+        };
+        let report = report_out.map(|out| Report::new(BufWriter::new(out), cli.show_passwords));
+        let (index, tracker) = match open_extraction(cli, prompt) {
+            Ok(Some((index, tracker))) => (Some(index), tracker),
+            Ok(None) => (None, TransferTracker::new(None)?),
+            Err(e) => {
+                // An empty report file would only stand in the way of the next run.
+                if let Some((dir, name)) = &report_file {
+                    let _ = dir.remove_file(name);
+                }
+                return Err(e);
+            }
         };
         Ok(Outputs {
             json,
@@ -77,6 +95,61 @@ impl Outputs {
         .into_iter()
         .flatten()
         .collect()
+    }
+}
+
+/// Creates the file `--report FILE` names, as every file we write is made: beneath a handle
+/// on its folder, never through a link, never over an existing file (an error, exit status
+/// 1, before any packet is read). Private (0600): the report may show what crossed the wire.
+/// Returns the folder and the name too, to remove the file if the run cannot start.
+fn create_report_file(path: &Path) -> Result<(OutDir, String, File)> {
+    let shown = text::escape(path.as_os_str().as_encoded_bytes());
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("--report {shown}: not a file name ftpscope can create"))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let created = OutDir::open_or_create(parent).and_then(|dir| {
+        let file = dir.create_new(name, true)?;
+        Ok((dir, file))
+    });
+    match created {
+        Ok((dir, file)) => Ok((dir, name.to_owned(), file)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(anyhow!(
+            "--report {shown}: the file already exists (ftpscope never overwrites a file nor \
+             writes through a link)"
+        )),
+        Err(e) => Err(anyhow!("--report {shown}: cannot create the report: {e}")),
+    }
+}
+
+/// Standard error for the report: a progress bar or a live status line may be standing on
+/// the terminal's last line, so on a terminal the line is cleared before the report starts.
+struct AfterStatusLine {
+    out: io::Stderr,
+    clear_first: bool,
+}
+
+impl AfterStatusLine {
+    fn new(out: io::Stderr) -> Self {
+        let clear_first = out.is_terminal();
+        AfterStatusLine { out, clear_first }
+    }
+}
+
+impl Write for AfterStatusLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if std::mem::take(&mut self.clear_first) {
+            self.out.write_all(b"\r\x1b[2K")?;
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 

@@ -492,3 +492,330 @@ fn index_jsonl_cannot_act_on_a_terminal() {
     assert_eq!(record["path"], name);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every line of `stdout` parsed as JSON, to the end: the output is JSON Lines and nothing
+/// else.
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    let text = std::str::from_utf8(stdout).expect("JSON Lines are UTF-8");
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("line {} is not JSON ({e}): {line}", n + 1))
+        })
+        .collect()
+}
+
+/// `--json --report`: standard output stays JSON Lines to its last line (`jq` reads it all);
+/// the report goes to standard error, or to the new file `--report FILE` names.
+#[test]
+fn with_json_the_report_goes_to_standard_error_or_its_own_file() {
+    let capture = hostile_and_resumed_capture();
+    let out = ftpscope(&["-r", "-", "--json", "--report"], Some(&capture));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = json_lines(&out.stdout);
+    assert_eq!(records.last().unwrap()["type"], "summary");
+    assert_eq!(
+        records.iter().filter(|r| r["type"] == "transfer").count(),
+        3
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("ftpscope report: -"), "{stderr}");
+    assert!(stderr.contains("RETR /pub/big.bin"), "{stderr}");
+
+    // `--report` alone still prints the report on standard output.
+    let alone = ftpscope(&["-r", "-", "--report"], Some(&capture));
+    assert!(alone.status.success());
+    assert!(
+        String::from_utf8(alone.stdout)
+            .unwrap()
+            .starts_with("ftpscope report: -")
+    );
+
+    let dir = temp("report-file");
+    let report = dir.join("new/report.txt");
+    let to_file = ftpscope(
+        &["-r", "-", "--json", "--report", report.to_str().unwrap()],
+        Some(&capture),
+    );
+    assert!(
+        to_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
+    assert_eq!(json_lines(&to_file.stdout), records);
+    assert!(to_file.stderr.is_empty());
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.starts_with("ftpscope report: -"), "{written}");
+    assert!(written.contains("RETR /pub/big.bin"), "{written}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&report).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the report may show secrets");
+
+    // An existing file, or a link, is never written: an error before any packet is read.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.join("link.txt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for target in [&report, &victim, &link] {
+        let refused = ftpscope(
+            &["-r", "-", "--json", "--report", target.to_str().unwrap()],
+            Some(&capture),
+        );
+        assert_eq!(refused.status.code(), Some(1), "{}", target.display());
+        assert!(refused.stdout.is_empty(), "no record before the error");
+        let err = String::from_utf8(refused.stderr).unwrap();
+        assert!(
+            err.contains("--report") && err.contains("already exists"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `records` with the input names taken out (the summary's `inputs`, each damage's `input`),
+/// to compare runs on differently named copies of one capture.
+fn without_input_names(mut records: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    for record in &mut records {
+        if record["type"] == "summary" {
+            record["inputs"] = serde_json::Value::Null;
+            for damage in record["damage"].as_array_mut().unwrap() {
+                damage["input"] = serde_json::Value::Null;
+            }
+        }
+    }
+    records
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// gzip and zstd captures are read as they are, told by their first bytes (the files here have
+/// no extension), from a file or standard input; several gzip members or zstd frames (`cat
+/// a.gz b.gz`) are read whole. The JSON Lines are those of the plain capture.
+#[test]
+fn compressed_captures_read_as_they_are() {
+    let fixture = common::fixtures_dir().join("proftpd-abor.pcap");
+    let plain = std::fs::read(&fixture).unwrap();
+    let expected = ftpscope(&["-r", fixture.to_str().unwrap(), "--json"], None);
+    assert!(expected.status.success());
+    let expected = without_input_names(json_lines(&expected.stdout));
+    assert!(expected.iter().any(|r| r["type"] == "transfer"));
+
+    let (front, back) = plain.split_at(plain.len() / 3);
+    let dir = temp("compressed");
+    for (kind, compressed) in [
+        ("gzip", gzip(&plain)),
+        ("zstd", zstd(&plain)),
+        ("gzip members", [gzip(front), gzip(back)].concat()),
+        ("zstd frames", [zstd(front), zstd(back)].concat()),
+    ] {
+        let file = dir.join(kind.replace(' ', "-"));
+        std::fs::write(&file, &compressed).unwrap();
+        for (args, stdin) in [
+            (vec!["-r", file.to_str().unwrap(), "--json"], None),
+            (vec!["-r", "-", "--json"], Some(&compressed[..])),
+        ] {
+            let out = ftpscope(&args, stdin);
+            assert!(
+                out.status.success(),
+                "{kind} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                without_input_names(json_lines(&out.stdout)),
+                expected,
+                "{kind} {args:?}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Where each record of a little-endian, microsecond pcap starts.
+fn pcap_record_starts(pcap: &[u8]) -> Vec<u64> {
+    let mut starts = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        starts.push(at as u64);
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap());
+        at += 16 + caplen as usize;
+    }
+    starts
+}
+
+/// A compressed capture cut short: the frames before the cut are analysed, then the damage is
+/// said at its offset in the decompressed capture, naming the compression (exit status 3).
+#[test]
+fn a_truncated_compressed_capture_is_damage_after_the_frames_before_it() {
+    let plain = hostile_and_resumed_capture();
+    let whole = ftpscope(&["-r", "-", "--json"], Some(&plain));
+    let whole_frames = json_lines(&whole.stdout).last().unwrap()["frames"]
+        .as_u64()
+        .unwrap();
+    let compressed = gzip(&plain);
+    let cut = &compressed[..compressed.len() * 2 / 3];
+    let out = ftpscope(&["-r", "-", "--json"], Some(cut));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = json_lines(&out.stdout);
+    let summary = records.last().unwrap();
+    let frames = summary["frames"].as_u64().unwrap();
+    assert!(
+        frames > 0 && frames < whole_frames,
+        "{frames} of {whole_frames} frames"
+    );
+    assert!(records.iter().any(|r| r["type"] == "session"));
+    let damage = &summary["damage"][0];
+    let offset = damage["offset"].as_u64().unwrap();
+    // The offset counts decompressed bytes: it is where the record after the last frame read
+    // starts in the plain capture.
+    assert_eq!(
+        pcap_record_starts(&plain).get(frames as usize),
+        Some(&offset),
+        "damage at {offset} after {frames} frames"
+    );
+    assert!(
+        damage["what"]
+            .as_str()
+            .unwrap()
+            .contains("the gzip stream is damaged"),
+        "{damage}"
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("- is damaged at byte {offset}: ")) && err.contains("gzip"),
+        "{err}"
+    );
+}
+
+/// A capture named without -r is read as with -r; standard input cannot be read twice; with
+/// no capture at all the message says what to give (exit status 2).
+#[test]
+fn a_positional_file_means_read_it() {
+    let fixture = common::fixtures_dir().join("proftpd-abor.pcap");
+    let fixture = fixture.to_str().unwrap();
+    let with_r = ftpscope(&["-r", fixture, "--json"], None);
+    let positional = ftpscope(&[fixture, "--json"], None);
+    assert!(positional.status.success());
+    assert_eq!(json_lines(&positional.stdout), json_lines(&with_r.stdout));
+
+    let twice = ftpscope(&["-r", "-", "-r", "-", "--json"], Some(b""));
+    assert_eq!(twice.status.code(), Some(2));
+    let err = String::from_utf8(twice.stderr).unwrap();
+    assert!(
+        err.contains("standard input (`-`) can be read only once"),
+        "{err}"
+    );
+    assert!(twice.stdout.is_empty());
+
+    let none = ftpscope(&["--json"], None);
+    assert_eq!(none.status.code(), Some(2));
+    let err = String::from_utf8(none.stderr).unwrap();
+    assert!(err.contains("no capture to read"), "{err}");
+
+    // `--report FILE` takes the next word: a capture there is named as the likely mistake.
+    let swallowed = ftpscope(&["--report", fixture], None);
+    assert_eq!(swallowed.status.code(), Some(2));
+    let err = String::from_utf8(swallowed.stderr).unwrap();
+    assert!(
+        err.contains("--report took") && err.contains("put the capture first"),
+        "{err}"
+    );
+}
+
+/// `--generate` writes the man page and each shell's completions, made from the parser: they
+/// name the program and its flags. Nothing else may be asked with it.
+#[test]
+fn generate_writes_the_man_page_and_completions() {
+    for (what, must_name) in [
+        (
+            "man",
+            &[
+                ".TH ftpscope 1",
+                "\\-\\-json",
+                "\\-\\-report",
+                "\\-\\-generate",
+            ][..],
+        ),
+        ("bash", &["ftpscope", "--json", "--report", "--extract"][..]),
+        (
+            "zsh",
+            &["#compdef ftpscope", "--json", "--report", "--extract"][..],
+        ),
+        (
+            "fish",
+            &["complete -c ftpscope", "-l json", "-l report", "-l extract"][..],
+        ),
+    ] {
+        let out = ftpscope(&["--generate", what], None);
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        for needle in must_name {
+            assert!(text.contains(needle), "{what} lacks {needle:?}:\n{text}");
+        }
+    }
+    let mixed = ftpscope(&["--generate", "bash", "-r", "-"], Some(b""));
+    assert_eq!(mixed.status.code(), Some(2));
+    let unknown = ftpscope(&["--generate", "powershell7"], None);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// `--version` says whether this build can capture live, and how to get it when it cannot.
+#[test]
+fn version_says_whether_live_capture_is_built_in() {
+    let out = ftpscope(&["--version"], None);
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let expected = if cfg!(feature = "live") {
+        "(live capture: built in)"
+    } else {
+        "(live capture: not built; cargo build --features live)"
+    };
+    assert_eq!(
+        version,
+        format!("ftpscope {} {expected}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `--help` wraps to the terminal's width (clap reads `COLUMNS` when standard output is not
+/// a terminal): no line is wider than 60 columns on a 60-column terminal, and the wider
+/// terminal gets longer lines.
+#[test]
+fn help_wraps_to_the_terminal_width() {
+    let widest_line = |columns: &str| -> usize {
+        let out = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+            .arg("--help")
+            .env("COLUMNS", columns)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("--report [<FILE>]"), "{help}");
+        help.lines().map(|l| l.chars().count()).max().unwrap()
+    };
+    assert!(widest_line("60") <= 60);
+    assert!(widest_line("100") > 60);
+}

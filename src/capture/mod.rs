@@ -28,10 +28,14 @@
 //! the analyzer's clock never jumps back to 1970 for them. Malformed IDB options are ignored
 //! (the packets stay readable); pcap's `thiszone`/`sigfigs` are ignored as libpcap does.
 //!
+//! Compressed captures (gzip, zstd) are decompressed in front of the reader by
+//! [`decompressing`] (`compressed.rs`): the offsets of their damage count decompressed bytes.
+//!
 //! The reader is [`CaptureReader`] (this file); its buffered input is `input.rs`, the two
 //! formats `pcap.rs` and `pcapng.rs`, the merge [`MergedCapture`] `merge.rs`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod compressed;
 mod input;
 mod merge;
 mod pcap;
@@ -40,6 +44,7 @@ mod pcapng;
 use std::fmt;
 use std::io::{self, Read};
 
+pub use compressed::{Compression, decompressing};
 use ftpscope_core::Frame;
 use input::{Input, Pending, Step, take};
 pub use merge::{InputDamage, MergedCapture, MergedFrame};
