@@ -92,8 +92,6 @@ fn smtp_with_a_banner_without_smtp_is_not_ftp() {
 }
 
 #[test]
-#[ignore = "a transfer without FIN and announced size does not yet say why its completeness \
-            is not proven (issue 12 item 6)"]
 fn a_payload_only_capture_keeps_every_byte_but_proves_no_completeness() {
     let name = "iis-payload-only";
     let (facts, values) = run_case(name);

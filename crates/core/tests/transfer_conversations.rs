@@ -299,6 +299,65 @@ fn a_transfer_open_at_the_capture_end_is_truncated() {
     );
 }
 
+// Arms: Preliminary with "(N bytes)"; Open + Final (226 before any FIN); Open +
+// ConnectionEnded at the capture's end with no FIN: the announced size proves the file whole.
+#[test]
+fn all_announced_bytes_and_a_226_make_a_file_complete_without_a_fin() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin (10 bytes)");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!((t.expected_bytes, t.missing_bytes), (Some(10), 0));
+    assert!(t.reason.contains("no FIN in the capture"), "{}", t.reason);
+    assert_eq!(c.file(t.transfer), b"0123456789");
+}
+
+// Arms: Command with the size a 213 gave for its path; the rest as above.
+#[test]
+fn a_size_from_213_proves_a_file_complete_without_a_fin() {
+    let mut c = passive();
+    c.client("SIZE a.bin");
+    c.server("213 10");
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.expected_bytes, Some(10));
+}
+
+// Arms: as above, with no size announced: nothing proves the bytes are all there.
+#[test]
+fn without_a_fin_or_an_announced_size_completeness_is_not_proven() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!((t.bytes, t.missing_bytes), (10, 0));
+    assert!(
+        t.reason.contains("completeness not proven") && t.reason.contains("no size announced"),
+        "{}",
+        t.reason
+    );
+    assert_eq!(c.file(t.transfer), b"0123456789");
+}
+
 // Arms: Command with the REST offset; Preliminary with "(N bytes)".
 #[test]
 fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {
