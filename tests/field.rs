@@ -115,7 +115,6 @@ fn a_payload_only_capture_keeps_every_byte_but_proves_no_completeness() {
 }
 
 #[test]
-#[ignore = "TLS data connections are taken for clear files (issue 12 item 5)"]
 fn ftps_with_prot_p_has_encrypted_data_and_no_files() {
     let name = "ftps-prot-p";
     let (facts, values) = run_case(name);
@@ -146,4 +145,18 @@ fn ftps_with_prot_p_has_encrypted_data_and_no_files() {
             .any(|a| a["kind"] == "data_both_directions"),
         "{name}: a TLS conversation speaks both ways: {anomalies:#?}"
     );
+    // Extracted, ciphertext leaves no file (this pipeline writes no index: nothing at all).
+    let out = common::temp_dir("field", "ftps-prot-p");
+    let pcap = field_dir().join(name).join(facts["pcap"].as_str().unwrap());
+    let (values, _) = run_file(&pcap, Some(out.clone()));
+    for t in of_type(&values, "transfer") {
+        assert!(t["file"].is_null(), "{name}: {t}");
+    }
+    let written: Vec<std::ffi::OsString> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(written.is_empty(), "{name}: {written:?}");
+    std::fs::remove_dir_all(&out).unwrap();
 }

@@ -358,6 +358,59 @@ fn without_a_fin_or_an_announced_size_completeness_is_not_proven() {
     assert_eq!(c.file(t.transfer), b"0123456789");
 }
 
+// Arms: Bytes that open with a TLS handshake (Encrypted, once); Bytes both ways, all
+// ciphertext; the verdict `encrypted`. Here the control connection is clear: the client asked
+// for TLS on the data connection only (or CCC came after PROT P).
+#[test]
+fn a_data_connection_that_opens_with_a_tls_handshake_is_encrypted_data() {
+    let mut c = passive();
+    c.client("RETR secret.pdf");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for secret.pdf (100 bytes)");
+    let client_hello = [22, 3, 1, 0, 4, 1, 0, 0, 0];
+    let server_hello = [22, 3, 3, 0, 4, 2, 0, 0, 0];
+    let app_data = [23, 3, 3, 0, 3, 0xde, 0xad, 0xbe];
+    c.send(&mut data, Side::Client, &client_hello);
+    c.send(&mut data, Side::Server, &server_hello);
+    c.send(&mut data, Side::Server, &app_data);
+    c.send(&mut data, Side::Client, &app_data);
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Encrypted, "{}", t.reason);
+    assert_eq!(t.bytes, 9 + 9 + 8 + 8, "ciphertext both ways");
+    assert_eq!(t.missing_bytes, 0, "nothing is known missing");
+    assert!(t.reason.contains("ciphertext"), "{}", t.reason);
+    assert!(c.file(t.transfer).is_empty(), "no byte of it is the file's");
+    let anomalies = c.anomalies();
+    let encrypted = anomalies
+        .iter()
+        .filter(|k| **k == AnomalyKind::DataEncrypted)
+        .count();
+    assert_eq!(encrypted, 1, "{anomalies:?}");
+    assert!(!anomalies.contains(&AnomalyKind::DataBothDirections));
+}
+
+// Arms: Bytes that do not open with TLS stay the file's, even if TLS-like bytes come later.
+#[test]
+fn a_file_that_contains_tls_records_later_is_still_a_file() {
+    let mut c = passive();
+    c.client("RETR capture.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection");
+    c.send(&mut data, Side::Server, b"head");
+    c.send(&mut data, Side::Server, &[22, 3, 1, 0, 4, 1, 0, 0, 0]);
+    c.fin(&mut data, Side::Server);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(c.file(t.transfer).len(), 13);
+    assert!(!c.anomalies().contains(&AnomalyKind::DataEncrypted));
+}
+
 // Arms: Command with the REST offset; Preliminary with "(N bytes)".
 #[test]
 fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {

@@ -78,6 +78,14 @@ impl Analyzer {
                 let detail = format!("transfer {tid}");
                 self.anomaly(AnomalyKind::DataBothDirections, ts, session, flow, detail);
             }
+            TransferOutput::Encrypted => {
+                let Some(t) = self.transfers.get(&tid) else {
+                    return;
+                };
+                let (session, flow) = (t.session, t.initiator.zip(t.responder));
+                let detail = format!("transfer {tid}: TLS, no keys");
+                self.anomaly(AnomalyKind::DataEncrypted, ts, session, flow, detail);
+            }
             TransferOutput::End => self.end_transfer(tid, ts),
         }
     }
@@ -322,11 +330,22 @@ impl Analyzer {
         ts: Timestamp,
         piece: DataPiece<'_>,
     ) {
+        let control_tls = self
+            .transfers
+            .get(&tid)
+            .and_then(|t| t.session)
+            .and_then(|sid| self.sessions.get(&sid))
+            .is_some_and(|s| s.tls);
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
         let output = match &piece {
-            DataPiece::Bytes(data) => t.on(TransferInput::Bytes { dir, ts, data }),
+            DataPiece::Bytes(data) => t.on(TransferInput::Bytes {
+                dir,
+                ts,
+                data,
+                control_tls,
+            }),
             DataPiece::Gap(len) => t.on(TransferInput::Gap { dir, ts, len: *len }),
         };
         if output != TransferOutput::Deliver {

@@ -6,6 +6,9 @@
 //! `aborted` after ABOR or a 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2);
 //! `failed` when the server refused it (4yz/5yz) and no data crossed.
 //!
+//! A data connection under TLS (PROT P, RFC 4217 §9, or any that opens with a TLS handshake)
+//! is `encrypted`: without keys its bytes are ciphertext, never the file, never `complete`.
+//!
 //! Two things prove a file whole. In stream mode the sender's FIN is the end of the file (RFC
 //! 959 §3.4.1), so a data connection closed cleanly with no gap is complete. Without the FIN
 //! (captures that keep only packets with payload are common; so are captures cut before the
@@ -77,6 +80,21 @@ impl Transfer {
             && self.gap_bytes == 0
             && positive
             && !control.aborted();
+        if self.encrypted {
+            // Ciphertext says nothing of the file: not its bytes, not its size (records and
+            // padding), not whether all of it crossed.
+            let mut why = format!(
+                "TLS data connection, no keys: {} bytes of ciphertext, not the file",
+                self.bytes
+            );
+            if self.gap_bytes > 0 {
+                why.push_str(&format!("; {} bytes never captured", self.gap_bytes));
+            }
+            if let Some(code) = reply {
+                why.push_str(&format!("; server said {code}"));
+            }
+            return (TransferStatus::Encrypted, self.gap_bytes, why);
+        }
         let mut reasons: Vec<String> = Vec::new();
         if self.gap_bytes > 0 {
             reasons.push(format!("{} bytes never captured", self.gap_bytes));
