@@ -411,6 +411,69 @@ fn a_file_that_contains_tls_records_later_is_still_a_file() {
     assert!(!c.anomalies().contains(&AnomalyKind::DataEncrypted));
 }
 
+// Reply pairing: a 500 after the LIST's 150 cannot be the LIST's final reply; the LIST keeps
+// waiting for its 226, and nothing else was pending, so the 500 answers no command.
+#[test]
+fn a_500_after_a_150_is_not_the_transfers_final_reply() {
+    let mut c = passive();
+    c.client("LIST");
+    let mut data = c.client_connects(50000);
+    c.server("150 Here comes the directory listing");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 0 0 5 Jan 01 00:00 a.txt\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("500 Unknown command");
+    assert!(c.ended().is_empty(), "the 500 did not end the LIST");
+    assert!(c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+    c.server("226 Directory send OK");
+
+    let t = c.the_transfer();
+    assert_eq!(t.reply_code, Some(226));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Reply pairing: with another command pending behind the transfer, the 500 answers that one.
+#[test]
+fn a_500_after_a_150_answers_the_next_pending_command() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    c.client("XYZZY");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection");
+    c.server("500 Unknown command");
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.reply_code, Some(226));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    let answered: Vec<(Vec<u8>, Option<u16>)> = c
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ftpscope_core::Event::Exchange(x) => x
+                .command
+                .as_ref()
+                .map(|cmd| (cmd.verb.clone(), x.replies.last().map(|r| r.code))),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        answered.contains(&(b"XYZZY".to_vec(), Some(500))),
+        "{answered:?}"
+    );
+    assert!(
+        answered.contains(&(b"RETR".to_vec(), Some(226))),
+        "{answered:?}"
+    );
+    assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+}
+
 // Arms: Command with the REST offset; Preliminary with "(N bytes)".
 #[test]
 fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {
