@@ -474,6 +474,28 @@ fn a_500_after_a_150_answers_the_next_pending_command() {
     assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
 }
 
+// Arms: Command for a listing with options before its path: the path is kept, the options not.
+#[test]
+fn list_with_options_keeps_its_path() {
+    let mut c = passive();
+    c.client("CWD /srv");
+    c.server("250 Directory successfully changed.");
+    c.client("LIST -la pub");
+    let mut data = c.client_connects(50000);
+    c.server("150 Here comes the directory listing");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 0 0 5 Jan 01 00:00 a.txt\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.server("226 Directory send OK");
+
+    let t = c.the_transfer();
+    assert_eq!(t.path.as_deref(), Some(&b"pub"[..]));
+    assert_eq!(t.full_path.as_deref(), Some(&b"/srv/pub"[..]));
+}
+
 // Arms: Command with the REST offset; Preliminary with "(N bytes)".
 #[test]
 fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {
