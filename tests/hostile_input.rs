@@ -72,7 +72,8 @@ fn analyse(name: &str, bytes: Vec<u8>) {
     // Every transfer that was started is reported once, with a verdict.
     for t in of_type(&values, "transfer") {
         assert!(
-            ["complete", "truncated", "aborted", "failed"].contains(&t["status"].as_str().unwrap())
+            ["complete", "truncated", "aborted", "failed", "encrypted"]
+                .contains(&t["status"].as_str().unwrap())
         );
     }
     assert_eq!(

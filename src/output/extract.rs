@@ -91,7 +91,7 @@ pub fn sanitize_path(remote: &[u8]) -> PathBuf {
 /// transfer ends, done by whichever thread wrote the file.
 #[derive(Debug)]
 pub(crate) enum Placement {
-    /// Nothing to keep (a failed transfer that carried no byte): removed.
+    /// Nothing to keep (a failed transfer that carried no byte, an encrypted one): removed.
     Remove,
     /// As `name` in the folder `dir`, relative to the extraction folder ([`final_location`]).
     At(PathBuf, String),
@@ -100,6 +100,11 @@ pub(crate) enum Placement {
 impl Placement {
     pub(crate) fn of(r: &TransferRecord) -> Self {
         if r.status == TransferStatus::Failed && r.bytes == 0 {
+            return Placement::Remove;
+        }
+        // Ciphertext is not the file, and a file beside the others would pass for it; no
+        // bytes of it reach the writer anyway (the core never hands them over).
+        if r.status == TransferStatus::Encrypted {
             return Placement::Remove;
         }
         let (dir, name) = final_location(r);
@@ -202,7 +207,8 @@ pub(crate) fn place_or_flatten(
 /// by the remote path; listings, unclaimed data and orphans in their own folders.
 pub fn final_location(r: &TransferRecord) -> (PathBuf, String) {
     let suffix = match r.status {
-        TransferStatus::Complete | TransferStatus::Failed => "",
+        // An encrypted transfer is never placed (`Placement::of`); its name is for the record.
+        TransferStatus::Complete | TransferStatus::Failed | TransferStatus::Encrypted => "",
         TransferStatus::Truncated => ".truncated",
         TransferStatus::Aborted => ".aborted",
     };

@@ -13,6 +13,7 @@ use crate::transfers::TransferOutcome;
 use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
     AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
+    TransferStatus,
 };
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -368,7 +369,9 @@ pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) 
     m.opt_u64("expected_bytes", r.expected_bytes);
     m.u64("gap_bytes", r.gap_bytes);
     m.u64("missing_bytes", r.missing_bytes);
-    m.str("sha256", &o.sha256);
+    // Ciphertext was neither kept nor hashed: a digest of nothing would pass for the file's.
+    let digest = (r.status != TransferStatus::Encrypted).then_some(o.sha256.as_str());
+    m.opt_str("sha256", digest);
     m.str("status", r.status.as_str());
     m.str("reason", &r.reason);
     m.opt_u64("reply_code", r.reply_code.map(u64::from));

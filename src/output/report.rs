@@ -6,7 +6,7 @@ use crate::pipeline::{Output, Record, RunSummary};
 use crate::store::{Store, TransferRow};
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
-use ftpscope_core::{AnomalyKind, Exchange, Timestamp};
+use ftpscope_core::{AnomalyKind, Exchange, Timestamp, TransferStatus};
 use std::io::{self, Write};
 
 pub struct Report<W: Write> {
@@ -131,7 +131,12 @@ fn transfer_line(t: &TransferOutcome) -> String {
     if r.missing_bytes > 0 {
         line.push_str(&format!(" ({} missing)", human_bytes(r.missing_bytes)));
     }
-    line.push_str(&format!("\n        {}; sha256 {}", r.reason, t.sha256));
+    if r.status == TransferStatus::Encrypted {
+        // The ciphertext was not hashed: no digest would be the file's.
+        line.push_str(&format!("\n        {}", r.reason));
+    } else {
+        line.push_str(&format!("\n        {}; sha256 {}", r.reason, t.sha256));
+    }
     if let Some(l) = &t.listing {
         line.push_str(&format!(
             "\n        listing: {} entries{}",

@@ -335,6 +335,10 @@ impl TransferTracker {
         over_budget: bool,
     ) {
         outcome.sha256 = done.sha256;
+        if outcome.record.status == ftpscope_core::TransferStatus::Encrypted {
+            // No ciphertext reached the hasher: the digest of nothing is no one's.
+            outcome.sha256.clear();
+        }
         if over_budget && let Some(budget) = self.disk_budget {
             // Not an extraction failure: a bound the caller chose, said on the record.
             outcome.file_error = Some(format!(

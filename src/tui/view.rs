@@ -32,6 +32,7 @@ fn status_style(status: TransferStatus) -> Style {
         TransferStatus::Truncated => Style::new().fg(Color::Yellow),
         TransferStatus::Aborted => Style::new().fg(Color::Magenta),
         TransferStatus::Failed => Style::new().fg(Color::Red),
+        TransferStatus::Encrypted => Style::new().fg(Color::Cyan),
     }
 }
 
@@ -566,7 +567,11 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 escape(rec.reason.as_bytes())
             )),
         ]),
-        Line::raw(format!("sha256 {}", t.sha256)),
+        Line::raw(if t.sha256.is_empty() {
+            "sha256 none (ciphertext is not hashed)".to_owned()
+        } else {
+            format!("sha256 {}", t.sha256)
+        }),
         Line::styled("─".repeat(usize::from(area.width.saturating_sub(2))), DIM),
     ];
     let rows = usize::from(area.height.saturating_sub(lines.len() as u16 + 3));

@@ -259,6 +259,9 @@ named_enum! {
         Aborted => "aborted",
         /// The server refused it, or no data connection came.
         Failed => "failed",
+        /// The data connection spoke TLS (PROT P, RFC 4217 §9): what crossed is ciphertext,
+        /// not the file, and without keys nothing can be said of the file's completeness.
+        Encrypted => "encrypted",
     }
 }
 
@@ -395,6 +398,7 @@ anomaly_kinds! {
     OrphanData => "orphan_data", "data connection that no announced endpoint explains";
     TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
+    DataEncrypted => "data_encrypted", "data connection under TLS (PROT P, or it opened with a TLS handshake): ciphertext, not the file";
 }
 
 #[cfg(test)]
@@ -503,6 +507,7 @@ mod tests {
                 (TransferStatus::Truncated, "truncated"),
                 (TransferStatus::Aborted, "aborted"),
                 (TransferStatus::Failed, "failed"),
+                (TransferStatus::Encrypted, "encrypted"),
             ],
         );
     }

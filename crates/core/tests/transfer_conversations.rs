@@ -299,6 +299,203 @@ fn a_transfer_open_at_the_capture_end_is_truncated() {
     );
 }
 
+// Arms: Preliminary with "(N bytes)"; Open + Final (226 before any FIN); Open +
+// ConnectionEnded at the capture's end with no FIN: the announced size proves the file whole.
+#[test]
+fn all_announced_bytes_and_a_226_make_a_file_complete_without_a_fin() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin (10 bytes)");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!((t.expected_bytes, t.missing_bytes), (Some(10), 0));
+    assert!(t.reason.contains("no FIN in the capture"), "{}", t.reason);
+    assert_eq!(c.file(t.transfer), b"0123456789");
+}
+
+// Arms: Command with the size a 213 gave for its path; the rest as above.
+#[test]
+fn a_size_from_213_proves_a_file_complete_without_a_fin() {
+    let mut c = passive();
+    c.client("SIZE a.bin");
+    c.server("213 10");
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(t.expected_bytes, Some(10));
+}
+
+// Arms: as above, with no size announced: nothing proves the bytes are all there.
+#[test]
+fn without_a_fin_or_an_announced_size_completeness_is_not_proven() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for a.bin");
+    c.send(&mut data, Side::Server, b"0123456789");
+    c.server("226 Transfer complete");
+    c.end_capture();
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Truncated);
+    assert_eq!((t.bytes, t.missing_bytes), (10, 0));
+    assert!(
+        t.reason.contains("completeness not proven") && t.reason.contains("no size announced"),
+        "{}",
+        t.reason
+    );
+    assert_eq!(c.file(t.transfer), b"0123456789");
+}
+
+// Arms: Bytes that open with a TLS handshake (Encrypted, once); Bytes both ways, all
+// ciphertext; the verdict `encrypted`. Here the control connection is clear: the client asked
+// for TLS on the data connection only (or CCC came after PROT P).
+#[test]
+fn a_data_connection_that_opens_with_a_tls_handshake_is_encrypted_data() {
+    let mut c = passive();
+    c.client("RETR secret.pdf");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection for secret.pdf (100 bytes)");
+    let client_hello = [22, 3, 1, 0, 4, 1, 0, 0, 0];
+    let server_hello = [22, 3, 3, 0, 4, 2, 0, 0, 0];
+    let app_data = [23, 3, 3, 0, 3, 0xde, 0xad, 0xbe];
+    c.send(&mut data, Side::Client, &client_hello);
+    c.send(&mut data, Side::Server, &server_hello);
+    c.send(&mut data, Side::Server, &app_data);
+    c.send(&mut data, Side::Client, &app_data);
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Encrypted, "{}", t.reason);
+    assert_eq!(t.bytes, 9 + 9 + 8 + 8, "ciphertext both ways");
+    assert_eq!(t.missing_bytes, 0, "nothing is known missing");
+    assert!(t.reason.contains("ciphertext"), "{}", t.reason);
+    assert!(c.file(t.transfer).is_empty(), "no byte of it is the file's");
+    let anomalies = c.anomalies();
+    let encrypted = anomalies
+        .iter()
+        .filter(|k| **k == AnomalyKind::DataEncrypted)
+        .count();
+    assert_eq!(encrypted, 1, "{anomalies:?}");
+    assert!(!anomalies.contains(&AnomalyKind::DataBothDirections));
+}
+
+// Arms: Bytes that do not open with TLS stay the file's, even if TLS-like bytes come later.
+#[test]
+fn a_file_that_contains_tls_records_later_is_still_a_file() {
+    let mut c = passive();
+    c.client("RETR capture.bin");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection");
+    c.send(&mut data, Side::Server, b"head");
+    c.send(&mut data, Side::Server, &[22, 3, 1, 0, 4, 1, 0, 0, 0]);
+    c.fin(&mut data, Side::Server);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert_eq!(c.file(t.transfer).len(), 13);
+    assert!(!c.anomalies().contains(&AnomalyKind::DataEncrypted));
+}
+
+// Reply pairing: a 500 after the LIST's 150 cannot be the LIST's final reply; the LIST keeps
+// waiting for its 226, and nothing else was pending, so the 500 answers no command.
+#[test]
+fn a_500_after_a_150_is_not_the_transfers_final_reply() {
+    let mut c = passive();
+    c.client("LIST");
+    let mut data = c.client_connects(50000);
+    c.server("150 Here comes the directory listing");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 0 0 5 Jan 01 00:00 a.txt\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("500 Unknown command");
+    assert!(c.ended().is_empty(), "the 500 did not end the LIST");
+    assert!(c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+    c.server("226 Directory send OK");
+
+    let t = c.the_transfer();
+    assert_eq!(t.reply_code, Some(226));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+}
+
+// Reply pairing: with another command pending behind the transfer, the 500 answers that one.
+#[test]
+fn a_500_after_a_150_answers_the_next_pending_command() {
+    let mut c = passive();
+    c.client("RETR a.bin");
+    c.client("XYZZY");
+    let mut data = c.client_connects(50000);
+    c.server("150 Opening BINARY mode data connection");
+    c.server("500 Unknown command");
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.server("226 Transfer complete");
+
+    let t = c.the_transfer();
+    assert_eq!(t.reply_code, Some(226));
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    let answered: Vec<(Vec<u8>, Option<u16>)> = c
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ftpscope_core::Event::Exchange(x) => x
+                .command
+                .as_ref()
+                .map(|cmd| (cmd.verb.clone(), x.replies.last().map(|r| r.code))),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        answered.contains(&(b"XYZZY".to_vec(), Some(500))),
+        "{answered:?}"
+    );
+    assert!(
+        answered.contains(&(b"RETR".to_vec(), Some(226))),
+        "{answered:?}"
+    );
+    assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+}
+
+// Arms: Command for a listing with options before its path: the path is kept, the options not.
+#[test]
+fn list_with_options_keeps_its_path() {
+    let mut c = passive();
+    c.client("CWD /srv");
+    c.server("250 Directory successfully changed.");
+    c.client("LIST -la pub");
+    let mut data = c.client_connects(50000);
+    c.server("150 Here comes the directory listing");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 0 0 5 Jan 01 00:00 a.txt\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.server("226 Directory send OK");
+
+    let t = c.the_transfer();
+    assert_eq!(t.path.as_deref(), Some(&b"pub"[..]));
+    assert_eq!(t.full_path.as_deref(), Some(&b"/srv/pub"[..]));
+}
+
 // Arms: Command with the REST offset; Preliminary with "(N bytes)".
 #[test]
 fn rest_places_the_bytes_at_an_offset_and_shortens_what_is_expected() {

@@ -559,7 +559,35 @@ impl Analyzer {
             }
             return;
         }
-        let Some(mut done) = session.pending.pop_front() else {
+        // A command the server accepted with a 1yz can only end in a reply about the transfer
+        // (RFC 959 §5.4: 226, 250, 421, 425, 426, 451, 551, 552 and kin); a 500-504 says a
+        // command was not understood, so it answers a later one, sent (or lost in a gap) after
+        // it. Pairing it with the first would resolve the transfer wrongly and leave every
+        // later reply one command off.
+        let index = if !front.replies.is_empty() && (500..=504).contains(&reply.code) {
+            match session.pending.len() {
+                1 => None,
+                _ => Some(1),
+            }
+        } else {
+            Some(0)
+        };
+        let Some(index) = index else {
+            self.anomaly(
+                AnomalyKind::UnsolicitedReply,
+                ts,
+                Some(sid),
+                flow,
+                format!("{} after a preliminary reply", reply.code),
+            );
+            self.emit(Event::Exchange(Exchange {
+                session: sid,
+                command: None,
+                replies: vec![reply],
+            }));
+            return;
+        };
+        let Some(mut done) = session.pending.remove(index) else {
             return;
         };
         let code = reply.code;

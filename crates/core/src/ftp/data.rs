@@ -78,6 +78,14 @@ impl Analyzer {
                 let detail = format!("transfer {tid}");
                 self.anomaly(AnomalyKind::DataBothDirections, ts, session, flow, detail);
             }
+            TransferOutput::Encrypted => {
+                let Some(t) = self.transfers.get(&tid) else {
+                    return;
+                };
+                let (session, flow) = (t.session, t.initiator.zip(t.responder));
+                let detail = format!("transfer {tid}: TLS, no keys");
+                self.anomaly(AnomalyKind::DataEncrypted, ts, session, flow, detail);
+            }
             TransferOutput::End => self.end_transfer(tid, ts),
         }
     }
@@ -181,8 +189,14 @@ impl Analyzer {
     ) -> Option<TransferId> {
         let session = self.sessions.get_mut(&sid)?;
         let offset = session.rest.take().unwrap_or(0);
+        // Listing arguments often start with options ("-la pub", an `ls` habit servers
+        // accept): the path is what follows them.
+        let arg = if command.is_listing() {
+            listing_path(arg)
+        } else {
+            arg
+        };
         let (path, full_path) = match (command, arg.is_empty()) {
-            // Listing arguments are often options ("-la"); a path only when it does not start with '-'.
             (_, true) => (
                 None,
                 if command.is_listing() {
@@ -191,9 +205,6 @@ impl Analyzer {
                     None
                 },
             ),
-            (c, false) if c.is_listing() && arg.first() == Some(&b'-') => {
-                (None, session.cwd.clone())
-            }
             _ => (
                 Some(arg.to_vec()),
                 path::resolve(session.cwd.as_deref(), arg),
@@ -322,11 +333,22 @@ impl Analyzer {
         ts: Timestamp,
         piece: DataPiece<'_>,
     ) {
+        let control_tls = self
+            .transfers
+            .get(&tid)
+            .and_then(|t| t.session)
+            .and_then(|sid| self.sessions.get(&sid))
+            .is_some_and(|s| s.tls);
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
         let output = match &piece {
-            DataPiece::Bytes(data) => t.on(TransferInput::Bytes { dir, ts, data }),
+            DataPiece::Bytes(data) => t.on(TransferInput::Bytes {
+                dir,
+                ts,
+                data,
+                control_tls,
+            }),
             DataPiece::Gap(len) => t.on(TransferInput::Gap { dir, ts, len: *len }),
         };
         if output != TransferOutput::Deliver {
@@ -417,10 +439,40 @@ impl Analyzer {
     }
 }
 
+/// The path of a listing command's argument: what follows its leading options (words that
+/// start with '-'), e.g. `pub` of `-la pub`; empty when there is none.
+fn listing_path(arg: &[u8]) -> &[u8] {
+    let mut rest = arg;
+    while rest.first() == Some(&b'-') {
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        rest = rest.get(end..).unwrap_or(&[]);
+        while let Some(tail) = rest.strip_prefix(b" ") {
+            rest = tail;
+        }
+    }
+    rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Limits;
+
+    #[test]
+    fn a_listing_path_is_what_follows_the_options() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"-la pub", b"pub"),
+            (b"-l -a  pub/sub dir", b"pub/sub dir"),
+            (b"-la", b""),
+            (b"-la ", b""),
+            (b"pub", b"pub"),
+            (b"", b""),
+            (b"my-dir", b"my-dir"),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(listing_path(arg), *want, "{arg:?}");
+        }
+    }
 
     #[test]
     fn a_transfer_command_without_its_session_binds_no_transfer() {

@@ -118,11 +118,13 @@ pub enum TransferInput<'a> {
         conn: DataConnection,
         announcement: Option<Announcement>,
     },
-    /// Bytes of the data connection, sent in `dir`.
+    /// Bytes of the data connection, sent in `dir`; `control_tls`: its session's control
+    /// connection is under TLS (AUTH TLS accepted).
     Bytes {
         dir: Dir,
         ts: Timestamp,
         data: &'a [u8],
+        control_tls: bool,
     },
     /// `len` bytes sent in `dir` that the capture missed.
     Gap { dir: Dir, ts: Timestamp, len: u64 },
@@ -169,6 +171,9 @@ pub enum TransferOutput {
     WrongDirection,
     /// Nothing more can be learnt: remove the transfer and emit its record.
     End,
+    /// The data connection's first bytes are TLS: report `data_encrypted` (once: only the
+    /// first bytes can tell); none of its bytes are the file's.
+    Encrypted,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +196,9 @@ pub struct Transfer {
     pub bytes: u64,
     pub gap_bytes: u64,
     pub expected_total: Option<u64>,
+    /// The data connection speaks TLS: its bytes (both ways) are ciphertext, counted in
+    /// `bytes` and `gap_bytes` but never the file's.
+    pub encrypted: bool,
 }
 
 impl Transfer {
@@ -213,6 +221,7 @@ impl Transfer {
             bytes: 0,
             gap_bytes: 0,
             expected_total: None,
+            encrypted: false,
         }
     }
 
@@ -253,14 +262,40 @@ impl Transfer {
                 DataConnectionOpen(_) | DataConnectionClosed(..),
                 TransferInput::ConnectionOpened { .. },
             ) => TransferOutput::Nothing,
+            // RFC 4217 §9 (PROT P): a data connection under TLS opens with a handshake; its
+            // bytes, both ways, are ciphertext and never the file's. Only its first bytes tell.
+            (
+                _,
+                TransferInput::Bytes {
+                    dir,
+                    ts,
+                    data,
+                    control_tls,
+                },
+            ) if self.encrypted || (self.is_first_byte() && opens_tls(data, control_tls)) => {
+                self.last_ts = ts;
+                self.stream_dir.get_or_insert(dir);
+                self.bytes += data.len() as u64;
+                if self.encrypted {
+                    return TransferOutput::Nothing;
+                }
+                self.encrypted = true;
+                TransferOutput::Encrypted
+            }
             // The file's bytes flow one way, the first way any did; the rest is not the file.
-            (_, TransferInput::Bytes { dir, ts, data }) => {
+            (_, TransferInput::Bytes { dir, ts, data, .. }) => {
                 self.last_ts = ts;
                 if !self.carries(dir) {
                     return TransferOutput::WrongDirection;
                 }
                 self.bytes += data.len() as u64;
                 TransferOutput::Deliver
+            }
+            // Ciphertext the capture missed: counted, never the file's.
+            (_, TransferInput::Gap { ts, len, .. }) if self.encrypted => {
+                self.last_ts = ts;
+                self.gap_bytes += len;
+                TransferOutput::Nothing
             }
             // Missing bytes count like bytes: the verdict says how many never arrived.
             (_, TransferInput::Gap { dir, ts, len }) => {
@@ -377,6 +412,11 @@ impl Transfer {
         }
     }
 
+    /// Whether nothing (bytes or a gap) has crossed the data connection yet.
+    fn is_first_byte(&self) -> bool {
+        self.stream_dir.is_none() && self.bytes == 0 && self.gap_bytes == 0
+    }
+
     /// Whether bytes sent in `dir` are the file's: the first direction to carry any is.
     fn carries(&mut self, dir: Dir) -> bool {
         *self.stream_dir.get_or_insert(dir) == dir
@@ -426,6 +466,21 @@ impl Transfer {
     }
 }
 
+/// Whether a data connection whose first bytes are `first` speaks TLS: a TLS record header
+/// (RFC 8446 §5.1, RFC 5246 §6.2.1) with content type 22 (handshake: a ClientHello opens every
+/// TLS connection, RFC 4217 §9 puts one at the start of each PROT P data connection), major
+/// version 3 and a length a record may have (at most 2^14 + 2048). When the control connection
+/// is under TLS any record type counts (20-23): a capture may start after the handshake. A
+/// file of clear bytes that happens to begin so is rare; fewer than 5 bytes never count.
+pub fn opens_tls(first: &[u8], control_tls: bool) -> bool {
+    let Some(&[content_type, major, minor, len_hi, len_lo]) = first.get(..5) else {
+        return false;
+    };
+    let length = u16::from_be_bytes([len_hi, len_lo]);
+    let type_ok = content_type == 22 || (control_tls && (20..=23).contains(&content_type));
+    type_ok && major == 3 && minor <= 4 && length > 0 && length <= (1 << 14) + 2048
+}
+
 /// The reply state once the final reply `code` came.
 fn answered(before: ControlReply, code: u16) -> ControlReply {
     let after_abort = match before {
@@ -439,6 +494,72 @@ fn answered(before: ControlReply, code: u16) -> ControlReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_is_told_by_its_first_record_header() {
+        let client_hello = [22, 3, 1, 0, 200, 1, 0, 0, 196];
+        let app_data = [23, 3, 3, 0, 40];
+        let cases: &[(&[u8], bool, bool)] = &[
+            (&client_hello, false, true),
+            (&client_hello, true, true),
+            // Application data opens a connection only when the capture missed its start,
+            // which a session under TLS makes likely enough.
+            (&app_data, false, false),
+            (&app_data, true, true),
+            (&[22, 3, 1, 0], false, false),
+            (&[22, 2, 0, 0, 10], false, false),
+            (&[22, 3, 5, 0, 10], false, false),
+            (&[22, 3, 1, 0, 0], false, false),
+            (&[22, 3, 1, 0x48, 1], false, false),
+            (&[24, 3, 1, 0, 10], true, false),
+            (b"hello, world", false, false),
+            (b"", true, false),
+        ];
+        for (first, control_tls, want) in cases {
+            assert_eq!(
+                opens_tls(first, *control_tls),
+                *want,
+                "{first:?} {control_tls}"
+            );
+        }
+    }
+
+    // Under a TLS control connection a data connection picked up after its handshake opens
+    // with application data: still ciphertext. Gaps after that are ciphertext too.
+    #[test]
+    fn under_tls_control_any_first_record_makes_the_connection_encrypted() {
+        let bytes = |data, control_tls| TransferInput::Bytes {
+            dir: Dir::FromResponder,
+            ts: 1,
+            data,
+            control_tls,
+        };
+        let mut clear = Transfer::new(1, Some(1), 0);
+        assert_eq!(
+            clear.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], false)),
+            TransferOutput::Deliver
+        );
+        let mut t = Transfer::new(2, Some(1), 0);
+        assert_eq!(
+            t.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], true)),
+            TransferOutput::Encrypted
+        );
+        let other_way = TransferInput::Bytes {
+            dir: Dir::FromInitiator,
+            ts: 2,
+            data: b"more",
+            control_tls: true,
+        };
+        assert_eq!(t.on(other_way), TransferOutput::Nothing);
+        let gap = TransferInput::Gap {
+            dir: Dir::FromInitiator,
+            ts: 3,
+            len: 5,
+        };
+        assert_eq!(t.on(gap), TransferOutput::Nothing);
+        assert_eq!((t.bytes, t.gap_bytes), (12, 5));
+        assert_eq!(t.verdict().0, crate::event::TransferStatus::Encrypted);
+    }
 
     fn data_connection(port: u16) -> DataConnection {
         let initiator: SocketAddr = ([192, 0, 2, 10], port).into();

@@ -1,10 +1,22 @@
 //! The verdict on an ended transfer, and the record that crosses to the binary.
 //!
 //! The verdict follows what a careful analyst would say: a transfer is `complete` only when
-//! nothing says otherwise; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
-//! the 150 reply announced, a data connection reset or never closed); `aborted` after ABOR or a
-//! 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2); `failed` when the server
-//! refused it (4yz/5yz) and no data crossed.
+//! the capture proves it; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
+//! the 150 reply announced, a data connection reset) or when nothing proves they are all there;
+//! `aborted` after ABOR or a 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2);
+//! `failed` when the server refused it (4yz/5yz) and no data crossed.
+//!
+//! A data connection under TLS (PROT P, RFC 4217 §9, or any that opens with a TLS handshake)
+//! is `encrypted`: without keys its bytes are ciphertext, never the file, never `complete`.
+//!
+//! Two things prove a file whole. In stream mode the sender's FIN is the end of the file (RFC
+//! 959 §3.4.1), so a data connection closed cleanly with no gap is complete. Without the FIN
+//! (captures that keep only packets with payload are common; so are captures cut before the
+//! close), the size the server announced (`150 ... (N bytes)`, or a `213` reply to SIZE for
+//! that path, RFC 3659 §4) is the proof: all of it crossed with no gap, and the server's final
+//! reply was positive (2yz, RFC 959 §4.2: 226 "Closing data connection"). With neither, the
+//! bytes may all be there, but the verdict stays `truncated` and its reason says what is
+//! missing for a proof.
 
 use crate::event::{DataMode, Direction, TransferRecord, TransferStatus};
 use crate::flow::Dir;
@@ -56,11 +68,33 @@ impl Transfer {
         let missing = self.gap_bytes + shortfall;
         let (control, close) = match self.state {
             TransferState::AwaitingDataConnection(control) => (control, None),
-            TransferState::DataConnectionOpen(control) => (control, None),
+            // Still open when the verdict is asked for: no FIN was seen.
+            TransferState::DataConnectionOpen(control) => (control, Some(DataClose::NoFin)),
             TransferState::DataConnectionClosed(close, control) => (control, Some(close)),
         };
         let reply = control.final_code();
         let refused = reply.is_some_and(|c| c >= 400);
+        let positive = reply.is_some_and(|c| (200..300).contains(&c));
+        // Every announced byte crossed, none missed, none extra, and the server said so.
+        let size_proves_it = expected.is_some_and(|e| e == self.bytes)
+            && self.gap_bytes == 0
+            && positive
+            && !control.aborted();
+        if self.encrypted {
+            // Ciphertext says nothing of the file: not its bytes, not its size (records and
+            // padding), not whether all of it crossed.
+            let mut why = format!(
+                "TLS data connection, no keys: {} bytes of ciphertext, not the file",
+                self.bytes
+            );
+            if self.gap_bytes > 0 {
+                why.push_str(&format!("; {} bytes never captured", self.gap_bytes));
+            }
+            if let Some(code) = reply {
+                why.push_str(&format!("; server said {code}"));
+            }
+            return (TransferStatus::Encrypted, self.gap_bytes, why);
+        }
         let mut reasons: Vec<String> = Vec::new();
         if self.gap_bytes > 0 {
             reasons.push(format!("{} bytes never captured", self.gap_bytes));
@@ -74,8 +108,25 @@ impl Transfer {
         }
         match close {
             Some(DataClose::Reset) => reasons.push("data connection reset".into()),
+            Some(DataClose::NoFin) if size_proves_it => {}
             Some(DataClose::NoFin) => {
-                reasons.push("data connection not closed in the capture".into())
+                let unproven = match (expected, positive) {
+                    // The shortfall said it already.
+                    (Some(_), _) if shortfall > 0 => "",
+                    (None, _) => {
+                        ": completeness not proven (no FIN from the sender, no size announced)"
+                    }
+                    (Some(_), false) => {
+                        ": completeness not proven (no FIN from the sender, no positive final reply)"
+                    }
+                    // More bytes than announced: the size proves nothing.
+                    (Some(_), true) => {
+                        ": completeness not proven (no FIN from the sender, more bytes than announced)"
+                    }
+                };
+                reasons.push(format!(
+                    "data connection not closed in the capture{unproven}"
+                ))
             }
             Some(DataClose::Fin) | None => {}
         }
@@ -109,6 +160,9 @@ impl Transfer {
         }
         if reasons.is_empty() {
             let why = match (reply, expected) {
+                (Some(code), Some(e)) if close == Some(DataClose::NoFin) => format!(
+                    "all {e} announced bytes crossed with no gap; server said {code} (no FIN in the capture)"
+                ),
                 (Some(code), Some(_)) => format!("all announced bytes crossed; server said {code}"),
                 (Some(code), None) => format!("data connection closed cleanly; server said {code}"),
                 (None, _) => "data connection closed cleanly; no final reply captured".into(),
@@ -201,6 +255,7 @@ mod tests {
     }
 
     const FIN: Option<DataClose> = Some(DataClose::Fin);
+    const NOFIN: Option<DataClose> = Some(DataClose::NoFin);
 
     #[test]
     fn verdict_table() {
@@ -227,12 +282,41 @@ mod tests {
             (retr(0, 0, None, FIN, Some(550)), Failed, 0),
             (retr(4, 0, None, FIN, Some(451)), Truncated, 0),
             (retr(0, 0, None, None, Some(226)), Truncated, 0),
+            // No FIN: the announced size, all crossed with no gap, and a 2yz prove it whole.
+            (retr(10, 0, Some(10), NOFIN, Some(226)), Complete, 0),
+            (retr(10, 0, Some(10), NOFIN, Some(250)), Complete, 0),
+            (retr(10, 0, None, NOFIN, Some(226)), Truncated, 0),
+            (retr(10, 0, Some(10), NOFIN, None), Truncated, 0),
+            (retr(10, 0, Some(10), NOFIN, Some(451)), Truncated, 0),
+            (retr(12, 0, Some(10), NOFIN, Some(226)), Truncated, 0),
+            (retr(8, 2, Some(10), NOFIN, Some(226)), Truncated, 2),
+            (retr(6, 0, Some(10), NOFIN, Some(226)), Truncated, 4),
+            (retr(10, 0, Some(10), NOFIN, Some(426)), Aborted, 0),
         ];
         for (i, (t, status, missing)) in cases.iter().enumerate() {
             let (s, m, why) = t.verdict();
             assert_eq!((s, m), (*status, *missing), "case {i}: {why}");
             assert!(!why.is_empty());
         }
+        let why = |t: Transfer| t.verdict().2;
+        assert_eq!(
+            why(retr(10, 0, Some(10), NOFIN, Some(226))),
+            "all 10 announced bytes crossed with no gap; server said 226 (no FIN in the capture)"
+        );
+        assert_eq!(
+            why(retr(10, 0, None, NOFIN, Some(226))),
+            "data connection not closed in the capture: completeness not proven \
+             (no FIN from the sender, no size announced)"
+        );
+        assert_eq!(
+            why(retr(10, 0, Some(10), NOFIN, None)),
+            "data connection not closed in the capture: completeness not proven \
+             (no FIN from the sender, no positive final reply)"
+        );
+        assert_eq!(
+            why(retr(6, 0, Some(10), NOFIN, Some(226))),
+            "4 bytes short of the 10 announced; data connection not closed in the capture"
+        );
         let mut resumed = retr(6, 0, Some(10), FIN, Some(226));
         resumed.command.as_mut().unwrap().offset = 4;
         assert_eq!(resumed.verdict().0, Complete);
