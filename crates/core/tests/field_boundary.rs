@@ -1,0 +1,120 @@
+//! Conversations at the boundary of FTP, from captures of real networks (issue 12): what is not
+//! FTP stays out, and what FTP announced is what its data connections are judged by.
+
+mod harness;
+
+use ftpscope_core::{AnomalyKind, DetectedBy};
+use harness::{Conversation, Side};
+
+/// SMTP greets with 220 and, here, does not name itself: the client's EHLO says what it is.
+/// None of its lines, the AUTH LOGIN credentials least of all, may become an FTP command.
+#[test]
+fn a_220_greeting_answered_by_ehlo_is_not_ftp() {
+    let mut c = Conversation::without_control();
+    let mut smtp = c.client_opens(40100, 25);
+    c.say(
+        &mut smtp,
+        Side::Server,
+        "220 163.com Anti-spam GT for Coremail System",
+    );
+    c.say(&mut smtp, Side::Client, "EHLO client");
+    c.say(&mut smtp, Side::Server, "250-mail");
+    c.say(&mut smtp, Side::Server, "250 AUTH LOGIN PLAIN");
+    c.say(&mut smtp, Side::Client, "AUTH LOGIN");
+    c.say(&mut smtp, Side::Server, "334 dXNlcm5hbWU6");
+    c.say(&mut smtp, Side::Client, "YWxpY2U=");
+    c.fin(&mut smtp, Side::Client);
+    c.fin(&mut smtp, Side::Server);
+    c.end_capture();
+    assert!(c.sessions().is_empty(), "sessions: {:?}", c.sessions());
+    assert!(c.commands().is_empty(), "commands: {:?}", c.commands());
+}
+
+/// Every SMTP opening a client may send first, each on its own connection.
+#[test]
+fn no_smtp_opening_makes_a_session() {
+    let openings = [
+        "HELO client",
+        "LHLO client",
+        "MAIL FROM:<a@example.org>",
+        "STARTTLS",
+        "AUTH LOGIN",
+        "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+        "RSET",
+        "QUIT",
+    ];
+    let mut c = Conversation::without_control();
+    for (i, opening) in openings.iter().enumerate() {
+        let mut smtp = c.client_opens(40200 + i as u16, 2525);
+        c.say(&mut smtp, Side::Server, "220 mx ready");
+        c.say(&mut smtp, Side::Client, opening);
+        c.fin(&mut smtp, Side::Client);
+        c.fin(&mut smtp, Side::Server);
+    }
+    c.end_capture();
+    assert!(c.sessions().is_empty(), "sessions: {:?}", c.sessions());
+    assert!(c.commands().is_empty(), "commands: {:?}", c.commands());
+}
+
+/// The FTP side of the same rule: a greeted client whose first line is an FTP verb is FTP, on
+/// any port; QUIT, NOOP or HELP (both protocols have them) leave it to the next line.
+#[test]
+fn a_greeted_client_speaking_ftp_is_ftp_on_any_port() {
+    for (port, first) in [
+        (2121, vec!["USER alice"]),
+        (2122, vec!["AUTH TLS"]),
+        (2126, vec!["AUTH GSSAPI"]),
+        (2123, vec!["FEAT"]),
+        (2124, vec!["NOOP", "SYST"]),
+        (2125, vec!["OPTS UTF8 ON"]),
+    ] {
+        let mut c = Conversation::without_control();
+        let mut ftp = c.client_opens(40300, port);
+        c.say(&mut ftp, Side::Server, "220 (vsFTPd 3.0.3)");
+        for line in &first {
+            c.say(&mut ftp, Side::Client, line);
+            c.say(&mut ftp, Side::Server, "200 ok");
+        }
+        c.end_capture();
+        let sessions = c.sessions();
+        assert_eq!(sessions.len(), 1, "port {port}, {first:?}");
+        assert_eq!(sessions[0].detected_by, DetectedBy::Dialogue);
+        assert_eq!(sessions[0].server.port(), port);
+        let verbs: Vec<String> = c.commands();
+        assert_eq!(verbs, first, "port {port}: every line, the first included");
+    }
+}
+
+/// The stated rule for a client that never speaks: a greeting alone is not a session, neither
+/// when the connection ends nor when the wait for the client's first line is over.
+#[test]
+fn a_client_that_never_speaks_makes_no_session() {
+    let mut c = Conversation::without_control();
+    let mut silent = c.client_opens(40400, 2121);
+    c.say(&mut silent, Side::Server, "220 welcome");
+    c.fin(&mut silent, Side::Server);
+    c.fin(&mut silent, Side::Client);
+
+    // Past the wait (60 s of packet time), a late FTP line does not revive it either.
+    let mut slow = c.client_opens(40401, 2121);
+    c.say(&mut slow, Side::Server, "220 welcome");
+    c.idle(61);
+    c.say(&mut slow, Side::Server, "220 still here");
+    c.say(&mut slow, Side::Client, "USER alice");
+    c.end_capture();
+    assert!(c.sessions().is_empty(), "sessions: {:?}", c.sessions());
+    assert!(c.commands().is_empty(), "commands: {:?}", c.commands());
+}
+
+/// Port 21 is FTP as before: the first byte makes the session, whatever the greeting says.
+#[test]
+fn port_21_is_ftp_as_before() {
+    let mut c = Conversation::new();
+    c.client("USER alice");
+    c.end_capture();
+    let sessions = c.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].detected_by, DetectedBy::Port21);
+    assert_eq!(c.commands(), ["USER alice"]);
+    assert!(!c.anomalies().contains(&AnomalyKind::TcpMidstream));
+}
