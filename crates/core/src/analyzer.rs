@@ -458,6 +458,15 @@ impl Analyzer {
                     format!("seq {}", seg.seq),
                 );
             }
+            if outcome.after_fin > 0 {
+                self.anomaly(
+                    AnomalyKind::TcpDataAfterFin,
+                    ts,
+                    None,
+                    Some(flow),
+                    format!("{} bytes at seq {}", outcome.after_fin, seg.seq),
+                );
+            }
             if (seg.payload.len() as u64) < u64::from(seg.wire_payload_len) {
                 let missing = u64::from(seg.wire_payload_len) - seg.payload.len() as u64;
                 self.anomaly(

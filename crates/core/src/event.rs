@@ -395,6 +395,7 @@ anomaly_kinds! {
     OrphanData => "orphan_data", "data connection that no announced endpoint explains";
     TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
+    TcpDataAfterFin => "tcp_data_after_fin", "payload at or after its sender's FIN (a keep-alive probe after the close); not data, dropped";
 }
 
 #[cfg(test)]

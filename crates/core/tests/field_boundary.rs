@@ -118,3 +118,45 @@ fn port_21_is_ftp_as_before() {
     assert_eq!(c.commands(), ["USER alice"]);
     assert!(!c.anomalies().contains(&AnomalyKind::TcpMidstream));
 }
+
+/// A keep-alive probe after the client's FIN carries one byte at the FIN's sequence number: it
+/// is not a command (it used to become the command "\u0000"), only an anomaly.
+#[test]
+fn a_keepalive_byte_after_the_fin_is_not_a_command() {
+    let mut c = Conversation::new();
+    c.client("USER alice");
+    c.server("331 password please");
+    c.client("QUIT");
+    c.client_closes_control();
+    c.control_keepalive_after_fin(b"\0");
+    c.server("221 bye");
+    c.end_capture();
+    assert_eq!(c.commands(), ["USER alice", "QUIT"]);
+    let after_fin = c
+        .anomalies()
+        .iter()
+        .filter(|k| **k == AnomalyKind::TcpDataAfterFin)
+        .count();
+    assert_eq!(after_fin, 1);
+}
+
+/// The same on a data connection: the file ends at the sender's FIN.
+#[test]
+fn a_keepalive_byte_after_a_data_fin_is_not_in_the_file() {
+    let mut c = Conversation::new();
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,21,195,80)");
+    c.client("RETR a.txt");
+    let mut data = c.client_connects(50000);
+    c.server("150 here");
+    c.send(&mut data, Side::Server, b"abc");
+    c.fin(&mut data, Side::Server);
+    c.keepalive_after_fin(&mut data, Side::Server, b"\0");
+    c.fin(&mut data, Side::Client);
+    c.server("226 done");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(c.file(t.transfer), b"abc");
+    assert_eq!(t.bytes, 3);
+    assert!(c.anomalies().contains(&AnomalyKind::TcpDataAfterFin));
+}
