@@ -160,3 +160,38 @@ fn a_keepalive_byte_after_a_data_fin_is_not_in_the_file() {
     assert_eq!(t.bytes, 3);
     assert!(c.anomalies().contains(&AnomalyKind::TcpDataAfterFin));
 }
+
+/// Bytes the other way on a data connection are reported once per connection, not once per
+/// segment: three connections, four stray segments each, three anomalies.
+#[test]
+fn data_both_directions_is_reported_once_per_connection() {
+    let mut c = Conversation::new();
+    for n in 0..3u16 {
+        c.client("PASV");
+        c.server(&format!(
+            "227 Entering Passive Mode (192,0,2,21,195,{})",
+            80 + n
+        ));
+        c.client("RETR a.txt");
+        let mut data = c.client_connects(50000 + n);
+        c.server("150 here");
+        c.send(&mut data, Side::Server, b"file bytes");
+        for _ in 0..4 {
+            c.send(&mut data, Side::Client, b"stray");
+        }
+        c.fin(&mut data, Side::Server);
+        c.fin(&mut data, Side::Client);
+        c.server("226 done");
+    }
+    c.end_capture();
+    let both = c
+        .anomalies()
+        .iter()
+        .filter(|k| **k == AnomalyKind::DataBothDirections)
+        .count();
+    assert_eq!(both, 3);
+    assert_eq!(c.ended().len(), 3);
+    for t in c.ended() {
+        assert_eq!(c.file(t.transfer), b"file bytes");
+    }
+}

@@ -133,6 +133,10 @@ pub struct Conn {
     /// once, then the connection leaves the table (only its key is remembered a while).
     pub closed: bool,
     pub role: Role,
+    /// Anomaly kinds already reported for this connection, one bit per
+    /// [`crate::event::AnomalyKind::index`]: a damaged or odd connection is reported once per
+    /// kind, not once per segment.
+    pub reported: u64,
 }
 
 /// What a connection is to the analyzer.
@@ -163,6 +167,7 @@ impl Conn {
             reset: false,
             closed: false,
             role: Role::Ignored,
+            reported: 0,
         }
     }
 

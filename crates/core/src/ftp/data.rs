@@ -74,9 +74,13 @@ impl Analyzer {
                 let Some(t) = self.transfers.get(&tid) else {
                     return;
                 };
-                let (session, flow) = (t.session, t.initiator.zip(t.responder));
+                let (session, key) = (t.session, t.conn);
                 let detail = format!("transfer {tid}");
-                self.anomaly(AnomalyKind::DataBothDirections, ts, session, flow, detail);
+                // Once per data connection: every segment of the other way says the same.
+                if let Some(key) = key {
+                    let kind = AnomalyKind::DataBothDirections;
+                    self.conn_anomaly(key, kind, ts, session, detail);
+                }
             }
             TransferOutput::End => self.end_transfer(tid, ts),
         }
