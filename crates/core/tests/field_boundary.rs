@@ -195,3 +195,62 @@ fn data_both_directions_is_reported_once_per_connection() {
         assert_eq!(c.file(t.transfer), b"file bytes");
     }
 }
+
+/// The third host of an FTP bounce scan (`nmap -b`): not a party to the control session.
+const THIRD: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 51, 100, 7);
+
+/// Logged in, and the client has asked the server to connect to port 21 of a third host.
+fn bounce() -> Conversation {
+    let mut c = Conversation::new();
+    c.client("USER anonymous");
+    c.server("331 password please");
+    c.client("PASS x@");
+    c.server("230 logged in");
+    c.client("PORT 198,51,100,7,0,21");
+    c.server("200 PORT command successful");
+    c.client("LIST");
+    c
+}
+
+/// An announced endpoint outranks port 21: the server's connection to port 21 of the third
+/// host is the data connection of the LIST, not a control session of its own, even when the
+/// third host's FTP server greets on it.
+#[test]
+fn a_bounce_to_port_21_is_a_data_connection() {
+    let mut c = bounce();
+    let mut data = c.server_dials(20, THIRD, 21);
+    c.accept(&mut data);
+    c.server("150 Here comes the directory listing");
+    c.say(&mut data, Side::Client, "220 third host ready");
+    c.send(
+        &mut data,
+        Side::Server,
+        b"-rw-r--r-- 1 ftp ftp 3 Jan 1 00:00 a\r\n",
+    );
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("226 Directory send OK");
+    c.end_capture();
+    assert_eq!(c.sessions().len(), 1, "only the control session");
+    assert_eq!(c.sessions()[0].server.port(), 21);
+    let t = c.the_transfer();
+    assert_eq!(t.command.as_deref(), Some(&b"LIST"[..]));
+    assert_eq!(t.announced, Some("198.51.100.7:21".parse().unwrap()));
+    assert_eq!(t.link, ftpscope_core::LinkRule::Exact);
+    assert!(!c.commands().iter().any(|l| l.starts_with("220")));
+}
+
+/// The announced port alone does not outrank port 21: a new session to another FTP server's
+/// port 21 is a session, though the bounce announced port 21.
+#[test]
+fn a_session_to_another_servers_port_21_stays_a_session() {
+    let mut c = bounce();
+    let other = std::net::Ipv4Addr::new(203, 0, 113, 9);
+    let mut session = c.server_dials(40999, other, 21);
+    c.accept(&mut session);
+    c.say(&mut session, Side::Client, "220 other server");
+    c.say(&mut session, Side::Server, "USER bob");
+    c.end_capture();
+    let servers: Vec<String> = c.sessions().iter().map(|s| s.server.to_string()).collect();
+    assert_eq!(servers, ["192.0.2.21:21", "203.0.113.9:21"]);
+}

@@ -5,7 +5,7 @@
 use crate::analyzer::Analyzer;
 use crate::event::{
     AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
-    LoginState, Reply, SessionId, SessionStart,
+    LinkRule, LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
@@ -176,11 +176,26 @@ impl Analyzer {
         ts: Timestamp,
         syn: bool,
     ) -> Option<Role> {
+        let window = self.limits.port_only_window;
         if responder.port() == 21 {
+            // An announced endpoint outranks the port: in an FTP bounce (`PORT h,0,21`, then
+            // LIST) the server's connections to port 21 of a third host are the data
+            // connections of those LISTs. The announced port alone is no evidence here (any
+            // new session to any FTP server would match it), the address or the peers are.
+            let matched = self.expectations.take_match_at_least(
+                initiator,
+                responder,
+                ts,
+                window,
+                LinkRule::NatPeers,
+            );
+            if let Some(matched) = matched {
+                let tid = self.link_data(key, initiator, responder, matched, ts);
+                return Some(Role::Data(tid));
+            }
             // FTP control, once it carries a byte.
             return None;
         }
-        let window = self.limits.port_only_window;
         let mut found = self
             .expectations
             .take_match(initiator, responder, ts, window);
