@@ -380,6 +380,8 @@ impl Analyzer {
             stream.syn(seg.seq);
             if !seg.flags.ack {
                 conn.handshake_seen = true;
+            } else if dir == Dir::FromResponder {
+                conn.answered = true;
             }
         }
         if seg.flags.rst {
@@ -785,16 +787,20 @@ impl Analyzer {
             conn.dirs.get(Dir::FromResponder).fin_seen(),
         );
         let reset = conn.reset;
+        // Its SYN was seen and never answered by a SYN-ACK: an attempt, refused (RST) or
+        // unanswered, not a connection that carried anything.
+        let attempt = conn.handshake_seen && !conn.answered && !conn.has_payload;
         match role {
             Role::Control(sid) => self.end_session(sid, ts, reason),
-            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, ts),
+            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, !attempt, ts),
             Role::Unclassified { .. } | Role::Ignored => {}
         }
-        // From here on only its key and time are remembered (`closed`).
+        // From here on only its key and time are remembered (`closed`): a SYN retried on the
+        // 4-tuple of a failed attempt is the same attempt.
         if let Some(conn) = self.flows.get(&key) {
             let closed = Closed {
                 last_ts: conn.last_ts,
-                attempt: false,
+                attempt,
             };
             self.remove_conn(key);
             self.closed.insert(key, closed);

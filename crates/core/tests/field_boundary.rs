@@ -3,7 +3,7 @@
 
 mod harness;
 
-use ftpscope_core::{AnomalyKind, DetectedBy};
+use ftpscope_core::{AnomalyKind, DetectedBy, TransferStatus};
 use harness::{Conversation, Side};
 
 /// SMTP greets with 220 and, here, does not name itself: the client's EHLO says what it is.
@@ -253,4 +253,51 @@ fn a_session_to_another_servers_port_21_stays_a_session() {
     c.end_capture();
     let servers: Vec<String> = c.sessions().iter().map(|s| s.server.to_string()).collect();
     assert_eq!(servers, ["192.0.2.21:21", "203.0.113.9:21"]);
+}
+
+/// A SYN to the announced endpoint answered by a RST (the bounce scan's closed port): the LIST
+/// failed, "data connection refused", and no bytes are invented for it.
+#[test]
+fn a_refused_data_connection_fails_the_transfer() {
+    let mut c = bounce();
+    let mut data = c.server_dials(20, THIRD, 21);
+    c.refuse(&mut data);
+    c.server("425 Failed to establish connection.");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert_eq!(t.reason, "data connection refused; server said 425");
+    assert_eq!(t.bytes, 0);
+    assert_eq!(c.sessions().len(), 1);
+}
+
+/// A SYN never answered, retried twice on the same 4-tuple: one attempt, one failed transfer.
+#[test]
+fn a_data_connection_never_answered_is_one_failed_attempt() {
+    let mut c = bounce();
+    let data = c.server_dials(20, THIRD, 21);
+    c.syn_again(&data);
+    c.syn_again(&data);
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert_eq!(t.reason, "data connection never answered");
+    assert_eq!(c.started().len(), 1);
+    assert_eq!(c.sessions().len(), 1);
+}
+
+/// A SYN retried after the refusal, on the same 4-tuple, is the same attempt: no second
+/// transfer, no session.
+#[test]
+fn a_syn_retried_after_the_refusal_is_the_same_attempt() {
+    let mut c = bounce();
+    let mut data = c.server_dials(20, THIRD, 21);
+    c.refuse(&mut data);
+    c.syn_again(&data);
+    c.refuse(&mut data);
+    c.server("425 Failed to establish connection.");
+    c.end_capture();
+    assert_eq!(c.started().len(), 1);
+    assert_eq!(c.the_transfer().status, TransferStatus::Failed);
+    assert_eq!(c.sessions().len(), 1);
 }

@@ -126,6 +126,8 @@ pub struct Conn {
     pub last_ts: Timestamp,
     /// A SYN (without ACK) from the initiator was seen.
     pub handshake_seen: bool,
+    /// The responder's SYN-ACK was seen: the connection attempt was answered.
+    pub answered: bool,
     /// Any payload seen in either direction.
     pub has_payload: bool,
     pub reset: bool,
@@ -163,6 +165,7 @@ impl Conn {
             first_ts: ts,
             last_ts: ts,
             handshake_seen: false,
+            answered: false,
             has_payload: false,
             reset: false,
             closed: false,
@@ -344,6 +347,7 @@ impl QuietConn {
         let mut conn = Conn::new(initiator, responder, self.first_ts);
         conn.last_ts = self.last_ts;
         conn.handshake_seen = self.has(HANDSHAKE_SEEN);
+        conn.answered = self.has(*SYN_SEEN.get(Dir::FromResponder));
         for (dir, stream) in conn.dirs.iter_mut() {
             if self.has(*SYN_SEEN.get(dir)) {
                 stream.syn(*self.syn_seq.get(dir));

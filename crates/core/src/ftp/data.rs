@@ -364,18 +364,21 @@ impl Analyzer {
         self.drive_transfer(tid, ts, TransferInput::SenderClosed { dir, control_open });
     }
 
-    /// The data connection ended (both FINs, a RST, idle, or the capture's end).
+    /// The data connection ended (both FINs, a RST, idle, or the capture's end); `answered`
+    /// is false when its SYN never got a SYN-ACK (refused or never answered).
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
         fins: PerDir<bool>,
         reset: bool,
+        answered: bool,
         ts: Timestamp,
     ) {
         let control_open = self.control_open(tid);
         let ended = TransferInput::ConnectionEnded {
             fins,
             reset,
+            answered,
             control_open,
         };
         self.drive_transfer(tid, ts, ended);

@@ -4,7 +4,8 @@
 //! nothing says otherwise; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
 //! the 150 reply announced, a data connection reset or never closed); `aborted` after ABOR or a
 //! 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2); `failed` when the server
-//! refused it (4yz/5yz) and no data crossed.
+//! refused it (4yz/5yz) and no data crossed, or when its data connection never opened (the SYN
+//! refused by a RST, or never answered: an attempt is not a transfer).
 
 use crate::event::{DataMode, Direction, TransferRecord, TransferStatus};
 use crate::flow::Dir;
@@ -77,7 +78,7 @@ impl Transfer {
             Some(DataClose::NoFin) => {
                 reasons.push("data connection not closed in the capture".into())
             }
-            Some(DataClose::Fin) | None => {}
+            Some(DataClose::Fin | DataClose::Refused | DataClose::NeverAnswered) | None => {}
         }
         if control.aborted() || reply == Some(426) {
             let why = if control.aborted() {
@@ -87,6 +88,17 @@ impl Transfer {
             };
             reasons.insert(0, why.into());
             return (TransferStatus::Aborted, missing, reasons.join("; "));
+        }
+        // An attempt is not a transfer: the data connection never opened (issue 12, item 3).
+        if let Some(never @ (DataClose::Refused | DataClose::NeverAnswered)) = close {
+            let mut why = match never {
+                DataClose::Refused => "data connection refused".to_owned(),
+                _ => "data connection never answered".to_owned(),
+            };
+            if let Some(code) = reply {
+                why.push_str(&format!("; server said {code}"));
+            }
+            return (TransferStatus::Failed, missing, why);
         }
         if refused && self.bytes == 0 && self.gap_bytes == 0 {
             let code = reply.unwrap_or(0);
@@ -227,6 +239,16 @@ mod tests {
             (retr(0, 0, None, FIN, Some(550)), Failed, 0),
             (retr(4, 0, None, FIN, Some(451)), Truncated, 0),
             (retr(0, 0, None, None, Some(226)), Truncated, 0),
+            (
+                retr(0, 0, None, Some(DataClose::Refused), Some(425)),
+                Failed,
+                0,
+            ),
+            (
+                retr(0, 0, None, Some(DataClose::NeverAnswered), None),
+                Failed,
+                0,
+            ),
         ];
         for (i, (t, status, missing)) in cases.iter().enumerate() {
             let (s, m, why) = t.verdict();
