@@ -301,3 +301,74 @@ fn a_syn_retried_after_the_refusal_is_the_same_attempt() {
     assert_eq!(c.the_transfer().status, TransferStatus::Failed);
     assert_eq!(c.sessions().len(), 1);
 }
+
+/// No evidence, no data connection: a shell on port 6200 and SMB on port 139 between the hosts
+/// of an FTP session, with no data command waiting, are not files.
+#[test]
+fn a_shell_and_smb_between_ftp_hosts_are_not_files() {
+    let mut c = Conversation::new();
+    c.client("USER alice");
+    c.server("331 password please");
+    c.client("PASS secret");
+    c.server("230 logged in");
+    let mut shell = c.client_opens(40500, 6200);
+    c.say(&mut shell, Side::Client, "id");
+    c.say(&mut shell, Side::Server, "uid=0(root) gid=0(root)");
+    c.fin(&mut shell, Side::Client);
+    c.fin(&mut shell, Side::Server);
+    let mut smb = c.client_opens(40501, 139);
+    c.send(
+        &mut smb,
+        Side::Client,
+        b"\x81\x00\x00\x44 CKFDENECFDEFFCFGEFFCCACACACACACA",
+    );
+    c.send(&mut smb, Side::Server, b"\x82\x00\x00\x00");
+    c.fin(&mut smb, Side::Client);
+    c.fin(&mut smb, Side::Server);
+    c.client("QUIT");
+    c.server("221 bye");
+    c.end_capture();
+    assert!(c.started().is_empty(), "transfers: {:?}", c.ended());
+    assert!(!c.anomalies().contains(&AnomalyKind::OrphanData));
+}
+
+/// The data command in flight is evidence when the connection opens the way the session's
+/// mode says: here active mode (PORT), so the client's own connection to the server's port
+/// 6200 while RETR waits is not its data connection.
+#[test]
+fn a_connection_the_wrong_way_for_the_mode_is_not_the_data_connection() {
+    let mut c = Conversation::new();
+    c.client("PORT 192,0,2,10,156,64");
+    c.server("200 PORT command successful");
+    c.client("RETR a.txt");
+    let mut shell = c.client_opens(40600, 6200);
+    c.say(&mut shell, Side::Client, "cat /etc/passwd");
+    c.say(&mut shell, Side::Server, "root:x:0:0:root:/root:/bin/bash");
+    c.fin(&mut shell, Side::Client);
+    c.fin(&mut shell, Side::Server);
+    c.server("425 Failed to establish connection.");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert!(c.file(t.transfer).is_empty());
+}
+
+/// With the announcement missed (none seen), a data command waiting, and a connection that
+/// opens in time between the session's hosts is its data connection.
+#[test]
+fn a_data_command_in_flight_is_evidence() {
+    let mut c = Conversation::new();
+    c.client("RETR a.txt");
+    let mut data = c.client_opens(40700, 6001);
+    c.server("150 here it comes");
+    c.send(&mut data, Side::Server, b"file bytes");
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.server("226 done");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.command.as_deref(), Some(&b"RETR"[..]));
+    assert_eq!(c.file(t.transfer), b"file bytes");
+    assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
+    assert!(c.anomalies().contains(&AnomalyKind::OrphanData));
+}

@@ -283,13 +283,17 @@ impl Analyzer {
                 ))
             }
             Verdict::NotFtp => {
-                // A data connection no announcement explains, between hosts that speak FTP.
-                let pair = crate::analyzer::host_pair(initiator.ip(), responder.ip());
-                let related = self.ftp_host_pairs.contains_key(&pair);
-                if related {
-                    Role::Data(self.orphan_data(key, initiator, responder, ts))
-                } else {
-                    Role::Ignored
+                // Not FTP control. Between hosts that speak FTP it is a data connection only
+                // with evidence (no announcement matched it, nor port 20, or it would not be
+                // here): a data command waiting for its connection, sent in time, of a
+                // session whose data connections open this way. Otherwise a shell on port
+                // 6200 or SMB on port 139 between the same hosts would become a file.
+                let first = self.flows.get(&key).map_or(ts, |c| c.first_ts);
+                match self.data_command_waiting(initiator, responder, first) {
+                    Some((sid, tid)) => {
+                        Role::Data(self.claim_waiting(key, initiator, responder, sid, tid, ts))
+                    }
+                    None => Role::Ignored,
                 }
             }
         };
@@ -564,11 +568,13 @@ impl Analyzer {
 
     fn add_expectation(&mut self, sid: SessionId, exp: Expectation, max: usize) {
         let port = exp.announced.port();
+        let mode = exp.mode;
         let id = self.expectations.add(exp);
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
         session.announced_any = true;
+        session.last_mode = Some(mode);
         session.expectations.push_back((port, id));
         if session.expectations.len() > max
             && let Some((old_port, old_id)) = session.expectations.pop_front()
