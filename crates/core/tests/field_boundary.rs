@@ -372,3 +372,27 @@ fn a_data_command_in_flight_is_evidence() {
     assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
     assert!(c.anomalies().contains(&AnomalyKind::OrphanData));
 }
+
+/// pyftpdlib connects when PORT comes; the client then sends LIST and, with no data, ABOR. The
+/// refusal outranks the ABOR: nothing could ever have crossed.
+#[test]
+fn a_refusal_outranks_an_abor_sent_while_waiting() {
+    let mut c = Conversation::new();
+    c.client("PORT 198,51,100,7,0,22");
+    let mut data = c.server_dials(50669, THIRD, 22);
+    c.refuse(&mut data);
+    c.server("425 Can't connect to specified address.");
+    c.client("LIST");
+    c.server("150 File status okay. About to open data connection.");
+    c.client("ABOR");
+    c.server("225 ABOR command successful; data channel closed.");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert!(
+        t.reason
+            .starts_with("data connection refused; the client sent ABOR"),
+        "{}",
+        t.reason
+    );
+}

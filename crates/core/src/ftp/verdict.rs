@@ -80,6 +80,21 @@ impl Transfer {
             }
             Some(DataClose::Fin | DataClose::Refused | DataClose::NeverAnswered) | None => {}
         }
+        // An attempt is not a transfer: the data connection never opened (issue 12, item 3).
+        // Nothing could cross, so this outranks an ABOR sent while waiting for it.
+        if let Some(never @ (DataClose::Refused | DataClose::NeverAnswered)) = close {
+            let mut why = match never {
+                DataClose::Refused => "data connection refused".to_owned(),
+                _ => "data connection never answered".to_owned(),
+            };
+            if control.aborted() {
+                why.push_str("; the client sent ABOR");
+            }
+            if let Some(code) = reply {
+                why.push_str(&format!("; server said {code}"));
+            }
+            return (TransferStatus::Failed, missing, why);
+        }
         if control.aborted() || reply == Some(426) {
             let why = if control.aborted() {
                 "aborted by the client (ABOR)"
@@ -88,17 +103,6 @@ impl Transfer {
             };
             reasons.insert(0, why.into());
             return (TransferStatus::Aborted, missing, reasons.join("; "));
-        }
-        // An attempt is not a transfer: the data connection never opened (issue 12, item 3).
-        if let Some(never @ (DataClose::Refused | DataClose::NeverAnswered)) = close {
-            let mut why = match never {
-                DataClose::Refused => "data connection refused".to_owned(),
-                _ => "data connection never answered".to_owned(),
-            };
-            if let Some(code) = reply {
-                why.push_str(&format!("; server said {code}"));
-            }
-            return (TransferStatus::Failed, missing, why);
         }
         if refused && self.bytes == 0 && self.gap_bytes == 0 {
             let code = reply.unwrap_or(0);
