@@ -296,3 +296,30 @@ fn a_command_split_over_many_segments_stays_one_command() {
         .find(|a| a["kind"] == "line_too_long");
     assert!(long.is_some(), "the over-long line is reported");
 }
+
+/// `field/`: captures from real networks, with the facts an independent checker found
+/// (`facts.json`). The SMTP one is a negative control: 31 sessions of SMTP whose 220 banner
+/// does not say SMTP; none is FTP, and none of its lines (AUTH LOGIN's base64 credentials
+/// among them) may be shown as an FTP command.
+#[test]
+fn field_smtp_with_a_banner_without_smtp_is_no_ftp() {
+    let Some(root) = corpus_dir() else { return };
+    let dir = root.join("field/smtp-banner-without-smtp");
+    let facts: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("facts.json")).unwrap()).unwrap();
+    let expected_sessions = facts["independent"]["ftp_control_sessions"]
+        .as_array()
+        .unwrap()
+        .len();
+    let expected_transfers = facts["independent"]["transfers"].as_array().unwrap().len();
+    assert_eq!((expected_sessions, expected_transfers), (0, 0));
+    let (values, _) = run_file(&dir.join(facts["pcap"].as_str().unwrap()), None);
+    assert_eq!(of_type(&values, "session").len(), expected_sessions);
+    assert_eq!(of_type(&values, "transfer").len(), expected_transfers);
+    assert!(of_type(&values, "command").is_empty());
+    let summary = of_type(&values, "summary");
+    assert_eq!(
+        summary[0]["tcp_connections"],
+        facts["independent"]["tcp_connections"]
+    );
+}

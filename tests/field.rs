@@ -80,8 +80,6 @@ fn transfers_match<'a>(name: &str, facts: &Value, values: &'a [Value]) -> Vec<&'
 }
 
 #[test]
-#[ignore = "SMTP told apart from FTP is issue 12 item 1, done by another engineer on another \
-            branch: un-ignore after that merge (today the 31 SMTP sessions become FTP sessions)"]
 fn smtp_with_a_banner_without_smtp_is_not_ftp() {
     let name = "smtp-banner-without-smtp";
     let (facts, values) = run_case(name);

@@ -499,6 +499,7 @@ pub fn small_limits() -> Limits {
         expectation_ttl: 60 * SECOND,
         port_only_window: 10 * SECOND,
         max_classify_bytes: 256,
+        max_classify_wait: 10 * SECOND,
         max_size_hints: 4,
         idle_timeout: 120 * SECOND,
         handshake_timeout: 30 * SECOND,

@@ -197,6 +197,29 @@ impl Analyzer {
         }
     }
 
+    /// An anomaly of connection `key`, reported the first time its kind happens on it only
+    /// (issue 12: `data_both_directions` fired once per segment, 13 times for 3 connections).
+    /// Counted once per connection as well: the count says how many connections had it.
+    pub(crate) fn conn_anomaly(
+        &mut self,
+        key: FlowKey,
+        kind: AnomalyKind,
+        ts: Timestamp,
+        session: Option<SessionId>,
+        detail: String,
+    ) {
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let bit = 1u64.checked_shl(kind.index() as u32).unwrap_or(0);
+        if conn.reported & bit != 0 {
+            return;
+        }
+        conn.reported |= bit;
+        let flow = Some((conn.initiator, conn.responder));
+        self.anomaly(kind, ts, session, flow, detail);
+    }
+
     pub(crate) fn new_session_id(&mut self) -> SessionId {
         self.next_session += 1;
         self.stats.sessions += 1;
@@ -357,6 +380,8 @@ impl Analyzer {
             stream.syn(seg.seq);
             if !seg.flags.ack {
                 conn.handshake_seen = true;
+            } else if dir == Dir::FromResponder {
+                conn.answered = true;
             }
         }
         if seg.flags.rst {
@@ -365,7 +390,6 @@ impl Analyzer {
             return;
         }
         let follow = !matches!(conn.role, Role::Ignored);
-        let flow = (conn.initiator, conn.responder);
         if seg.flags.ack && follow {
             // What the peer acknowledged tells us which bytes of the other direction were
             // sent but never captured.
@@ -423,48 +447,51 @@ impl Analyzer {
                 // Too much held across all flows: give up on this direction's hole.
                 stream.flush(&mut chunks);
                 self.ooo_total = self.ooo_total.saturating_sub(after);
-                self.anomaly(
+                self.conn_anomaly(
+                    key,
                     AnomalyKind::TcpOooOverflow,
                     ts,
                     None,
-                    Some(flow),
                     "total out-of-order limit".into(),
                 );
             }
             if outcome.overflow {
-                self.anomaly(
-                    AnomalyKind::TcpOooOverflow,
-                    ts,
-                    None,
-                    Some(flow),
-                    String::new(),
-                );
+                self.conn_anomaly(key, AnomalyKind::TcpOooOverflow, ts, None, String::new());
             }
             if outcome.overlap_mismatch {
-                self.anomaly(
+                self.conn_anomaly(
+                    key,
                     AnomalyKind::TcpOverlapMismatch,
                     ts,
                     None,
-                    Some(flow),
                     format!("seq {}: first copy kept", seg.seq),
                 );
             }
             if outcome.out_of_window {
-                self.anomaly(
+                self.conn_anomaly(
+                    key,
                     AnomalyKind::TcpOutOfWindow,
                     ts,
                     None,
-                    Some(flow),
                     format!("seq {}", seg.seq),
+                );
+            }
+            if outcome.after_fin > 0 {
+                self.conn_anomaly(
+                    key,
+                    AnomalyKind::TcpDataAfterFin,
+                    ts,
+                    None,
+                    format!("{} bytes at seq {}", outcome.after_fin, seg.seq),
                 );
             }
             if (seg.payload.len() as u64) < u64::from(seg.wire_payload_len) {
                 let missing = u64::from(seg.wire_payload_len) - seg.payload.len() as u64;
-                self.anomaly(
+                self.conn_anomaly(
+                    key,
                     AnomalyKind::SnaplenTruncated,
                     ts,
                     None,
-                    Some(flow),
                     format!("{missing} payload bytes not captured"),
                 );
             }
@@ -760,16 +787,20 @@ impl Analyzer {
             conn.dirs.get(Dir::FromResponder).fin_seen(),
         );
         let reset = conn.reset;
+        // Its SYN was seen and never answered by a SYN-ACK: an attempt, refused (RST) or
+        // unanswered, not a connection that carried anything.
+        let attempt = conn.handshake_seen && !conn.answered && !conn.has_payload;
         match role {
             Role::Control(sid) => self.end_session(sid, ts, reason),
-            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, ts),
+            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, !attempt, ts),
             Role::Unclassified { .. } | Role::Ignored => {}
         }
-        // From here on only its key and time are remembered (`closed`).
+        // From here on only its key and time are remembered (`closed`): a SYN retried on the
+        // 4-tuple of a failed attempt is the same attempt.
         if let Some(conn) = self.flows.get(&key) {
             let closed = Closed {
                 last_ts: conn.last_ts,
-                attempt: false,
+                attempt,
             };
             self.remove_conn(key);
             self.closed.insert(key, closed);

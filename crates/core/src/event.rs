@@ -399,6 +399,7 @@ anomaly_kinds! {
     TransferWithoutEndpoint => "transfer_without_endpoint", "transfer command with no PASV/EPSV/PORT/EPRT before it";
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
     DataEncrypted => "data_encrypted", "data connection under TLS (PROT P, or it opened with a TLS handshake): ciphertext, not the file";
+    TcpDataAfterFin => "tcp_data_after_fin", "payload at or after its sender's FIN (a keep-alive probe after the close); not data, dropped";
 }
 
 #[cfg(test)]

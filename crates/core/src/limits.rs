@@ -42,6 +42,9 @@ pub struct Limits {
     /// dialogue, or a data connection). Over it, the connection is given up as not FTP (no
     /// anomaly: on a busy link most such connections are simply other protocols).
     pub max_classify_bytes: usize,
+    /// Packet time a connection not yet classified may wait for its dialogue to tell (a greeted
+    /// client that has not spoken yet). Over it, the connection is given up as not FTP.
+    pub max_classify_wait: Timestamp,
     /// SIZE answers remembered per session (for expected transfer sizes).
     pub max_size_hints: usize,
     /// A connection with no packets for this long is closed (`flow_idle_timeout`).
@@ -78,6 +81,7 @@ impl Default for Limits {
             expectation_ttl: 600 * SECOND,
             port_only_window: 120 * SECOND,
             max_classify_bytes: 2048,
+            max_classify_wait: 60 * SECOND,
             max_size_hints: 256,
             idle_timeout: 1800 * SECOND,
             handshake_timeout: 120 * SECOND,

@@ -126,6 +126,8 @@ pub struct Conn {
     pub last_ts: Timestamp,
     /// A SYN (without ACK) from the initiator was seen.
     pub handshake_seen: bool,
+    /// The responder's SYN-ACK was seen: the connection attempt was answered.
+    pub answered: bool,
     /// Any payload seen in either direction.
     pub has_payload: bool,
     pub reset: bool,
@@ -133,6 +135,10 @@ pub struct Conn {
     /// once, then the connection leaves the table (only its key is remembered a while).
     pub closed: bool,
     pub role: Role,
+    /// Anomaly kinds already reported for this connection, one bit per
+    /// [`crate::event::AnomalyKind::index`]: a damaged or odd connection is reported once per
+    /// kind, not once per segment.
+    pub reported: u64,
 }
 
 /// What a connection is to the analyzer.
@@ -159,10 +165,12 @@ impl Conn {
             first_ts: ts,
             last_ts: ts,
             handshake_seen: false,
+            answered: false,
             has_payload: false,
             reset: false,
             closed: false,
             role: Role::Ignored,
+            reported: 0,
         }
     }
 
@@ -339,6 +347,7 @@ impl QuietConn {
         let mut conn = Conn::new(initiator, responder, self.first_ts);
         conn.last_ts = self.last_ts;
         conn.handshake_seen = self.has(HANDSHAKE_SEEN);
+        conn.answered = self.has(*SYN_SEEN.get(Dir::FromResponder));
         for (dir, stream) in conn.dirs.iter_mut() {
             if self.has(*SYN_SEEN.get(dir)) {
                 stream.syn(*self.syn_seq.get(dir));

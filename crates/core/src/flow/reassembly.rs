@@ -28,6 +28,10 @@ pub struct PushOutcome {
     pub out_of_window: bool,
     /// The out-of-order buffer overflowed and a hole was skipped.
     pub overflow: bool,
+    /// Bytes at or after the direction's FIN, dropped: nothing follows a FIN (RFC 9293
+    /// §3.10.7.4), and a keep-alive probe after the close carries one garbage byte at the FIN's
+    /// sequence number (§3.8.4).
+    pub after_fin: u64,
 }
 
 #[derive(Debug)]
@@ -138,7 +142,11 @@ impl Reassembler {
         wire_len: u32,
         max_distance: u32,
     ) -> Option<usize> {
-        if !self.started || !self.held.is_empty() || payload.len() != wire_len as usize {
+        if !self.started
+            || !self.held.is_empty()
+            || payload.len() != wire_len as usize
+            || self.fin_at.is_some()
+        {
             return None;
         }
         let distance = seq.wrapping_sub(self.next_seq) as i32;
@@ -180,7 +188,20 @@ impl Reassembler {
             return outcome;
         }
         let start = self.offset_of(seq);
-        let end = start + i64::from(wire_len);
+        let mut end = start + i64::from(wire_len);
+        let mut payload = payload;
+        if let Some(fin) = self.fin_at.map(|f| f as i64)
+            && end > fin
+        {
+            // Past the FIN: not stream bytes (a keep-alive probe, or a broken sender).
+            outcome.after_fin = (end - start.max(fin)) as u64;
+            if start >= fin {
+                return outcome;
+            }
+            let kept = (fin - start) as usize;
+            payload = payload.get(..kept.min(payload.len())).unwrap_or(payload);
+            end = fin;
+        }
         if end <= self.delivered as i64 {
             return outcome; // a retransmission of bytes already delivered
         }
@@ -193,7 +214,7 @@ impl Reassembler {
             self.emit(payload, skip, captured, end - start, out);
             self.drain(out);
         } else {
-            self.hold(start, payload, u64::from(wire_len), &mut outcome);
+            self.hold(start, payload, end - start, &mut outcome);
             if self.held_bytes > limits.max_bytes || self.held.len() > limits.max_segments {
                 outcome.overflow = true;
                 while self.held_bytes > limits.max_bytes / 2
@@ -460,6 +481,29 @@ mod tests {
         r.flush(&mut out);
         assert_eq!(collect(&out), (b"abcd".to_vec(), 6));
         assert!(r.is_finished());
+    }
+
+    #[test]
+    fn nothing_after_the_fin_is_stream_data() {
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        r.push(1, b"QUIT\r\n", 6, LIMITS, &mut out);
+        r.fin(7, 0);
+        assert!(r.is_finished());
+        // A keep-alive probe: one byte at the FIN's sequence number.
+        let outcome = r.push(7, b"\0", 1, LIMITS, &mut out);
+        assert_eq!(outcome.after_fin, 1);
+        // A segment that runs past the FIN keeps only its bytes before it.
+        let mut r2 = Reassembler::new();
+        r2.syn(0);
+        r2.fin(5, 0);
+        let mut out2 = Vec::new();
+        let outcome = r2.push(1, b"abcdef", 6, LIMITS, &mut out2);
+        assert_eq!(outcome.after_fin, 2);
+        assert_eq!(collect(&out2), (b"abcd".to_vec(), 0));
+        assert_eq!(collect(&out), (b"QUIT\r\n".to_vec(), 0));
+        assert_eq!(r.offset(), 6);
     }
 
     #[test]

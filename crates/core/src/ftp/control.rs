@@ -5,7 +5,7 @@
 use crate::analyzer::Analyzer;
 use crate::event::{
     AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
-    LoginState, Reply, SessionId, SessionStart,
+    LinkRule, LoginState, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
@@ -18,6 +18,7 @@ use crate::ftp::path;
 use crate::ftp::reply::{self, ReplyStep};
 use crate::ftp::reply_info;
 use crate::ftp::session::{Pending, Session, is_anonymous_user};
+use crate::ftp::transfer::opens_tls;
 use std::net::SocketAddr;
 
 /// What the first lines of an unclassified connection say.
@@ -31,64 +32,127 @@ enum Verdict {
     Undecided,
 }
 
-/// The first line of one direction, if complete.
-fn first_line(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir) -> Option<Vec<u8>> {
+/// The complete lines of one direction, in order (at most `max` of them).
+fn lines_of(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir, max: usize) -> Vec<Vec<u8>> {
+    let mut lines = Vec::new();
     let mut line = Vec::new();
     for (_, _, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
-        match memchr::memchr(b'\n', bytes) {
-            Some(i) => {
-                line.extend_from_slice(bytes.get(..i).unwrap_or(&[]));
-                return Some(line);
+        let mut rest: &[u8] = bytes;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            line.extend_from_slice(rest.get(..i).unwrap_or(&[]));
+            if line.last() == Some(&b'\r') {
+                line.pop();
             }
-            None => line.extend_from_slice(bytes),
+            lines.push(std::mem::take(&mut line));
+            if lines.len() >= max {
+                return lines;
+            }
+            rest = rest.get(i + 1..).unwrap_or(&[]);
         }
+        line.extend_from_slice(rest);
     }
-    None
+    lines
 }
 
 fn is_greeting(line: &[u8]) -> bool {
     let upper = line.to_ascii_uppercase();
-    // SMTP also greets with 220: its greeting names the protocol.
+    // SMTP also greets with 220; when its greeting names the protocol, that settles it.
     matches!(reply::reply_code(line), Some((120 | 220 | 421, _)))
         && memchr::memmem::find(&upper, b"SMTP").is_none()
 }
 
-/// Decides from the first line of each side whether a connection on a port other than 21 is
-/// FTP control. The server speaks first (a 220 greeting); a client's first line is a known
-/// FTP verb. USER and PASS alone are not enough (POP3 has them too).
+/// What one client line says of the protocol, after a 220 greeting (which FTP, SMTP and
+/// others share).
+#[derive(Debug, PartialEq, Eq)]
+enum ClientLine {
+    Ftp,
+    NotFtp,
+    /// A verb both protocols have (QUIT, NOOP, HELP): the next line decides.
+    Either,
+}
+
+/// SMTP (RFC 5321 §4.1, RFC 3207 STARTTLS, RFC 4954 AUTH) and LMTP (RFC 2033) verbs that FTP
+/// does not have. AUTH is in both: FTP's names an RFC 2228 mechanism (TLS, SSL, TLS-C, TLS-P
+/// of RFC 4217 §4, GSSAPI, KERBEROS_V4), SMTP's a SASL one (LOGIN, PLAIN, CRAM-MD5...). SMTP's
+/// AUTH may only follow EHLO (RFC 4954 §4), so a first line AUTH GSSAPI is FTP's.
+fn client_line(line: &[u8]) -> ClientLine {
+    let (verb, arg) = command::split_command(line);
+    match &verb[..] {
+        b"QUIT" | b"NOOP" | b"HELP" => ClientLine::Either,
+        b"HELO" | b"EHLO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"RSET" | b"VRFY" | b"EXPN"
+        | b"TURN" | b"ETRN" | b"BDAT" | b"STARTTLS" => ClientLine::NotFtp,
+        b"AUTH" => {
+            let mechanism = arg.trim_ascii().to_ascii_uppercase();
+            if matches!(
+                &mechanism[..],
+                b"TLS" | b"SSL" | b"TLS-C" | b"TLS-P" | b"GSSAPI" | b"KERBEROS_V4"
+            ) {
+                ClientLine::Ftp
+            } else {
+                ClientLine::NotFtp
+            }
+        }
+        v if command::is_known_verb(v) => ClientLine::Ftp,
+        _ => ClientLine::NotFtp,
+    }
+}
+
+/// Client lines looked at before a greeted connection whose client only says QUIT, NOOP or
+/// HELP is given up (it carries no FTP then either).
+const MAX_JUDGED_CLIENT_LINES: usize = 4;
+
+/// Decides from the first lines of each side whether a connection on a port other than 21 is
+/// FTP control.
+///
+/// - A greeting (120/220/421, RFC 959 §5.4 "Connection Establishment") is not enough: SMTP
+///   greets with 220 too, often without naming itself. The client's first line decides: an FTP
+///   verb (USER, AUTH TLS, FEAT, SYST, OPTS...) makes it FTP; an SMTP verb (EHLO, MAIL,
+///   AUTH LOGIN...) or anything else does not; QUIT, NOOP and HELP wait for the next line.
+///   Until the client speaks the connection is undecided (bounded by the caller: bytes, time,
+///   and the connection's end, each of which make it not FTP: a client that never speaks
+///   gave nothing to show).
+/// - Without a greeting (picked up mid-stream, or a server that did not greet): the client's
+///   first line is a known FTP verb other than USER, PASS, QUIT, HELP or NOOP (POP3 has those).
 fn judge(chunks: &[(Timestamp, Dir, Vec<u8>)]) -> Verdict {
     let lines = PerDir::new(
-        first_line(chunks, Dir::FromInitiator),
-        first_line(chunks, Dir::FromResponder),
+        lines_of(chunks, Dir::FromInitiator, MAX_JUDGED_CLIENT_LINES),
+        lines_of(chunks, Dir::FromResponder, MAX_JUDGED_CLIENT_LINES),
     );
     // The usual way round first: the client opened the connection.
     for client_dir in Dir::BOTH {
-        let server_dir = client_dir.other();
-        let client_verb = lines
-            .get(client_dir)
-            .as_ref()
-            .map(|l| command::split_command(l).0);
-        let client_smtp = client_verb
-            .as_deref()
-            .is_some_and(|v| matches!(v, b"HELO" | b"EHLO" | b"LHLO"));
-        if let Some(line) = lines.get(server_dir)
-            && is_greeting(line)
-            && !client_smtp
-        {
-            return Verdict::Ftp { client_dir };
+        let greeted = lines
+            .get(client_dir.other())
+            .first()
+            .is_some_and(|l| is_greeting(l));
+        if !greeted {
+            continue;
         }
+        let client_lines = lines.get(client_dir);
+        for line in client_lines {
+            match client_line(line) {
+                ClientLine::Ftp => return Verdict::Ftp { client_dir },
+                ClientLine::NotFtp => return Verdict::NotFtp,
+                ClientLine::Either => {}
+            }
+        }
+        return if client_lines.len() >= MAX_JUDGED_CLIENT_LINES {
+            Verdict::NotFtp
+        } else {
+            Verdict::Undecided
+        };
     }
-    let Some(client) = lines.get(Dir::FromInitiator) else {
-        return if lines.iter().any(|(_, line)| line.is_some()) {
+    let Some(client) = lines.get(Dir::FromInitiator).first() else {
+        return if lines.iter().any(|(_, l)| !l.is_empty()) {
             Verdict::NotFtp
         } else {
             Verdict::Undecided
         };
     };
     let verb = command::split_command(client).0;
-    let server_spoke = lines.get(Dir::FromResponder).is_some();
+    let server_spoke = !lines.get(Dir::FromResponder).is_empty();
     if command::is_known_verb(&verb)
         && !matches!(&verb[..], b"USER" | b"PASS" | b"QUIT" | b"HELP" | b"NOOP")
+        && client_line(client) == ClientLine::Ftp
     {
         return Verdict::Ftp {
             client_dir: Dir::FromInitiator,
@@ -113,11 +177,26 @@ impl Analyzer {
         ts: Timestamp,
         syn: bool,
     ) -> Option<Role> {
+        let window = self.limits.port_only_window;
         if responder.port() == 21 {
+            // An announced endpoint outranks the port: in an FTP bounce (`PORT h,0,21`, then
+            // LIST) the server's connections to port 21 of a third host are the data
+            // connections of those LISTs. The announced port alone is no evidence here (any
+            // new session to any FTP server would match it), the address or the peers are.
+            let matched = self.expectations.take_match_at_least(
+                initiator,
+                responder,
+                ts,
+                window,
+                LinkRule::NatPeers,
+            );
+            if let Some(matched) = matched {
+                let tid = self.link_data(key, initiator, responder, matched, ts);
+                return Some(Role::Data(tid));
+            }
             // FTP control, once it carries a byte.
             return None;
         }
-        let window = self.limits.port_only_window;
         let mut found = self
             .expectations
             .take_match(initiator, responder, ts, window);
@@ -173,7 +252,17 @@ impl Analyzer {
             return;
         };
         let mut verdict = judge(chunks);
-        if verdict == Verdict::Undecided && (closing || *bytes > self.limits.max_classify_bytes) {
+        let opens_with_tls = chunks
+            .first()
+            .is_some_and(|(_, _, bytes)| opens_tls(bytes, false));
+        // The bounds on waiting for the dialogue to tell: its end, its bytes, its time.
+        let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
+        let waited = ts.saturating_sub(first_ts);
+        if verdict == Verdict::Undecided
+            && (closing
+                || *bytes > self.limits.max_classify_bytes
+                || waited > self.limits.max_classify_wait)
+        {
             verdict = Verdict::NotFtp;
         }
         let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen);
@@ -185,24 +274,37 @@ impl Analyzer {
                 } else {
                     (responder, initiator)
                 };
+                // The session starts with its first line (the greeting), not with the line
+                // that told it was FTP.
                 Role::Control(self.start_session(
                     key,
                     client,
                     server,
                     client_dir,
-                    ts,
+                    first_ts,
                     DetectedBy::Dialogue,
                     syn,
                 ))
             }
             Verdict::NotFtp => {
-                // A data connection no announcement explains, between hosts that speak FTP.
-                let pair = crate::analyzer::host_pair(initiator.ip(), responder.ip());
-                let related = self.ftp_host_pairs.contains_key(&pair);
-                if related {
-                    Role::Data(self.orphan_data(key, initiator, responder, ts))
-                } else {
-                    Role::Ignored
+                // Not FTP control. Between hosts that speak FTP it is a data connection only
+                // with evidence (no announcement matched it, nor port 20, or it would not be
+                // here): a data command waiting for its connection, sent in time, of a
+                // session whose data connections open this way. Otherwise a shell on port
+                // 6200 or SMB on port 139 between the same hosts would become a file.
+                let first = self.flows.get(&key).map_or(ts, |c| c.first_ts);
+                match self.data_command_waiting(initiator, responder, first) {
+                    Some((sid, tid)) => {
+                        Role::Data(self.claim_waiting(key, initiator, responder, sid, tid, ts))
+                    }
+                    // Under AUTH TLS the data commands and the PASV replies are encrypted, so
+                    // none can be waiting: a connection between the hosts of a session under
+                    // TLS that opens with a TLS handshake is its PROT P data, encrypted data
+                    // with no command (a shell would not open with a TLS ClientHello).
+                    None if opens_with_tls && self.tls_session_between(initiator, responder) => {
+                        Role::Data(self.orphan_data(key, initiator, responder, ts))
+                    }
+                    None => Role::Ignored,
                 }
             }
         };
@@ -477,11 +579,13 @@ impl Analyzer {
 
     fn add_expectation(&mut self, sid: SessionId, exp: Expectation, max: usize) {
         let port = exp.announced.port();
+        let mode = exp.mode;
         let id = self.expectations.add(exp);
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
         session.announced_any = true;
+        session.last_mode = Some(mode);
         session.expectations.push_back((port, id));
         if session.expectations.len() > max
             && let Some((old_port, old_id)) = session.expectations.pop_front()

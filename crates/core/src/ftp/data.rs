@@ -74,9 +74,13 @@ impl Analyzer {
                 let Some(t) = self.transfers.get(&tid) else {
                     return;
                 };
-                let (session, flow) = (t.session, t.initiator.zip(t.responder));
+                let (session, key) = (t.session, t.conn);
                 let detail = format!("transfer {tid}");
-                self.anomaly(AnomalyKind::DataBothDirections, ts, session, flow, detail);
+                // Once per data connection: every segment of the other way says the same.
+                if let Some(key) = key {
+                    let kind = AnomalyKind::DataBothDirections;
+                    self.conn_anomaly(key, kind, ts, session, detail);
+                }
             }
             TransferOutput::Encrypted => {
                 let Some(t) = self.transfers.get(&tid) else {
@@ -147,7 +151,100 @@ impl Analyzer {
         tid
     }
 
-    /// A data connection nothing announced (port 20, or between hosts that speak FTP).
+    /// The evidence that makes an unannounced connection between FTP hosts a data connection
+    /// (DESIGN.md, "a connection between FTP hosts is data only with evidence"): a session
+    /// between the same two hosts has a transfer command waiting for its connection, sent
+    /// within `Limits::port_only_window` of the connection's opening, and the connection
+    /// opens the way the session's last announced mode says (active: from the server's host;
+    /// passive: from the client's; either when nothing was announced, as when the control
+    /// connection was picked up mid-stream). The session and the waiting transfer.
+    pub(crate) fn data_command_waiting(
+        &self,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        opened: Timestamp,
+    ) -> Option<(SessionId, TransferId)> {
+        let pair = crate::analyzer::host_pair(initiator.ip(), responder.ip());
+        if !self.ftp_host_pairs.contains_key(&pair) {
+            return None;
+        }
+        let window = self.limits.port_only_window;
+        let mut found: Option<(SessionId, TransferId)> = None;
+        for (sid, s) in &self.sessions {
+            let from_client = initiator.ip() == s.client.ip() && responder.ip() == s.server.ip();
+            let from_server = initiator.ip() == s.server.ip() && responder.ip() == s.client.ip();
+            let way = match s.last_mode {
+                Some(crate::event::DataMode::Passive) => from_client,
+                Some(crate::event::DataMode::Active) => from_server,
+                None => from_client || from_server,
+            };
+            if !way {
+                continue;
+            }
+            let Some(&tid) = s.awaiting_conn.front() else {
+                continue;
+            };
+            let in_time = self
+                .transfers
+                .get(&tid)
+                .is_some_and(|t| t.start.abs_diff(opened) <= window.unsigned_abs());
+            // The lowest session id wins, so the choice does not depend on the hash order.
+            if in_time && found.is_none_or(|(best, _)| *sid < best) {
+                found = Some((*sid, tid));
+            }
+        }
+        found
+    }
+
+    /// Whether a session between these two hosts (either way) is under TLS (AUTH TLS): its
+    /// data commands and announcements are then encrypted, so none can be seen waiting.
+    pub(crate) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
+        let pair = crate::analyzer::host_pair(a.ip(), b.ip());
+        self.ftp_host_pairs.contains_key(&pair)
+            && self
+                .sessions
+                .values()
+                .any(|s| s.tls && crate::analyzer::host_pair(s.client.ip(), s.server.ip()) == pair)
+    }
+
+    /// An unannounced connection taken by the transfer command `tid` of session `sid`, waiting
+    /// for it ([`Analyzer::data_command_waiting`]); reported as `orphan_data`, since no
+    /// announcement explains it.
+    pub(crate) fn claim_waiting(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        sid: SessionId,
+        tid: TransferId,
+        ts: Timestamp,
+    ) -> TransferId {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.awaiting_conn.retain(|x| *x != tid);
+        }
+        let detail =
+            format!("{initiator} → {responder}, taken by the command waiting in session {sid}");
+        self.anomaly(
+            AnomalyKind::OrphanData,
+            ts,
+            Some(sid),
+            Some((initiator, responder)),
+            detail,
+        );
+        let conn = DataConnection {
+            key,
+            initiator,
+            responder,
+        };
+        let opened = TransferInput::ConnectionOpened {
+            conn,
+            announcement: None,
+        };
+        self.drive_transfer(tid, ts, opened);
+        tid
+    }
+
+    /// A data connection nothing announced (to or from port 20).
     pub(crate) fn orphan_data(
         &mut self,
         key: FlowKey,
@@ -382,18 +479,21 @@ impl Analyzer {
         self.drive_transfer(tid, ts, TransferInput::SenderClosed { dir, control_open });
     }
 
-    /// The data connection ended (both FINs, a RST, idle, or the capture's end).
+    /// The data connection ended (both FINs, a RST, idle, or the capture's end); `answered`
+    /// is false when its SYN never got a SYN-ACK (refused or never answered).
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
         fins: PerDir<bool>,
         reset: bool,
+        answered: bool,
         ts: Timestamp,
     ) {
         let control_open = self.control_open(tid);
         let ended = TransferInput::ConnectionEnded {
             fins,
             reset,
+            answered,
             control_open,
         };
         self.drive_transfer(tid, ts, ended);

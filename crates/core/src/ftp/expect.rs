@@ -119,10 +119,25 @@ impl ExpectationTable {
         now: Timestamp,
         window: Timestamp,
     ) -> Option<Matched> {
+        self.take_match_at_least(initiator, responder, now, window, LinkRule::PortOnly)
+    }
+
+    /// [`ExpectationTable::take_match`], with rules weaker than `weakest` left out.
+    pub fn take_match_at_least(
+        &mut self,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        now: Timestamp,
+        window: Timestamp,
+        weakest: LinkRule,
+    ) -> Option<Matched> {
         let list = self.by_port.get_mut(&responder.port())?;
         let mut best: Option<(usize, LinkRule, Timestamp)> = None;
         for (i, (_, e)) in list.iter().enumerate() {
-            if let Some(rule) = e.rule(initiator, responder, now, window) {
+            let found = e
+                .rule(initiator, responder, now, window)
+                .filter(|r| rank(*r) >= rank(weakest));
+            if let Some(rule) = found {
                 let better = match best {
                     None => true,
                     Some((_, r, ts)) => (rank(rule), e.ts) > (rank(r), ts),

@@ -6,7 +6,7 @@
 //! The greeting answers a virtual first entry.
 
 use crate::event::{
-    CommandLine, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
+    CommandLine, DataMode, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
 };
 use crate::flow::{Dir, FlowKey};
 use crate::frame::Timestamp;
@@ -57,6 +57,9 @@ pub struct Session {
     /// (port, id) of this session's expectations, oldest first.
     pub expectations: VecDeque<(u16, ExpectationId)>,
     pub announced_any: bool,
+    /// The mode of the last endpoint announced (PORT/EPRT/LPRT: active, 227/228/229: passive):
+    /// which way its next data connection opens.
+    pub last_mode: Option<DataMode>,
     /// An announced address differed from the control peers (reported once).
     pub mismatch_reported: bool,
     /// Transfers created by a data connection, waiting for the command that claims them.
@@ -118,6 +121,7 @@ impl Session {
             size_hints: VecDeque::new(),
             expectations: VecDeque::new(),
             announced_any: false,
+            last_mode: None,
             mismatch_reported: false,
             unclaimed: VecDeque::new(),
             awaiting_conn: VecDeque::new(),

@@ -84,6 +84,11 @@ pub enum DataClose {
     Reset,
     /// It ended with no FIN from the sender: idle, or the capture ended first.
     NoFin,
+    /// It never opened: its SYN was answered by a RST (nothing listened there).
+    Refused,
+    /// It never opened: its SYN (perhaps retried) got no answer before the connection was
+    /// given up (idle, or the capture ended).
+    NeverAnswered,
 }
 
 /// The data connection of a transfer, as seen on the wire.
@@ -131,10 +136,12 @@ pub enum TransferInput<'a> {
     /// The side sending in `dir` closed its half (FIN). `control_open`: the session still runs.
     SenderClosed { dir: Dir, control_open: bool },
     /// The data connection ended: both FINs, a RST, idle, or the capture's end (`fins` says
-    /// which sides sent a FIN).
+    /// which sides sent a FIN). `answered` is false when its SYN never got a SYN-ACK: it was
+    /// an attempt, never a connection.
     ConnectionEnded {
         fins: PerDir<bool>,
         reset: bool,
+        answered: bool,
         control_open: bool,
     },
     /// A 1yz reply to its command; `cwd` is the session's directory (for STOU's name).
@@ -322,6 +329,7 @@ impl Transfer {
                 TransferInput::ConnectionEnded {
                     fins,
                     reset,
+                    answered,
                     control_open,
                 },
             ) => {
@@ -329,10 +337,13 @@ impl Transfer {
                     Some(d) => *fins.get(d),
                     None => fins.iter().any(|(_, f)| *f),
                 };
-                let close = match (reset, fin) {
-                    (true, _) => DataClose::Reset,
-                    (false, true) => DataClose::Fin,
-                    (false, false) => DataClose::NoFin,
+                // An attempt is not a transfer: a SYN refused or never answered opened nothing.
+                let close = match (answered, reset, fin) {
+                    (false, true, _) => DataClose::Refused,
+                    (false, false, _) => DataClose::NeverAnswered,
+                    (true, true, _) => DataClose::Reset,
+                    (true, false, true) => DataClose::Fin,
+                    (true, false, false) => DataClose::NoFin,
                 };
                 self.state = DataConnectionClosed(close, reply);
                 self.end_if_settled(control_open)
@@ -595,6 +606,7 @@ mod tests {
         let ended = TransferInput::ConnectionEnded {
             fins: PerDir::new(false, false),
             reset: true,
+            answered: true,
             control_open: true,
         };
         assert_eq!(t.on(ended), TransferOutput::Nothing);

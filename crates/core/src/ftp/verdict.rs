@@ -4,7 +4,9 @@
 //! the capture proves it; `truncated` when bytes are missing (gaps, fewer bytes than SIZE or
 //! the 150 reply announced, a data connection reset) or when nothing proves they are all there;
 //! `aborted` after ABOR or a 426 reply ("Connection closed; transfer aborted", RFC 959 §4.2);
-//! `failed` when the server refused it (4yz/5yz) and no data crossed.
+//! `failed` when the server refused it (4yz/5yz) and no data crossed, or when its data
+//! connection never opened (the SYN refused by a RST, or never answered: an attempt is not a
+//! transfer).
 //!
 //! A data connection under TLS (PROT P, RFC 4217 §9, or any that opens with a TLS handshake)
 //! is `encrypted`: without keys its bytes are ciphertext, never the file, never `complete`.
@@ -128,7 +130,22 @@ impl Transfer {
                     "data connection not closed in the capture{unproven}"
                 ))
             }
-            Some(DataClose::Fin) | None => {}
+            Some(DataClose::Fin | DataClose::Refused | DataClose::NeverAnswered) | None => {}
+        }
+        // An attempt is not a transfer: the data connection never opened (issue 12, item 3).
+        // Nothing could cross, so this outranks an ABOR sent while waiting for it.
+        if let Some(never @ (DataClose::Refused | DataClose::NeverAnswered)) = close {
+            let mut why = match never {
+                DataClose::Refused => "data connection refused".to_owned(),
+                _ => "data connection never answered".to_owned(),
+            };
+            if control.aborted() {
+                why.push_str("; the client sent ABOR");
+            }
+            if let Some(code) = reply {
+                why.push_str(&format!("; server said {code}"));
+            }
+            return (TransferStatus::Failed, missing, why);
         }
         if control.aborted() || reply == Some(426) {
             let why = if control.aborted() {
@@ -292,6 +309,16 @@ mod tests {
             (retr(8, 2, Some(10), NOFIN, Some(226)), Truncated, 2),
             (retr(6, 0, Some(10), NOFIN, Some(226)), Truncated, 4),
             (retr(10, 0, Some(10), NOFIN, Some(426)), Aborted, 0),
+            (
+                retr(0, 0, None, Some(DataClose::Refused), Some(425)),
+                Failed,
+                0,
+            ),
+            (
+                retr(0, 0, None, Some(DataClose::NeverAnswered), None),
+                Failed,
+                0,
+            ),
         ];
         for (i, (t, status, missing)) in cases.iter().enumerate() {
             let (s, m, why) = t.verdict();

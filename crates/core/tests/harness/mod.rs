@@ -8,7 +8,8 @@
 
 use etherparse::PacketBuilder;
 use ftpscope_core::{
-    Analyzer, AnomalyKind, Event, Frame, Limits, LinkType, Timestamp, TransferId, TransferRecord,
+    Analyzer, AnomalyKind, Event, Frame, Limits, LinkType, SessionStart, Timestamp, TransferId,
+    TransferRecord,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -62,6 +63,23 @@ impl Conversation {
     /// A control connection to port 21 whose server has greeted the client.
     pub fn new() -> Self {
         Self::with_limits(Limits::default())
+    }
+
+    /// The same hosts, with no FTP spoken between them yet: no control connection.
+    pub fn without_control() -> Self {
+        let control = Tcp {
+            initiator: addr(CLIENT_IP, CONTROL_PORT),
+            responder: addr(SERVER_IP, 21),
+            initiator_seq: 1_000,
+            responder_seq: 9_000,
+        };
+        Conversation {
+            analyzer: Analyzer::new(Limits::default()),
+            now: 1_700_000_000 * SECOND,
+            control,
+            next_client_port: FIRST_CLIENT_PORT,
+            events: Vec::new(),
+        }
     }
 
     pub fn with_limits(limits: Limits) -> Self {
@@ -133,6 +151,154 @@ impl Conversation {
             tcp,
             client_opened: false,
         }
+    }
+
+    /// Any other TCP connection, opened by the client host from `client_port` to the server
+    /// host's `port` (SMTP, a shell, SMB...): a [`DataConn`] only in name, the client's side
+    /// being the one that opened it.
+    pub fn client_opens(&mut self, client_port: u16, port: u16) -> DataConn {
+        let tcp = self.handshake(Tcp {
+            initiator: addr(CLIENT_IP, client_port),
+            responder: addr(SERVER_IP, port),
+            initiator_seq: 50_000,
+            responder_seq: 90_000,
+        });
+        DataConn {
+            tcp,
+            client_opened: true,
+        }
+    }
+
+    /// The server host connects from `from_port` to `to`:`to_port` (a host of its choosing:
+    /// the target of a PORT command); a SYN only, the answer is the test's.
+    pub fn server_dials(&mut self, from_port: u16, to: Ipv4Addr, to_port: u16) -> DataConn {
+        let tcp = Tcp {
+            initiator: addr(SERVER_IP, from_port),
+            responder: addr(to, to_port),
+            initiator_seq: 60_000,
+            responder_seq: 95_000,
+        };
+        self.frame(tcp.initiator, tcp.responder, tcp.initiator_seq, 0, "S", b"");
+        DataConn {
+            tcp,
+            client_opened: false,
+        }
+    }
+
+    /// The SYN of a connection opened with [`Conversation::server_dials`] again (a retry).
+    pub fn syn_again(&mut self, conn: &DataConn) {
+        let tcp = conn.tcp;
+        self.frame(tcp.initiator, tcp.responder, tcp.initiator_seq, 0, "S", b"");
+    }
+
+    /// The dialled host refuses the connection: RST+ACK to its SYN.
+    pub fn refuse(&mut self, conn: &mut DataConn) {
+        let tcp = conn.tcp;
+        let ack = tcp.initiator_seq.wrapping_add(1);
+        self.frame(tcp.responder, tcp.initiator, 0, ack, "RA", b"");
+    }
+
+    /// The dialled host accepts: SYN-ACK, then the dialler's ACK.
+    pub fn accept(&mut self, conn: &mut DataConn) {
+        let mut tcp = conn.tcp;
+        tcp.initiator_seq = tcp.initiator_seq.wrapping_add(1);
+        self.frame(
+            tcp.responder,
+            tcp.initiator,
+            tcp.responder_seq,
+            tcp.initiator_seq,
+            "SA",
+            b"",
+        );
+        tcp.responder_seq = tcp.responder_seq.wrapping_add(1);
+        self.frame(
+            tcp.initiator,
+            tcp.responder,
+            tcp.initiator_seq,
+            tcp.responder_seq,
+            "A",
+            b"",
+        );
+        conn.tcp = tcp;
+    }
+
+    /// `from` sends one line (CRLF added) on a connection.
+    pub fn say(&mut self, conn: &mut DataConn, from: Side, line: &str) {
+        self.send(conn, from, format!("{line}\r\n").as_bytes());
+    }
+
+    /// `from` sends `bytes` at the sequence number of its own FIN (a TCP keep-alive probe after
+    /// the close: RFC 9293 §3.8.4 lets it carry one garbage byte), and the peer acknowledges.
+    pub fn keepalive_after_fin(&mut self, conn: &mut DataConn, from: Side, bytes: &[u8]) {
+        let from_initiator = conn.sent_by_initiator(from);
+        let tcp = conn.tcp;
+        let (src, dst, next, ack) = if from_initiator {
+            (
+                tcp.initiator,
+                tcp.responder,
+                tcp.initiator_seq,
+                tcp.responder_seq,
+            )
+        } else {
+            (
+                tcp.responder,
+                tcp.initiator,
+                tcp.responder_seq,
+                tcp.initiator_seq,
+            )
+        };
+        // The FIN took the sequence number `next - 1`.
+        self.frame(src, dst, next.wrapping_sub(1), ack, "A", bytes);
+    }
+
+    /// The same, on the control connection, from the client.
+    pub fn control_keepalive_after_fin(&mut self, bytes: &[u8]) {
+        let tcp = self.control;
+        self.frame(
+            tcp.initiator,
+            tcp.responder,
+            tcp.initiator_seq.wrapping_sub(1),
+            tcp.responder_seq,
+            "A",
+            bytes,
+        );
+    }
+
+    /// The client closes the control connection first (its FIN), the server does not yet.
+    pub fn client_closes_control(&mut self) {
+        let mut control = self.control;
+        self.segment(&mut control, true, "FA", b"");
+        self.control = control;
+    }
+
+    /// The sessions started so far.
+    pub fn sessions(&self) -> Vec<&SessionStart> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SessionStarted(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every command line the analyzer reported, as "VERB arg", in order.
+    pub fn commands(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exchange(x) => x.command.as_ref(),
+                _ => None,
+            })
+            .map(|c| {
+                let mut line = String::from_utf8_lossy(&c.verb).into_owned();
+                if !c.arg.is_empty() {
+                    line.push(' ');
+                    line.push_str(&String::from_utf8_lossy(&c.arg));
+                }
+                line
+            })
+            .collect()
     }
 
     /// `from` sends `bytes` on the data connection; the other side acknowledges them.
