@@ -135,11 +135,7 @@ fn extraction_stays_inside_the_folder_and_joins_resumed_parts() {
     let index = std::fs::read_to_string(out_dir.join("index.jsonl")).unwrap();
     assert_eq!(index.lines().count(), 3);
     assert!(
-        !std::fs::read_dir(&out_dir).unwrap().any(|e| e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".ftpscope-partial")),
+        !common::partial_folder_left(&out_dir),
         "temporary folder removed"
     );
     // Running again never overwrites: new names are chosen.

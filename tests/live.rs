@@ -309,14 +309,12 @@ mod live {
 
         let index = std::fs::read_to_string(out_dir.join("index.jsonl")).unwrap();
         assert_eq!(index.lines().count(), total);
-        assert!(
-            !std::fs::read_dir(&out_dir).unwrap().any(|e| e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".ftpscope-partial")),
-            "temporary folder removed"
-        );
+        let partial_left = std::fs::read_dir(&out_dir).unwrap().any(|e| {
+            let name = e.unwrap().file_name();
+            name.to_string_lossy()
+                .starts_with(ftpscope::transfers::PARTIAL_PREFIX)
+        });
+        assert!(!partial_left, "temporary folder removed");
 
         // -w kept every packet: the savefile, read back, tells the same story.
         assert_eq!(std::fs::metadata(&savefile).unwrap().uid(), NOBODY);

@@ -125,3 +125,12 @@ pub fn temp_dir(kind: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Whether a run left its private folder of partial files in `dir` (it must not).
+pub fn partial_folder_left(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let name = e.unwrap().file_name();
+        name.to_string_lossy()
+            .starts_with(ftpscope::transfers::PARTIAL_PREFIX)
+    })
+}

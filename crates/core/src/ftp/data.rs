@@ -224,27 +224,13 @@ impl Analyzer {
         }
         let detail =
             format!("{initiator} → {responder}, taken by the command waiting in session {sid}");
-        self.anomaly(
-            AnomalyKind::OrphanData,
-            ts,
-            Some(sid),
-            Some((initiator, responder)),
-            detail,
-        );
-        let conn = DataConnection {
-            key,
-            initiator,
-            responder,
-        };
-        let opened = TransferInput::ConnectionOpened {
-            conn,
-            announcement: None,
-        };
-        self.drive_transfer(tid, ts, opened);
+        let conn = self.open_unannounced(key, initiator, responder, Some(sid), detail, ts);
+        self.connection_opened(tid, conn, ts);
         tid
     }
 
-    /// A data connection nothing announced (to or from port 20).
+    /// A data connection nothing announced (to or from port 20, or TLS data between the hosts
+    /// of a session under TLS): a transfer of no session.
     pub(crate) fn orphan_data(
         &mut self,
         key: FlowKey,
@@ -253,25 +239,38 @@ impl Analyzer {
         ts: Timestamp,
     ) -> TransferId {
         let detail = format!("{initiator} → {responder}");
-        self.anomaly(
-            AnomalyKind::OrphanData,
-            ts,
-            None,
-            Some((initiator, responder)),
-            detail,
-        );
-        let conn = DataConnection {
+        let conn = self.open_unannounced(key, initiator, responder, None, detail, ts);
+        let tid = self.create_transfer(None, ts, Some(conn));
+        self.connection_opened(tid, conn, ts);
+        tid
+    }
+
+    /// A data connection no announcement explains: said (`orphan_data`, once), and described.
+    fn open_unannounced(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        session: Option<SessionId>,
+        detail: String,
+        ts: Timestamp,
+    ) -> DataConnection {
+        let flow = Some((initiator, responder));
+        self.anomaly(AnomalyKind::OrphanData, ts, session, flow, detail);
+        DataConnection {
             key,
             initiator,
             responder,
-        };
-        let tid = self.create_transfer(None, ts, Some(conn));
+        }
+    }
+
+    /// The transfer `tid` has its data connection, opened without an announcement.
+    fn connection_opened(&mut self, tid: TransferId, conn: DataConnection, ts: Timestamp) {
         let opened = TransferInput::ConnectionOpened {
             conn,
             announcement: None,
         };
         self.drive_transfer(tid, ts, opened);
-        tid
     }
 
     /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
