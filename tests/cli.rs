@@ -123,6 +123,17 @@ fn extraction_stays_inside_the_folder_and_joins_resumed_parts() {
     let resumed = transfers[2];
     assert_eq!(resumed["offset"], 2500);
     assert_eq!(resumed["status"], "complete");
+    // The part holds bytes 2500.. of the remote file and says so; the combined file beside it
+    // is the whole file and takes the plain name with `.combined`.
+    let part = resumed["file"].as_str().unwrap();
+    assert!(part.ends_with("session-2/pub/big.bin.from-2500"), "{part}");
+    assert_eq!(std::fs::read(part).unwrap(), &pattern(6000, 42)[2500..]);
+    assert!(
+        resumed["combined_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("session-2/pub/big.bin.combined")
+    );
     assert_eq!(resumed["resumes_transfer"], transfers[1]["transfer"]);
     let combined = std::fs::read(resumed["combined_file"].as_str().unwrap()).unwrap();
     assert_eq!(

@@ -250,20 +250,49 @@ pub fn final_location(r: &TransferRecord) -> (PathBuf, String) {
         (Some(verb), remote) => {
             let rel = remote.map(sanitize_path).unwrap_or_default();
             let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
+            // A transfer after `REST n` holds the remote file from byte n on, not the file:
+            // its name says where it starts, so it never passes for the whole file (the
+            // combined file beside it, `<name>.combined`, is the whole one).
+            let part = part_suffix(r.offset);
             match name {
                 Some(name) => {
                     let dir = rel
                         .parent()
                         .map_or(session_dir.clone(), |p| session_dir.join(p));
-                    (dir, format!("{name}{suffix}"))
+                    (dir, format!("{name}{part}{suffix}"))
                 }
                 None => (
                     session_dir,
-                    format!("transfer-{}-{verb}.bin{suffix}", r.transfer),
+                    format!("transfer-{}-{verb}.bin{part}{suffix}", r.transfer),
                 ),
             }
         }
     }
+}
+
+/// What the name of a file that starts at byte `offset` of the remote file carries
+/// (`.from-1048576`); nothing for a file that starts at its beginning.
+pub(crate) fn part_suffix(offset: u64) -> String {
+    if offset == 0 {
+        String::new()
+    } else {
+        format!(".from-{offset}")
+    }
+}
+
+/// The name of the combined file beside a part file named `part_name` that starts at byte
+/// `offset`: the part's name without its `.from-<offset>`, then `.combined` (`movie.bin.from-2500`
+/// → `movie.bin.combined`), since the combined file starts at byte 0.
+pub(crate) fn combined_name(part_name: &str, offset: u64) -> String {
+    let part = part_suffix(offset);
+    let base = match part_name.rfind(part.as_str()) {
+        Some(at) if !part.is_empty() => {
+            let (head, tail) = part_name.split_at(at);
+            format!("{head}{}", tail.get(part.len()..).unwrap_or(""))
+        }
+        _ => part_name.to_owned(),
+    };
+    format!("{base}.combined")
 }
 
 #[cfg(test)]
@@ -295,5 +324,27 @@ mod tests {
         let long = vec![b'a'; 300];
         let c = sanitize_component(&long).unwrap();
         assert!(c.len() <= MAX_COMPONENT && c.contains('~'));
+    }
+
+    #[test]
+    fn a_part_file_says_where_it_starts_and_its_combined_file_does_not() {
+        assert_eq!(part_suffix(0), "");
+        assert_eq!(part_suffix(1048576), ".from-1048576");
+        let cases = [
+            ("movie.bin.from-2500", 2500, "movie.bin.combined"),
+            (
+                "movie.bin.from-2500.truncated",
+                2500,
+                "movie.bin.truncated.combined",
+            ),
+            // Placed under a new name beside an earlier file, or flattened: the rest stays.
+            ("movie.bin.from-2500 (2)", 2500, "movie.bin (2).combined"),
+            ("pub_movie.bin.from-2500", 2500, "pub_movie.bin.combined"),
+            // A name that lacks the suffix (written by hand) only gains `.combined`.
+            ("movie.bin", 2500, "movie.bin.combined"),
+        ];
+        for (part, offset, want) in cases {
+            assert_eq!(combined_name(part, offset), want, "{part}");
+        }
     }
 }

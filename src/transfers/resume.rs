@@ -95,8 +95,9 @@ impl Resumes {
     }
 }
 
-/// Writes `<file>.combined` next to `file`: the first `offset` bytes of `earlier`, then all of
-/// `file` (both extracted files below `root`, read without following a link).
+/// Writes the combined file next to `file` (`movie.bin.from-2500` → `movie.bin.combined`): the
+/// first `offset` bytes of `earlier`, then all of `file` (both extracted files below `root`, read
+/// without following a link).
 fn write_combined(
     root: &OutDir,
     earlier: &Path,
@@ -109,12 +110,11 @@ fn write_combined(
         _ => return Err(io::Error::other("a file outside the extraction folder")),
     };
     let dir = root.existing_subdir(file.parent().unwrap_or(Path::new("")))?;
-    let name = format!(
-        "{}.combined",
-        file.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    );
+    let part_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let name = crate::output::extract::combined_name(&part_name, offset);
     let (path, out) = dir.create_unique(&name)?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut hasher = Sha256::new();
