@@ -12,7 +12,7 @@ use crate::event::{
     Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, EndReason, Event, SessionId, TransferId,
 };
 use crate::fasthash::FastState;
-use crate::flow::reassembly::{Chunk, ReassemblyLimits};
+use crate::flow::reassembly::{Chunk, ReassemblyLimits, TimedChunk};
 use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_initiator};
 use crate::frame::{Frame, Timestamp};
 use crate::ftp::data::DataPiece;
@@ -397,11 +397,9 @@ impl Analyzer {
             let mut acked = Vec::new();
             let stream = conn.dirs.get_mut(other);
             let before = stream.held_bytes();
-            stream.ack(seg.ack, limits.max_distance, &mut acked);
+            stream.ack(seg.ack, ts, limits.max_distance, &mut acked);
             self.ooo_total = self.ooo_total.saturating_sub(before - stream.held_bytes());
-            if !acked.is_empty() {
-                self.deliver(key, other, ts, acked);
-            }
+            self.deliver_timed(key, other, acked);
         }
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
@@ -438,6 +436,7 @@ impl Analyzer {
                 data_seq,
                 seg.payload,
                 seg.wire_payload_len,
+                ts,
                 limits,
                 &mut chunks,
             );
@@ -445,7 +444,7 @@ impl Analyzer {
             self.ooo_total = (self.ooo_total + after).saturating_sub(before);
             if self.ooo_total > self.limits.max_ooo_bytes_total {
                 // Too much held across all flows: give up on this direction's hole.
-                stream.flush(&mut chunks);
+                stream.flush(ts, &mut chunks);
                 self.ooo_total = self.ooo_total.saturating_sub(after);
                 self.conn_anomaly(
                     key,
@@ -503,7 +502,7 @@ impl Analyzer {
         {
             stream.fin(data_seq, seg.wire_payload_len);
         }
-        self.deliver(key, dir, ts, chunks);
+        self.deliver_timed(key, dir, chunks);
         self.after_segment(key, dir, ts);
     }
 
@@ -696,7 +695,28 @@ impl Analyzer {
         }
     }
 
-    /// Hands reassembled chunks of one direction to whatever the connection is.
+    /// Hands reassembled chunks of one direction to whatever the connection is, each run of
+    /// chunks with its own capture time: bytes released by a later packet (the one that filled
+    /// the hole before them) keep the time they were captured.
+    fn deliver_timed(&mut self, key: FlowKey, dir: Dir, chunks: Vec<TimedChunk>) {
+        let mut run: Vec<Chunk> = Vec::new();
+        let mut run_ts = None;
+        for (ts, chunk) in chunks {
+            if let Some(prev) = run_ts
+                && prev != ts
+            {
+                self.deliver(key, dir, prev, std::mem::take(&mut run));
+            }
+            run_ts = Some(ts);
+            run.push(chunk);
+        }
+        if let Some(ts) = run_ts {
+            self.deliver(key, dir, ts, run);
+        }
+    }
+
+    /// Hands reassembled chunks of one direction, all of one time, to whatever the connection
+    /// is.
     pub(crate) fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
         if chunks.is_empty() {
             return;
@@ -761,16 +781,16 @@ impl Analyzer {
             return;
         }
         conn.closed = true;
-        let mut flushed: Vec<(Dir, Vec<Chunk>)> = Vec::new();
+        let mut flushed: Vec<(Dir, Vec<TimedChunk>)> = Vec::new();
         for (dir, stream) in conn.dirs.iter_mut() {
             let held = stream.held_bytes();
             let mut chunks = Vec::new();
-            stream.flush(&mut chunks);
+            stream.flush(ts, &mut chunks);
             self.ooo_total = self.ooo_total.saturating_sub(held);
             flushed.push((dir, chunks));
         }
         for (dir, chunks) in flushed {
-            self.deliver(key, dir, ts, chunks);
+            self.deliver_timed(key, dir, chunks);
         }
         if matches!(
             self.flows.get(&key).map(|c| &c.role),

@@ -429,3 +429,35 @@ fn under_auth_tls_a_connection_opening_with_tls_is_encrypted_data() {
     );
     assert!(c.anomalies().contains(&AnomalyKind::DataEncrypted));
 }
+
+/// Replies held behind a hole in the control connection keep the time their packets were
+/// captured, not the time of the packet that releases them: here a retransmission that fills
+/// the hole a minute later, and then a RST two minutes after that.
+#[test]
+fn replies_held_behind_a_hole_keep_their_own_times() {
+    let mut c = Conversation::new();
+    c.client("SYST");
+    c.client("PWD");
+    c.client("NOOP");
+    let lost = c.server_unseen("215 UNIX Type: L8");
+    c.server("257 \"/\" is the current directory");
+    let pwd_sent = c.now();
+    c.idle(60);
+    c.server_retransmits(&lost);
+    let syst_seen = c.now();
+    // The hole is filled: the 257 comes out now, with its own time.
+    assert_eq!(
+        c.replies(),
+        [(220, c.replies()[0].1), (215, syst_seen), (257, pwd_sent)]
+    );
+    // Behind a hole never filled, released by the connection's end.
+    c.server_unseen("250 a line the capture missed");
+    c.server("200 NOOP ok");
+    let noop_sent = c.now();
+    c.idle(120);
+    c.client_resets_control();
+    assert!(c.now() - noop_sent > 100 * 1_000_000_000);
+    c.end_capture();
+    let last = c.replies().last().copied();
+    assert_eq!(last, Some((200, noop_sent)));
+}

@@ -10,7 +10,12 @@
 //! anomaly can be named. Bytes the capture never saw are delivered as [`Chunk::Gap`]s: when the
 //! out-of-order buffer is full, when the connection ends with a hole, and when a segment was cut
 //! by the snaplen.
+//!
+//! Every chunk comes out with a capture time: bytes with the time of the packet that carried
+//! them (bytes held behind a hole keep theirs, not the time of the packet that fills the hole
+//! minutes later), gaps with the time of the packet or the end that revealed them.
 
+use crate::frame::Timestamp;
 use std::collections::BTreeMap;
 
 /// Stream bytes in order, or a run of bytes that were never captured.
@@ -19,6 +24,9 @@ pub enum Chunk {
     Data(Vec<u8>),
     Gap(u64),
 }
+
+/// A chunk and its capture time (see the module doc), as the reassembler delivers it.
+pub type TimedChunk = (Timestamp, Chunk);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PushOutcome {
@@ -39,6 +47,8 @@ struct Held {
     /// Captured bytes; shorter than `wire_len` when the snaplen cut the segment.
     data: Vec<u8>,
     wire_len: u64,
+    /// When the packet that carried these bytes was captured: they are delivered with it.
+    ts: Timestamp,
 }
 
 #[derive(Debug)]
@@ -164,14 +174,15 @@ impl Reassembler {
         Some(skip)
     }
 
-    /// Takes one segment; whatever becomes contiguous is appended to `out`.
+    /// Takes one segment captured at `ts`; whatever becomes contiguous is appended to `out`.
     pub fn push(
         &mut self,
         seq: u32,
         payload: &[u8],
         wire_len: u32,
+        ts: Timestamp,
         limits: ReassemblyLimits,
-        out: &mut Vec<Chunk>,
+        out: &mut Vec<TimedChunk>,
     ) -> PushOutcome {
         let mut outcome = PushOutcome::default();
         if wire_len == 0 {
@@ -211,16 +222,16 @@ impl Reassembler {
         if start <= self.delivered {
             // In order (perhaps overlapping what was delivered): deliver the new part now.
             let skip = self.delivered - start;
-            self.emit(payload, skip, captured, end - start, out);
+            self.emit(payload, skip, captured, end - start, ts, out);
             self.drain(out);
         } else {
-            self.hold(start, payload, end - start, &mut outcome);
+            self.hold(start, payload, end - start, ts, &mut outcome);
             if self.held_bytes > limits.max_bytes || self.held.len() > limits.max_segments {
                 outcome.overflow = true;
                 while self.held_bytes > limits.max_bytes / 2
                     || self.held.len() > limits.max_segments / 2
                 {
-                    if !self.skip_to_next_held(out) {
+                    if !self.skip_to_next_held(ts, out) {
                         break;
                     }
                 }
@@ -231,8 +242,9 @@ impl Reassembler {
 
     /// The peer acknowledged everything before `ack`. If bytes are held beyond a hole that the
     /// acknowledgement covers, the capture missed them (the peer got them): the covered part
-    /// of the hole becomes a gap at once instead of waiting for the connection to end.
-    pub fn ack(&mut self, ack: u32, max_distance: u32, out: &mut Vec<Chunk>) {
+    /// of the hole becomes a gap at once instead of waiting for the connection to end. `ts`
+    /// is the acknowledgement's capture time, the gap's.
+    pub fn ack(&mut self, ack: u32, ts: Timestamp, max_distance: u32, out: &mut Vec<TimedChunk>) {
         if !self.started || self.held.is_empty() {
             return;
         }
@@ -246,47 +258,56 @@ impl Reassembler {
         };
         let lost_until = acked.min(first);
         if lost_until > self.delivered {
-            self.gap(lost_until - self.delivered, out);
+            self.gap(lost_until - self.delivered, ts, out);
             self.drain(out);
         }
     }
 
     /// Delivers everything held, skipping holes, then the missing tail before a FIN. Called
-    /// when the connection ends.
-    pub fn flush(&mut self, out: &mut Vec<Chunk>) {
-        while self.skip_to_next_held(out) {}
+    /// when the connection ends, at `ts` (the time of the gaps).
+    pub fn flush(&mut self, ts: Timestamp, out: &mut Vec<TimedChunk>) {
+        while self.skip_to_next_held(ts, out) {}
         if let Some(fin) = self.fin_at
             && fin > self.delivered
         {
-            self.gap(fin - self.delivered, out);
+            self.gap(fin - self.delivered, ts, out);
         }
     }
 
-    /// Emits bytes `[from, wire_len)` of a segment whose first `captured` bytes are known.
-    fn emit(&mut self, data: &[u8], from: u64, captured: u64, wire_len: u64, out: &mut Vec<Chunk>) {
+    /// Emits bytes `[from, wire_len)` of a segment captured at `ts` whose first `captured`
+    /// bytes are known.
+    fn emit(
+        &mut self,
+        data: &[u8],
+        from: u64,
+        captured: u64,
+        wire_len: u64,
+        ts: Timestamp,
+        out: &mut Vec<TimedChunk>,
+    ) {
         if from < captured {
             let bytes = data.get(from as usize..captured as usize).unwrap_or(&[]);
-            push_data(out, bytes);
+            push_data(out, ts, bytes);
         }
         let known = captured.max(from);
         if wire_len > known {
             self.gap_bytes += wire_len - known;
-            push_gap(out, wire_len - known);
+            push_gap(out, ts, wire_len - known);
         }
         let advanced = wire_len - from;
         self.delivered += advanced;
         self.next_seq = self.next_seq.wrapping_add(advanced as u32);
     }
 
-    fn gap(&mut self, len: u64, out: &mut Vec<Chunk>) {
+    fn gap(&mut self, len: u64, ts: Timestamp, out: &mut Vec<TimedChunk>) {
         self.gap_bytes += len;
-        push_gap(out, len);
+        push_gap(out, ts, len);
         self.delivered += len;
         self.next_seq = self.next_seq.wrapping_add(len as u32);
     }
 
-    /// Delivers held segments that are now contiguous.
-    fn drain(&mut self, out: &mut Vec<Chunk>) {
+    /// Delivers held segments that are now contiguous, each with its own capture time.
+    fn drain(&mut self, out: &mut Vec<TimedChunk>) {
         while let Some(entry) = self.held.first_entry() {
             let start = *entry.key();
             if start > self.delivered {
@@ -299,24 +320,40 @@ impl Reassembler {
                 continue;
             }
             let skip = self.delivered - start;
-            self.emit(&held.data, skip, held.data.len() as u64, held.wire_len, out);
+            self.emit(
+                &held.data,
+                skip,
+                held.data.len() as u64,
+                held.wire_len,
+                held.ts,
+                out,
+            );
         }
     }
 
-    /// Skips the hole before the first held segment (as a gap) and drains. False if none held.
-    fn skip_to_next_held(&mut self, out: &mut Vec<Chunk>) -> bool {
+    /// Skips the hole before the first held segment (as a gap at `ts`) and drains. False if
+    /// none held.
+    fn skip_to_next_held(&mut self, ts: Timestamp, out: &mut Vec<TimedChunk>) -> bool {
         let Some((&start, _)) = self.held.first_key_value() else {
             return false;
         };
         if start > self.delivered {
-            self.gap(start - self.delivered, out);
+            self.gap(start - self.delivered, ts, out);
         }
         self.drain(out);
         true
     }
 
-    /// Buffers an out-of-order segment, keeping only the parts no held segment covers yet.
-    fn hold(&mut self, start: u64, data: &[u8], wire_len: u64, outcome: &mut PushOutcome) {
+    /// Buffers an out-of-order segment captured at `ts`, keeping only the parts no held
+    /// segment covers yet.
+    fn hold(
+        &mut self,
+        start: u64,
+        data: &[u8],
+        wire_len: u64,
+        ts: Timestamp,
+        outcome: &mut PushOutcome,
+    ) {
         let end = start + wire_len;
         // Held segments that overlap [start, end), in order (at most one starts before `start`).
         let mut covered: Vec<(u64, u64)> = Vec::new();
@@ -353,6 +390,7 @@ impl Reassembler {
                 Held {
                     data: bytes,
                     wire_len: hi - lo,
+                    ts,
                 },
             );
         }
@@ -375,22 +413,22 @@ fn differs(held: &Held, held_start: u64, data: &[u8], start: u64, lo: u64, hi: u
     a != b
 }
 
-fn push_data(out: &mut Vec<Chunk>, bytes: &[u8]) {
+/// Appends bytes captured at `ts`, joined to the last chunk when it holds bytes of that time.
+fn push_data(out: &mut Vec<TimedChunk>, ts: Timestamp, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
-    if let Some(Chunk::Data(last)) = out.last_mut() {
-        last.extend_from_slice(bytes);
-    } else {
-        out.push(Chunk::Data(bytes.to_vec()));
+    match out.last_mut() {
+        Some((last_ts, Chunk::Data(last))) if *last_ts == ts => last.extend_from_slice(bytes),
+        _ => out.push((ts, Chunk::Data(bytes.to_vec()))),
     }
 }
 
-fn push_gap(out: &mut Vec<Chunk>, len: u64) {
-    if let Some(Chunk::Gap(last)) = out.last_mut() {
-        *last += len;
-    } else {
-        out.push(Chunk::Gap(len));
+/// Appends a gap revealed at `ts`, joined to the last chunk when it is a gap of that time.
+fn push_gap(out: &mut Vec<TimedChunk>, ts: Timestamp, len: u64) {
+    match out.last_mut() {
+        Some((last_ts, Chunk::Gap(last))) if *last_ts == ts => *last += len,
+        _ => out.push((ts, Chunk::Gap(len))),
     }
 }
 
@@ -404,10 +442,10 @@ mod tests {
         max_distance: 1 << 30,
     };
 
-    fn collect(chunks: &[Chunk]) -> (Vec<u8>, u64) {
+    fn collect(chunks: &[TimedChunk]) -> (Vec<u8>, u64) {
         let mut data = Vec::new();
         let mut gaps = 0;
-        for c in chunks {
+        for (_, c) in chunks {
             match c {
                 Chunk::Data(d) => data.extend_from_slice(d),
                 Chunk::Gap(g) => gaps += g,
@@ -426,13 +464,14 @@ mod tests {
                 isn.wrapping_add(1).wrapping_add(*off),
                 data,
                 data.len() as u32,
+                0,
                 LIMITS,
                 &mut out,
             );
             any.overlap_mismatch |= o.overlap_mismatch;
             any.overflow |= o.overflow;
         }
-        r.flush(&mut out);
+        r.flush(0, &mut out);
         let (d, g) = collect(&out);
         (d, g, any)
     }
@@ -476,9 +515,9 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"abcd", 4, LIMITS, &mut out);
+        r.push(1, b"abcd", 4, 0, LIMITS, &mut out);
         r.fin(1 + 10, 0); // FIN after 10 bytes, 6 never captured
-        r.flush(&mut out);
+        r.flush(0, &mut out);
         assert_eq!(collect(&out), (b"abcd".to_vec(), 6));
         assert!(r.is_finished());
     }
@@ -488,18 +527,18 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"QUIT\r\n", 6, LIMITS, &mut out);
+        r.push(1, b"QUIT\r\n", 6, 0, LIMITS, &mut out);
         r.fin(7, 0);
         assert!(r.is_finished());
         // A keep-alive probe: one byte at the FIN's sequence number.
-        let outcome = r.push(7, b"\0", 1, LIMITS, &mut out);
+        let outcome = r.push(7, b"\0", 1, 0, LIMITS, &mut out);
         assert_eq!(outcome.after_fin, 1);
         // A segment that runs past the FIN keeps only its bytes before it.
         let mut r2 = Reassembler::new();
         r2.syn(0);
         r2.fin(5, 0);
         let mut out2 = Vec::new();
-        let outcome = r2.push(1, b"abcdef", 6, LIMITS, &mut out2);
+        let outcome = r2.push(1, b"abcdef", 6, 0, LIMITS, &mut out2);
         assert_eq!(outcome.after_fin, 2);
         assert_eq!(collect(&out2), (b"abcd".to_vec(), 0));
         assert_eq!(collect(&out), (b"QUIT\r\n".to_vec(), 0));
@@ -518,8 +557,8 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"ab", 6, LIMITS, &mut out);
-        r.push(7, b"cd", 2, LIMITS, &mut out);
+        r.push(1, b"ab", 6, 0, LIMITS, &mut out);
+        r.push(7, b"cd", 2, 0, LIMITS, &mut out);
         assert_eq!(collect(&out), (b"abcd".to_vec(), 4));
     }
 
@@ -535,12 +574,12 @@ mod tests {
         let mut out = Vec::new();
         let mut overflowed = false;
         for i in 0..50u32 {
-            let o = r.push(1 + 10 + i * 10, &[b'x'; 10], 10, limits, &mut out);
+            let o = r.push(1 + 10 + i * 10, &[b'x'; 10], 10, 0, limits, &mut out);
             overflowed |= o.overflow;
             assert!(r.held_bytes() <= 110);
         }
         assert!(overflowed);
-        r.flush(&mut out);
+        r.flush(0, &mut out);
         let (data, gaps) = collect(&out);
         assert_eq!(gaps, 10);
         assert_eq!(data.len(), 500);
@@ -551,21 +590,51 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"aaaa", 4, LIMITS, &mut out);
-        r.push(9, b"cccc", 4, LIMITS, &mut out);
-        r.ack(5, 1 << 30, &mut out); // acks only what we have: nothing to do
+        r.push(1, b"aaaa", 4, 0, LIMITS, &mut out);
+        r.push(9, b"cccc", 4, 0, LIMITS, &mut out);
+        r.ack(5, 0, 1 << 30, &mut out); // acks only what we have: nothing to do
         assert_eq!(collect(&out), (b"aaaa".to_vec(), 0));
-        r.ack(13, 1 << 30, &mut out); // the peer got bytes 5..9 we never saw
+        r.ack(13, 0, 1 << 30, &mut out); // the peer got bytes 5..9 we never saw
         assert_eq!(collect(&out), (b"aaaacccc".to_vec(), 4));
         assert_eq!(r.held_bytes(), 0);
+    }
+
+    #[test]
+    fn bytes_held_behind_a_hole_keep_their_capture_time() {
+        let mut r = Reassembler::new();
+        r.syn(0);
+        let mut out = Vec::new();
+        r.push(1, b"aaaa", 4, 10, LIMITS, &mut out);
+        // Captured at 20 and 30 behind a hole at 5..9; the hole is filled at 40.
+        r.push(9, b"cccc", 4, 20, LIMITS, &mut out);
+        r.push(13, b"dd", 2, 30, LIMITS, &mut out);
+        r.push(5, b"bbbb", 4, 40, LIMITS, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                (10, Chunk::Data(b"aaaa".to_vec())),
+                (40, Chunk::Data(b"bbbb".to_vec())),
+                (20, Chunk::Data(b"cccc".to_vec())),
+                (30, Chunk::Data(b"dd".to_vec())),
+            ]
+        );
+        // A hole the capture never fills: the gap takes the time that revealed it (the
+        // acknowledgement at 60), the bytes after it keep theirs.
+        r.push(19, b"ff", 2, 50, LIMITS, &mut out);
+        out.clear();
+        r.ack(21, 60, 1 << 30, &mut out);
+        assert_eq!(
+            out,
+            vec![(60, Chunk::Gap(4)), (50, Chunk::Data(b"ff".to_vec()))]
+        );
     }
 
     #[test]
     fn midstream_pickup_starts_at_first_segment() {
         let mut r = Reassembler::new();
         let mut out = Vec::new();
-        r.push(777, b"abc", 3, LIMITS, &mut out);
-        r.push(780, b"def", 3, LIMITS, &mut out);
+        r.push(777, b"abc", 3, 0, LIMITS, &mut out);
+        r.push(780, b"def", 3, 0, LIMITS, &mut out);
         assert_eq!(collect(&out), (b"abcdef".to_vec(), 0));
     }
 
@@ -615,14 +684,14 @@ mod tests {
                 cursor = cursor.max(end);
                 let payload = &stream[start..start + captured];
                 let seq = isn.wrapping_add(1).wrapping_add(start as u32);
-                plain.push(seq, payload, wire, LIMITS, &mut out_plain);
+                plain.push(seq, payload, wire, 0, LIMITS, &mut out_plain);
                 match fast.push_in_order(seq, payload, wire, LIMITS.max_distance) {
                     Some(skip) => {
                         took_fast += 1;
-                        push_data(&mut out_fast, &payload[skip..]);
+                        push_data(&mut out_fast, 0, &payload[skip..]);
                     }
                     None => {
-                        fast.push(seq, payload, wire, LIMITS, &mut out_fast);
+                        fast.push(seq, payload, wire, 0, LIMITS, &mut out_fast);
                     }
                 }
                 assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
@@ -630,8 +699,8 @@ mod tests {
                 assert_eq!(plain.held_bytes(), fast.held_bytes());
                 assert_eq!(plain.gap_bytes, fast.gap_bytes);
             }
-            plain.flush(&mut out_plain);
-            fast.flush(&mut out_fast);
+            plain.flush(0, &mut out_plain);
+            fast.flush(0, &mut out_fast);
             assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
         }
         assert!(took_fast > 500, "fast path taken {took_fast} times");
@@ -648,7 +717,7 @@ mod tests {
         assert_eq!(r.push_in_order(110, b"xy", 2, 1 << 30), None); // a hole before it
         assert_eq!(r.push_in_order(106, b"gh", 4, 1 << 30), None); // snaplen cut
         let mut out = Vec::new();
-        r.push(110, b"xy", 2, LIMITS, &mut out);
+        r.push(110, b"xy", 2, 0, LIMITS, &mut out);
         assert_eq!(r.push_in_order(106, b"ghij", 4, 1 << 30), None); // bytes held: push drains
         assert_eq!(r.offset(), 6);
         let mut fresh = Reassembler::new();
@@ -665,7 +734,10 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        assert!(r.push(1_000_000, b"x", 1, limits, &mut out).out_of_window);
+        assert!(
+            r.push(1_000_000, b"x", 1, 0, limits, &mut out)
+                .out_of_window
+        );
         assert!(out.is_empty());
     }
 }

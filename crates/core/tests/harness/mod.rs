@@ -39,6 +39,13 @@ pub struct DataConn {
     client_opened: bool,
 }
 
+/// A reply line the server sent and the capture missed, kept to send again.
+#[derive(Debug)]
+pub struct Unseen {
+    seq: u32,
+    bytes: Vec<u8>,
+}
+
 /// Which end of a connection something comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -262,6 +269,58 @@ impl Conversation {
             "A",
             bytes,
         );
+    }
+
+    /// The server sends a reply line the capture misses: the lines after it wait behind the
+    /// hole until it is filled ([`Conversation::server_retransmits`]) or the connection ends.
+    pub fn server_unseen(&mut self, line: &str) -> Unseen {
+        let bytes = format!("{line}\r\n").into_bytes();
+        let unseen = Unseen {
+            seq: self.control.responder_seq,
+            bytes,
+        };
+        self.control.responder_seq = self
+            .control
+            .responder_seq
+            .wrapping_add(unseen.bytes.len() as u32);
+        unseen
+    }
+
+    /// The server sends an unseen line again, and this time the capture has it.
+    pub fn server_retransmits(&mut self, unseen: &Unseen) {
+        let tcp = self.control;
+        self.frame(
+            tcp.responder,
+            tcp.initiator,
+            unseen.seq,
+            tcp.initiator_seq,
+            "A",
+            &unseen.bytes,
+        );
+    }
+
+    /// The client resets the control connection.
+    pub fn client_resets_control(&mut self) {
+        let mut control = self.control;
+        self.segment(&mut control, true, "R", b"");
+        self.control = control;
+    }
+
+    /// The capture time of the last frame.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Every reply the analyzer reported, as its code and capture time, in order.
+    pub fn replies(&self) -> Vec<(u16, Timestamp)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exchange(x) => Some(x.replies.iter().map(|r| (r.code, r.ts))),
+                _ => None,
+            })
+            .flatten()
+            .collect()
     }
 
     /// The client closes the control connection first (its FIN), the server does not yet.
