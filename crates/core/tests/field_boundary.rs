@@ -461,3 +461,61 @@ fn replies_held_behind_a_hole_keep_their_own_times() {
     let last = c.replies().last().copied();
     assert_eq!(last, Some((200, noop_sent)));
 }
+
+/// Active mode with nothing announced and no transfer command waiting: the server's SYN from
+/// port 20, refused by the client, is a connection attempt, counted as the others are, and
+/// no transfer (it was an orphan transfer, `failed`).
+#[test]
+fn a_refused_connection_from_port_20_with_nothing_waiting_is_an_attempt() {
+    let mut c = Conversation::new();
+    c.client("USER anonymous");
+    c.server("230 logged in");
+    let mut data = c.server_dials(20, harness::CLIENT_IP, 50000);
+    c.refuse(&mut data);
+    c.end_capture();
+    assert_eq!(c.started(), [], "no transfer");
+    let anomalies = c.anomalies();
+    assert!(
+        anomalies.contains(&AnomalyKind::ConnectionAttempts),
+        "{anomalies:?}"
+    );
+    assert!(
+        !anomalies.contains(&AnomalyKind::OrphanData),
+        "{anomalies:?}"
+    );
+}
+
+/// Port 20 is still evidence once bytes cross: with nothing announced and nothing waiting, the
+/// connection's bytes are a transfer of no session, started when its SYN came.
+#[test]
+fn a_connection_from_port_20_that_carries_bytes_is_an_orphan_transfer() {
+    let mut c = Conversation::new();
+    let opened = c.now();
+    let mut data = c.server_connects(50001);
+    c.send(&mut data, Side::Server, b"orphan bytes");
+    c.fin(&mut data, Side::Server);
+    c.fin(&mut data, Side::Client);
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.session, None);
+    assert_eq!(c.file(t.transfer), b"orphan bytes");
+    assert!(t.start > opened && t.start < c.now());
+    assert!(c.anomalies().contains(&AnomalyKind::OrphanData));
+}
+
+/// With a transfer command waiting (its PORT missed), the refused connection from port 20 is
+/// that command's: it fails, "data connection refused", and no other transfer is made.
+#[test]
+fn a_refused_connection_from_port_20_fails_the_command_waiting() {
+    let mut c = Conversation::new();
+    c.client("RETR a.txt");
+    let mut data = c.server_dials(20, harness::CLIENT_IP, 50002);
+    c.refuse(&mut data);
+    c.server("425 Failed to establish connection.");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.command.as_deref(), Some(&b"RETR"[..]));
+    assert_eq!(t.status, TransferStatus::Failed);
+    assert_eq!(t.reason, "data connection refused; server said 425");
+    assert_eq!(c.started().len(), 1);
+}

@@ -215,7 +215,7 @@ impl Analyzer {
             return Some(Role::Data(tid));
         }
         if initiator.port() == 20 || responder.port() == 20 {
-            return Some(Role::Data(self.orphan_data(key, initiator, responder, ts)));
+            return self.port_20_opened(key, initiator, responder, ts);
         }
         None
     }
@@ -225,6 +225,10 @@ impl Analyzer {
     /// its dialogue to tell.
     pub(crate) fn wake_role(&mut self, key: FlowKey, quiet: &QuietConn) -> Role {
         if !quiet.to_port_21() {
+            let (initiator, responder) = quiet.endpoints(key);
+            if initiator.port() == 20 || responder.port() == 20 {
+                return Role::Data(self.port_20_data(key, initiator, responder, quiet.first_ts));
+            }
             return Role::Unclassified {
                 chunks: Vec::new(),
                 bytes: 0,

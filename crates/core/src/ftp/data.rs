@@ -245,6 +245,40 @@ impl Analyzer {
         tid
     }
 
+    /// A connection to or from port 20 that no announcement matched, at its first segment:
+    /// the data connection of a transfer command waiting for one, if a session has one (a
+    /// refusal then fails that command, as for an announced endpoint); otherwise None, and it
+    /// waits quietly for its first byte ([`Analyzer::port_20_data`]), since a SYN refused or
+    /// never answered is a connection attempt, counted as such, not a transfer.
+    pub(crate) fn port_20_opened(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        ts: Timestamp,
+    ) -> Option<Role> {
+        let (sid, tid) = self.data_command_waiting(initiator, responder, ts)?;
+        Some(Role::Data(
+            self.claim_waiting(key, initiator, responder, sid, tid, ts),
+        ))
+    }
+
+    /// A connection to or from port 20, opened at `opened` with no announcement, carries its
+    /// first byte: port 20 is the evidence that it is data. A transfer command waiting by
+    /// then takes it; otherwise it is a transfer of no session.
+    pub(crate) fn port_20_data(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        opened: Timestamp,
+    ) -> TransferId {
+        match self.data_command_waiting(initiator, responder, opened) {
+            Some((sid, tid)) => self.claim_waiting(key, initiator, responder, sid, tid, opened),
+            None => self.orphan_data(key, initiator, responder, opened),
+        }
+    }
+
     /// A data connection no announcement explains: said (`orphan_data`, once), and described.
     fn open_unannounced(
         &mut self,
