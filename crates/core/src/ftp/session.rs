@@ -92,7 +92,7 @@ struct Credentials {
     anonymous: bool,
     /// Ok once a login succeeded (until REIN), Failed when one was refused and none succeeded.
     outcome: LoginState,
-    /// PASS and ACCT commands answered (230, 202, or refused).
+    /// Login attempts: a PASS answered 230 or 202, or a PASS or ACCT refused.
     attempts: u32,
 }
 
@@ -356,8 +356,9 @@ impl Session {
                 self.login_stands(AwaitingAcct);
                 SessionOutput::Nothing
             }
-            // §4.1.1: PASS or ACCT answered 230 (ACCT: or 202, "superfluous"): logged in. Each
-            // PASS is an attempt; an ACCT after a 332 completes the attempt its PASS began.
+            // §4.1.1: PASS or ACCT answered 230 (ACCT: or 202, "superfluous"): logged in. A
+            // PASS answered so is an attempt; an ACCT is not (so PASS 332, ACCT 230 counts
+            // none, as it always did: the summaries must not change with this machine).
             (
                 _,
                 Reply {
@@ -461,4 +462,51 @@ impl Session {
 /// Anonymous FTP (RFC 1635): the password is an e-mail address by convention, not a secret.
 pub fn is_anonymous_user(user: &[u8]) -> bool {
     user.eq_ignore_ascii_case(b"anonymous") || user.eq_ignore_ascii_case(b"ftp")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
+        let server: SocketAddr = ([192, 0, 2, 21], 21).into();
+        let key = FlowKey::new(client, server);
+        Session::new(1, key, client, server, Dir::FromInitiator, 0, 512, true)
+    }
+
+    // The analyzer reads no line of a protected session (the conversation tests cannot reach
+    // this arm): were a command or reply routed here, nothing would change.
+    #[test]
+    fn a_protected_session_takes_no_input() {
+        let mut s = session();
+        let reply = |to, code| SessionInput::Reply { to, code };
+        assert_eq!(s.on(reply(None, 220)), SessionOutput::Nothing);
+        let auth = SessionInput::Command {
+            kind: CommandKind::Auth,
+            arg: b"TLS",
+        };
+        assert_eq!(s.on(auth), SessionOutput::Nothing);
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Auth), 234)),
+            SessionOutput::Protected
+        );
+        let pass = SessionInput::Command {
+            kind: CommandKind::Pass,
+            arg: b"secret",
+        };
+        assert_eq!(s.on(pass), SessionOutput::Nothing);
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Pass), 230)),
+            SessionOutput::Nothing
+        );
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Quit), 221)),
+            SessionOutput::Nothing
+        );
+        assert_eq!(s.state(), SessionState::Protected);
+        let summary = s.summary(1, EndReason::Closed);
+        assert!(summary.tls);
+        assert_eq!((summary.password, summary.login), (None, LoginState::None));
+    }
 }
