@@ -17,7 +17,7 @@ use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_i
 use crate::frame::{Frame, Timestamp};
 use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
-use crate::ftp::session::Session;
+use crate::ftp::session::{Session, SessionState};
 use crate::ftp::transfer::Transfer;
 use crate::limits::{Limits, SECOND};
 use std::collections::{HashMap, VecDeque};
@@ -165,6 +165,12 @@ impl Analyzer {
             self.sessions.len(),
             self.transfers.len(),
         )
+    }
+
+    /// Where the dialogue of session `id` stands, while it runs (None once it ended): what a
+    /// status line may show, and what the conversation tests check each transition by.
+    pub fn session_state(&self, id: SessionId) -> Option<SessionState> {
+        self.sessions.get(&id).map(Session::state)
     }
 
     pub(crate) fn emit(&mut self, event: Event) {

@@ -19,10 +19,13 @@
 //! passes without frames, [`Analyzer::finish`] at the end, and [`Analyzer::poll_event`] after
 //! each call until it returns `None`.
 //!
-//! Shape: the [`Analyzer`] routes segments to connections and lines to sessions. A transfer
-//! owns its state machine ([`ftp::transfer::Transfer::on`], one transition `match` over
-//! [`ftp::transfer::TransferState`], named after RFC 959 §3.2-3.3) and its verdict is
-//! [`ftp::verdict`]; names that cross to the binary are enums with `as_str` and `ALL`
+//! Shape: the [`Analyzer`] routes segments to connections and lines to sessions. A session
+//! owns its state machine ([`ftp::session::Session::on`], one transition `match` over
+//! [`ftp::session::SessionState`], named after RFC 959 §5.4 and §4.1.1: awaiting the greeting,
+//! the login sequence, AUTH requested, protected by TLS per RFC 2228/4217, closing); so does a
+//! transfer ([`ftp::transfer::Transfer::on`], over [`ftp::transfer::TransferState`], named
+//! after RFC 959 §3.2-3.3), whose verdict is [`ftp::verdict`]. The analyzer routes each
+//! command, reply or data-connection event to its machine and wires what it returns; names that cross to the binary are enums with `as_str` and `ALL`
 //! (`DetectedBy`, `EndReason`, `AnnouncedBy`, `Direction`, `LinkRule`, `TransferStatus`...);
 //! directions are [`flow::Dir`] with per-direction state in [`flow::PerDir`]. The FTP core is
 //! tested without pcaps by the conversation harness in `crates/core/tests/` (command and reply

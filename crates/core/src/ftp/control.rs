@@ -5,7 +5,7 @@
 use crate::analyzer::Analyzer;
 use crate::event::{
     AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
-    LinkRule, LoginState, Reply, SessionId, SessionStart,
+    LinkRule, Reply, SessionId, SessionStart,
 };
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
@@ -13,11 +13,11 @@ use crate::frame::Timestamp;
 use crate::ftp::address;
 use crate::ftp::command::{self, CommandKind};
 use crate::ftp::expect::Expectation;
-use crate::ftp::line::FramedLine;
+use crate::ftp::line::{FramedLine, LineFramer};
 use crate::ftp::path;
 use crate::ftp::reply::{self, ReplyStep};
 use crate::ftp::reply_info;
-use crate::ftp::session::{Pending, Session, is_anonymous_user};
+use crate::ftp::session::{Pending, Session, SessionInput, SessionOutput};
 use crate::ftp::transfer::opens_tls;
 use std::net::SocketAddr;
 
@@ -374,7 +374,7 @@ impl Analyzer {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
-        if session.tls {
+        if session.is_protected() {
             return;
         }
         session.last_ts = ts;
@@ -431,7 +431,7 @@ impl Analyzer {
         lines: Vec<FramedLine>,
     ) {
         for line in lines {
-            if self.sessions.get(&sid).is_none_or(|s| s.tls) {
+            if self.sessions.get(&sid).is_none_or(Session::is_protected) {
                 return;
             }
             if line.cut {
@@ -485,13 +485,9 @@ impl Analyzer {
                 format!("{:?}", String::from_utf8_lossy(&verb)),
             ));
         }
+        let secret =
+            session.on(SessionInput::Command { kind, arg: &arg }) == SessionOutput::SecretArgument;
         match kind {
-            CommandKind::User => {
-                session.anonymous = is_anonymous_user(&arg);
-                session.user = Some(arg.clone());
-                session.password = None;
-            }
-            CommandKind::Pass => session.password = Some(arg.clone()),
             CommandKind::Cwd | CommandKind::Size => {
                 pending.target =
                     path::resolve(session.cwd.as_deref(), &arg).or_else(|| Some(arg.clone()));
@@ -552,7 +548,6 @@ impl Analyzer {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
-        let secret = matches!(kind, CommandKind::Pass | CommandKind::Acct) && !session.anonymous;
         pending.command = Some(CommandLine {
             ts,
             verb,
@@ -642,6 +637,13 @@ impl Analyzer {
         let Some(front) = session.pending.front_mut() else {
             // Nothing asked for it: a greeting we did not expect (mid-stream pickup) or a 421.
             let expected = reply.code == 421 || (session.commands == 0 && reply.code >= 100);
+            // A greeting to a session joined mid-stream, or a 421: it moves the dialogue on.
+            if reply.code >= 200 {
+                session.on(SessionInput::Reply {
+                    to: None,
+                    code: reply.code,
+                });
+            }
             if !expected {
                 self.anomaly(
                     AnomalyKind::UnsolicitedReply,
@@ -701,21 +703,14 @@ impl Analyzer {
         let code = reply.code;
         let ok = (200..300).contains(&code);
         let mut anomalies: Vec<(AnomalyKind, String)> = Vec::new();
+        let to = done.command.is_some().then_some(done.kind);
+        if session.on(SessionInput::Reply { to, code }) == SessionOutput::Protected {
+            // No line will be framed again (`control_chunk` stops at the state): what the
+            // framers hold is the start of the TLS handshake, never a line.
+            session.commands_in = LineFramer::new(max_line);
+            session.replies_in = LineFramer::new(max_line);
+        }
         match done.kind {
-            CommandKind::User if code == 230 => {
-                session.login = LoginState::Ok;
-            }
-            CommandKind::User | CommandKind::Pass | CommandKind::Acct if code >= 400 => {
-                session.login_attempts += u32::from(done.kind != CommandKind::User);
-                if session.login != LoginState::Ok {
-                    session.login = LoginState::Failed;
-                }
-            }
-            CommandKind::Pass | CommandKind::Acct if code == 230 || code == 202 => {
-                session.login_attempts += u32::from(done.kind == CommandKind::Pass);
-                session.login = LoginState::Ok;
-            }
-            CommandKind::Auth if code == 234 => session.tls = true,
             CommandKind::Cwd if ok => {
                 session.cwd = reply_info::path_from_250(&reply.text).or(done.target.take());
                 // Longer than a control line: no server said so, it was built by relative
@@ -761,11 +756,6 @@ impl Analyzer {
                 {
                     session.remember_size(target, size, max_hints);
                 }
-            }
-            CommandKind::Rein if ok => {
-                session.login = LoginState::None;
-                session.user = None;
-                session.password = None;
             }
             CommandKind::PassiveRequest(by) if matches!(code, 227..=229) => {
                 let server = session.server;
@@ -831,7 +821,7 @@ impl Analyzer {
         };
         let mut client_lines = Vec::new();
         let mut server_lines = Vec::new();
-        if !session.tls {
+        if !session.is_protected() {
             session.commands_in.finish(&mut client_lines);
             session.replies_in.finish(&mut server_lines);
         }

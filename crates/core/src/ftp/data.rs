@@ -201,10 +201,9 @@ impl Analyzer {
     pub(crate) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
         let pair = crate::analyzer::host_pair(a.ip(), b.ip());
         self.ftp_host_pairs.contains_key(&pair)
-            && self
-                .sessions
-                .values()
-                .any(|s| s.tls && crate::analyzer::host_pair(s.client.ip(), s.server.ip()) == pair)
+            && self.sessions.values().any(|s| {
+                s.is_protected() && crate::analyzer::host_pair(s.client.ip(), s.server.ip()) == pair
+            })
     }
 
     /// An unannounced connection taken by the transfer command `tid` of session `sid`, waiting
@@ -468,7 +467,7 @@ impl Analyzer {
             .get(&tid)
             .and_then(|t| t.session)
             .and_then(|sid| self.sessions.get(&sid))
-            .is_some_and(|s| s.tls);
+            .is_some_and(|s| s.is_protected());
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };

@@ -1,9 +1,17 @@
-//! The state of one FTP control connection (RFC 959 §5.4 sequencing): who logged in, where
-//! they are, what they asked for and which replies answer which commands.
+//! The state of one FTP control connection: who logged in, where they are, what they asked for
+//! and which replies answer which commands.
+//!
+//! Its state machine is the dialogue's standing: RFC 959 §5.4 "Connection Establishment" (the
+//! 120/220/421 greeting) and the §5.4 login sequence of §4.1.1 (USER, then PASS on a 331, ACCT
+//! on a 332, 230 or 202 logged in, REIN back to the start, QUIT answered 221), with RFC 2228 §3
+//! AUTH and RFC 4217 §4 (a 234 puts the control connection under TLS from the next byte: the
+//! rest of the dialogue is ciphertext). [`Session::on`] is the one transition; the analyzer
+//! routes each command and each completed reply to it and wires its [`SessionOutput`].
 //!
 //! Commands may be pipelined, so the commands waiting for a reply are a bounded queue matched
 //! in order; a 1xx reply leaves its command waiting, any 2xx-5xx completes it (RFC 959 §4.2).
-//! The greeting answers a virtual first entry.
+//! The greeting answers a virtual first entry. Data connections and the endpoints announced
+//! for them are the analyzer's (`ftp/data.rs`, `ftp/expect.rs`).
 
 use crate::event::{
     CommandLine, DataMode, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,
@@ -16,6 +24,89 @@ use crate::ftp::line::LineFramer;
 use crate::ftp::reply::ReplyAssembler;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+
+/// Where the control dialogue stands (RFC 959 §5.4, RFC 2228 §3, RFC 4217 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// §5.4 Connection Establishment: the connection opened (its handshake was seen) and the
+    /// server's greeting (220, or 120 then 220, or 421) has not come yet.
+    AwaitingGreeting,
+    /// The dialogue is in clear text; where the §4.1.1 login sequence stands.
+    Clear(LoginStage),
+    /// RFC 2228 §3: AUTH was sent and awaits its reply; a 234 puts the connection under TLS, a
+    /// refusal leaves the dialogue clear and the login where it stood.
+    AuthRequested(LoginStage),
+    /// RFC 4217 §4: AUTH TLS (or SSL) was accepted with a 234; from the next byte the control
+    /// connection is TLS, and without keys its dialogue cannot be read.
+    Protected,
+    /// §4.1.1 QUIT answered 221, or §5.4 421 "Service not available, closing control
+    /// connection": the server closes the connection.
+    Closing,
+}
+
+/// Where the §4.1.1 login sequence stands (RFC 959 §5.4, "Login" state diagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginStage {
+    /// The capture joined an established connection: its greeting, and perhaps its login, came
+    /// before the capture did.
+    Unknown,
+    /// Greeted with 220 (or reinitialized by REIN, or a login refused): awaiting USER.
+    AwaitingUser,
+    /// USER answered 331 "User name okay, need password": awaiting PASS.
+    AwaitingPass,
+    /// USER or PASS answered 332 "Need account for login": awaiting ACCT.
+    AwaitingAcct,
+    /// USER, PASS or ACCT answered 230 (or ACCT 202): logged in.
+    LoggedIn,
+}
+
+/// What the analyzer routes to a session's state machine.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionInput<'a> {
+    /// The client sent a command (`kind` from its verb, `arg` as sent).
+    Command { kind: CommandKind, arg: &'a [u8] },
+    /// A final reply (2yz-5yz, §4.2) completed: `to` is the kind of the command it answers,
+    /// None for the greeting, a command lost in a gap, or a reply no command asked for.
+    Reply { to: Option<CommandKind>, code: u16 },
+}
+
+/// What the analyzer must wire after a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOutput {
+    /// Nothing outside the session changes.
+    Nothing,
+    /// The command's argument is a secret (PASS, ACCT of a user not anonymous): report it
+    /// marked so.
+    SecretArgument,
+    /// The control connection is TLS from the next byte: no more lines are framed from it.
+    Protected,
+}
+
+/// What the login said, for the session's summary: the user and password last given and how
+/// the attempts went (a record of what was seen, not the dialogue's state).
+#[derive(Debug, Clone)]
+struct Credentials {
+    user: Option<Vec<u8>>,
+    password: Option<Vec<u8>>,
+    /// The last USER was `anonymous` or `ftp` (RFC 1635): its password is no secret.
+    anonymous: bool,
+    /// Ok once a login succeeded (until REIN), Failed when one was refused and none succeeded.
+    outcome: LoginState,
+    /// Login attempts: a PASS answered 230 or 202, or a PASS or ACCT refused.
+    attempts: u32,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            user: None,
+            password: None,
+            anonymous: false,
+            outcome: LoginState::None,
+            attempts: 0,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Pending {
@@ -43,12 +134,9 @@ pub struct Session {
     pub replies_in: LineFramer,
     pub replies: ReplyAssembler,
     pub pending: VecDeque<Pending>,
-    pub user: Option<Vec<u8>>,
-    pub password: Option<Vec<u8>>,
-    pub anonymous: bool,
-    pub login: LoginState,
-    pub login_attempts: u32,
-    pub tls: bool,
+    /// Where the dialogue stands; moved only by [`Session::on`].
+    state: SessionState,
+    credentials: Credentials,
     pub cwd: Option<Vec<u8>>,
     pub transfer_type: Option<u8>,
     pub rest: Option<u64>,
@@ -109,12 +197,12 @@ impl Session {
             replies_in: LineFramer::new(max_line),
             replies: ReplyAssembler::default(),
             pending,
-            user: None,
-            password: None,
-            anonymous: false,
-            login: LoginState::None,
-            login_attempts: 0,
-            tls: false,
+            state: if expect_greeting {
+                SessionState::AwaitingGreeting
+            } else {
+                SessionState::Clear(LoginStage::Unknown)
+            },
+            credentials: Credentials::default(),
             cwd: None,
             transfer_type: None,
             rest: None,
@@ -128,6 +216,209 @@ impl Session {
             in_flight: Vec::new(),
             commands: 0,
             transfers: 0,
+        }
+    }
+
+    /// Where the dialogue stands.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Whether AUTH was accepted: the control connection is TLS, its dialogue ciphertext.
+    pub fn is_protected(&self) -> bool {
+        self.state == SessionState::Protected
+    }
+
+    /// The one transition: applies a command or a completed reply and says what the analyzer
+    /// must wire.
+    pub fn on(&mut self, input: SessionInput<'_>) -> SessionOutput {
+        use CommandKind::{Acct, Auth, Pass, Quit, Rein, User};
+        use LoginStage::{AwaitingAcct, AwaitingPass, AwaitingUser, LoggedIn};
+        use SessionInput::{Command, Reply};
+        use SessionState::{AuthRequested, AwaitingGreeting, Clear, Closing, Protected};
+        match (self.state, input) {
+            // RFC 4217 §4: under TLS the analyzer frames no more lines, so nothing comes here;
+            // were it to, nothing read from ciphertext could be trusted.
+            (Protected, _) => SessionOutput::Nothing,
+            // §4.1.1 USER: a user, whatever came before (a logged-in client may change user);
+            // its reply moves the login on. Its password is not yet known.
+            (_, Command { kind: User, arg }) => {
+                let credentials = &mut self.credentials;
+                credentials.anonymous = is_anonymous_user(arg);
+                credentials.user = Some(arg.to_vec());
+                credentials.password = None;
+                SessionOutput::Nothing
+            }
+            // §4.1.1 PASS: the password, a secret unless the user is anonymous (RFC 1635: an
+            // e-mail address by convention).
+            (_, Command { kind: Pass, arg }) => {
+                self.credentials.password = Some(arg.to_vec());
+                self.secret_unless_anonymous()
+            }
+            // §4.1.1 ACCT: the account is as secret as the password.
+            (_, Command { kind: Acct, .. }) => self.secret_unless_anonymous(),
+            // RFC 2228 §3 AUTH: the reply decides whether the dialogue stays readable.
+            (Clear(stage), Command { kind: Auth, .. }) => {
+                self.state = AuthRequested(stage);
+                SessionOutput::Nothing
+            }
+            // Every other command (AUTH before the greeting, AUTH again, QUIT awaiting its
+            // 221...) leaves the dialogue where it stands: replies move it.
+            (_, Command { .. }) => SessionOutput::Nothing,
+            // RFC 4217 §4: 234 to AUTH TLS/SSL, TLS from the next byte; the rest of the
+            // dialogue is ciphertext. Whatever the session was waiting for, a 234 is a 234.
+            (
+                _,
+                Reply {
+                    to: Some(Auth),
+                    code: 234,
+                },
+            ) => {
+                self.state = Protected;
+                SessionOutput::Protected
+            }
+            // §5.4: a login command refused (530 not logged in, 503 bad sequence, 4yz...): back
+            // to awaiting USER, or closing on a 421. A login that succeeded earlier still
+            // counts as the session's login.
+            (
+                _,
+                Reply {
+                    to: Some(kind @ (User | Pass | Acct)),
+                    code,
+                },
+            ) if code >= 400 => {
+                let credentials = &mut self.credentials;
+                credentials.attempts += u32::from(kind != User);
+                if credentials.outcome != LoginState::Ok {
+                    credentials.outcome = LoginState::Failed;
+                }
+                if code == 421 {
+                    self.state = Closing;
+                } else {
+                    self.login_stands(AwaitingUser);
+                }
+                SessionOutput::Nothing
+            }
+            // §5.4: 421 to any other command, or as the greeting: the server closes.
+            (_, Reply { code: 421, .. }) => {
+                self.state = Closing;
+                SessionOutput::Nothing
+            }
+            // RFC 2228 §3: AUTH refused (500/502 unknown, 504 mechanism not supported, 534
+            // policy, 431 unavailable) or a 334 asking for ADAT: the dialogue stays clear.
+            (AuthRequested(stage), Reply { to: Some(Auth), .. }) => {
+                self.state = Clear(stage);
+                SessionOutput::Nothing
+            }
+            // §5.4 Connection Establishment: the greeting (a 120 before it is preliminary and
+            // never comes here). A session joined mid-stream learns it was just greeted.
+            (
+                AwaitingGreeting | Clear(LoginStage::Unknown),
+                Reply {
+                    to: None,
+                    code: 220,
+                },
+            ) => {
+                self.state = Clear(AwaitingUser);
+                SessionOutput::Nothing
+            }
+            // §4.1.1: USER alone was enough (230).
+            (
+                _,
+                Reply {
+                    to: Some(User),
+                    code: 230,
+                },
+            ) => {
+                self.credentials.outcome = LoginState::Ok;
+                self.login_stands(LoggedIn);
+                SessionOutput::Nothing
+            }
+            // §5.4: 331 "User name okay, need password".
+            (
+                _,
+                Reply {
+                    to: Some(User),
+                    code: 331,
+                },
+            ) => {
+                self.login_stands(AwaitingPass);
+                SessionOutput::Nothing
+            }
+            // §5.4: 332 "Need account for login", to USER or to PASS.
+            (
+                _,
+                Reply {
+                    to: Some(User | Pass),
+                    code: 332,
+                },
+            ) => {
+                self.login_stands(AwaitingAcct);
+                SessionOutput::Nothing
+            }
+            // §4.1.1: PASS or ACCT answered 230 (ACCT: or 202, "superfluous"): logged in. A
+            // PASS answered so is an attempt; an ACCT is not (so PASS 332, ACCT 230 counts
+            // none, as it always did: the summaries must not change with this machine).
+            (
+                _,
+                Reply {
+                    to: Some(kind @ (Pass | Acct)),
+                    code: 230 | 202,
+                },
+            ) => {
+                let credentials = &mut self.credentials;
+                credentials.attempts += u32::from(kind == Pass);
+                credentials.outcome = LoginState::Ok;
+                self.login_stands(LoggedIn);
+                SessionOutput::Nothing
+            }
+            // §4.1.1 REIN: the user is flushed and the server awaits a new USER (220). The
+            // attempts already made still count.
+            (
+                _,
+                Reply {
+                    to: Some(Rein),
+                    code: 200..=299,
+                },
+            ) => {
+                let credentials = &mut self.credentials;
+                credentials.outcome = LoginState::None;
+                credentials.user = None;
+                credentials.password = None;
+                self.login_stands(AwaitingUser);
+                SessionOutput::Nothing
+            }
+            // §4.1.1 QUIT: 221, the server closes the control connection.
+            (
+                _,
+                Reply {
+                    to: Some(Quit),
+                    code: 221,
+                },
+            ) => {
+                self.state = Closing;
+                SessionOutput::Nothing
+            }
+            // Any other reply (to a command that does not move the login, a 5yz to QUIT...)
+            // leaves the dialogue where it stands.
+            (_, Reply { .. }) => SessionOutput::Nothing,
+        }
+    }
+
+    /// The login moved on: in clear text, or inside AUTH's wait for a reply to a login command
+    /// sent before it (pipelined), which AUTH's own reply then settles.
+    fn login_stands(&mut self, stage: LoginStage) {
+        self.state = match self.state {
+            SessionState::AuthRequested(_) => SessionState::AuthRequested(stage),
+            _ => SessionState::Clear(stage),
+        };
+    }
+
+    fn secret_unless_anonymous(&self) -> SessionOutput {
+        if self.credentials.anonymous {
+            SessionOutput::Nothing
+        } else {
+            SessionOutput::SecretArgument
         }
     }
 
@@ -155,12 +446,12 @@ impl Session {
             start: self.start,
             // Capture time may go backwards: a session never ends before it started.
             end: end.max(self.start),
-            user: self.user.clone(),
-            password: self.password.clone(),
-            anonymous: self.anonymous,
-            login: self.login,
-            login_attempts: self.login_attempts,
-            tls: self.tls,
+            user: self.credentials.user.clone(),
+            password: self.credentials.password.clone(),
+            anonymous: self.credentials.anonymous,
+            login: self.credentials.outcome,
+            login_attempts: self.credentials.attempts,
+            tls: self.is_protected(),
             commands: self.commands,
             transfers: self.transfers,
             end_reason,
@@ -171,4 +462,51 @@ impl Session {
 /// Anonymous FTP (RFC 1635): the password is an e-mail address by convention, not a secret.
 pub fn is_anonymous_user(user: &[u8]) -> bool {
     user.eq_ignore_ascii_case(b"anonymous") || user.eq_ignore_ascii_case(b"ftp")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
+        let server: SocketAddr = ([192, 0, 2, 21], 21).into();
+        let key = FlowKey::new(client, server);
+        Session::new(1, key, client, server, Dir::FromInitiator, 0, 512, true)
+    }
+
+    // The analyzer reads no line of a protected session (the conversation tests cannot reach
+    // this arm): were a command or reply routed here, nothing would change.
+    #[test]
+    fn a_protected_session_takes_no_input() {
+        let mut s = session();
+        let reply = |to, code| SessionInput::Reply { to, code };
+        assert_eq!(s.on(reply(None, 220)), SessionOutput::Nothing);
+        let auth = SessionInput::Command {
+            kind: CommandKind::Auth,
+            arg: b"TLS",
+        };
+        assert_eq!(s.on(auth), SessionOutput::Nothing);
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Auth), 234)),
+            SessionOutput::Protected
+        );
+        let pass = SessionInput::Command {
+            kind: CommandKind::Pass,
+            arg: b"secret",
+        };
+        assert_eq!(s.on(pass), SessionOutput::Nothing);
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Pass), 230)),
+            SessionOutput::Nothing
+        );
+        assert_eq!(
+            s.on(reply(Some(CommandKind::Quit), 221)),
+            SessionOutput::Nothing
+        );
+        assert_eq!(s.state(), SessionState::Protected);
+        let summary = s.summary(1, EndReason::Closed);
+        assert!(summary.tls);
+        assert_eq!((summary.password, summary.login), (None, LoginState::None));
+    }
 }

@@ -7,9 +7,10 @@
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 use etherparse::PacketBuilder;
+use ftpscope_core::ftp::session::SessionState;
 use ftpscope_core::{
-    Analyzer, AnomalyKind, Event, Frame, Limits, LinkType, SessionStart, Timestamp, TransferId,
-    TransferRecord,
+    Analyzer, AnomalyKind, CommandLine, Event, Frame, Limits, LinkType, SessionStart,
+    SessionSummary, Timestamp, TransferId, TransferRecord,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -87,6 +88,14 @@ impl Conversation {
             next_client_port: FIRST_CLIENT_PORT,
             events: Vec::new(),
         }
+    }
+
+    /// A control connection to port 21, opened (its handshake seen), the server's greeting
+    /// still to come.
+    pub fn before_greeting() -> Self {
+        let mut c = Self::without_control();
+        c.control = c.handshake(c.control);
+        c
     }
 
     pub fn with_limits(limits: Limits) -> Self {
@@ -336,6 +345,42 @@ impl Conversation {
             .iter()
             .filter_map(|e| match e {
                 Event::SessionStarted(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where the dialogue of the one session stands; panics unless exactly one started and it
+    /// still runs.
+    pub fn session_state(&self) -> SessionState {
+        let sessions = self.sessions();
+        assert_eq!(sessions.len(), 1, "sessions: {sessions:?}");
+        match self.analyzer.session_state(sessions[0].session) {
+            Some(state) => state,
+            None => panic!("session {} already ended", sessions[0].session),
+        }
+    }
+
+    /// The summary of the one session that ended; panics unless exactly one did.
+    pub fn summary(&self) -> &SessionSummary {
+        let ended: Vec<&SessionSummary> = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SessionEnded(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended.len(), 1, "sessions ended: {ended:#?}");
+        ended[0]
+    }
+
+    /// Every command line the analyzer reported, as it reported them (secret or not), in order.
+    pub fn command_lines(&self) -> Vec<&CommandLine> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exchange(x) => x.command.as_ref(),
                 _ => None,
             })
             .collect()
