@@ -731,3 +731,41 @@ fn a_closed_transfer_ends_with_its_session() {
     assert_eq!(t.status, TransferStatus::Complete, "{}", t.reason);
     assert!(t.reason.contains("no final reply captured"), "{}", t.reason);
 }
+
+// Reply pairing: a transfer command that got a 150 but never its data connection, then ABOR,
+// answered 225 alone (RFC 959: no transfer in progress). The 225 is ABOR's; the later
+// commands keep their own replies (as in an FTP bounce through pyftpdlib).
+#[test]
+fn a_225_after_a_150_answers_the_abor_and_later_replies_stay_paired() {
+    let mut c = passive();
+    c.client("LIST");
+    c.server("150 File status okay. About to open data connection.");
+    c.client("ABOR");
+    c.server("225 ABOR command successful; data channel closed.");
+    c.client("PWD");
+    c.server("257 \"/\" is the current directory");
+    let answered: Vec<(Vec<u8>, Vec<u16>)> = c
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ftpscope_core::Event::Exchange(x) => x.command.as_ref().map(|cmd| {
+                let codes = x.replies.iter().map(|r| r.code).collect();
+                (cmd.verb.clone(), codes)
+            }),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        answered.contains(&(b"LIST".to_vec(), vec![150])),
+        "{answered:?}"
+    );
+    assert!(
+        answered.contains(&(b"ABOR".to_vec(), vec![225])),
+        "{answered:?}"
+    );
+    assert!(
+        answered.contains(&(b"PWD".to_vec(), vec![257])),
+        "{answered:?}"
+    );
+    assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+}

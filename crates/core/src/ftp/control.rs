@@ -674,7 +674,28 @@ impl Analyzer {
         // command was not understood, so it answers a later one, sent (or lost in a gap) after
         // it. Pairing it with the first would resolve the transfer wrongly and leave every
         // later reply one command off.
-        let index = if !front.replies.is_empty() && (500..=504).contains(&reply.code) {
+        // RFC 959 ABOR: with the transfer command still in progress the server answers it
+        // (426) and then ABOR (226); with no transfer in progress, only ABOR (225, 226). A 225
+        // ("no transfer in progress") after a transfer command's 1yz, with ABOR pending behind
+        // it, is ABOR's: the transfer command got no final reply (pyftpdlib says 150 and then
+        // fails to connect, as in an FTP bounce). It is retired as it stands, so that later
+        // replies stay paired with their commands; its transfer ends by its data connection.
+        let front_preliminary = !front.replies.is_empty();
+        let no_final_reply = front_preliminary
+            && reply.code == 225
+            && session
+                .pending
+                .get(1)
+                .is_some_and(|next| next.kind == CommandKind::Abor);
+        if no_final_reply && let Some(retired) = session.pending.pop_front() {
+            self.emit(Event::Exchange(Exchange {
+                session: sid,
+                command: retired.command,
+                replies: retired.replies,
+            }));
+            return self.on_reply(sid, reply);
+        }
+        let index = if front_preliminary && (500..=504).contains(&reply.code) {
             match session.pending.len() {
                 1 => None,
                 _ => Some(1),
