@@ -165,6 +165,45 @@ fn judge(chunks: &[(Timestamp, Dir, Vec<u8>)]) -> Verdict {
     }
 }
 
+/// Which pending command a final reply answers ([`pair_final_reply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyPairing {
+    /// The command at the front of the queue, as replies come in order.
+    Front,
+    /// The command after it.
+    Next,
+    /// The front command is left with its preliminary reply, and the reply is paired again.
+    RetireFront,
+    /// None: an unsolicited reply.
+    Unsolicited,
+}
+
+/// Which pending command a final reply answers. Replies come in command order, with two
+/// exceptions after a command the server accepted with a 1yz (`front_preliminary`), which can
+/// only end in a reply about its transfer (RFC 959 §5.4: 226, 250, 421, 425, 426, 451, 551,
+/// 552 and kin):
+/// - a 500-504 says a command was not understood, so it answers the next one (sent, or lost in
+///   a gap, after the transfer command), or none: paired with the first it would resolve the
+///   transfer wrongly and leave every later reply one command off;
+/// - a 225 ("no transfer in progress") with ABOR next is ABOR's (RFC 959 ABOR: with the
+///   transfer in progress the server answers it, 426, then ABOR, 226; with none, ABOR alone):
+///   the transfer command never gets its final reply (pyftpdlib says 150, then fails to
+///   connect, as in an FTP bounce), so it is retired as it stands; its transfer ends by its
+///   data connection.
+fn pair_final_reply(
+    front_preliminary: bool,
+    code: u16,
+    pending: usize,
+    next: Option<CommandKind>,
+) -> ReplyPairing {
+    match (front_preliminary, code) {
+        (true, 225) if next == Some(CommandKind::Abor) => ReplyPairing::RetireFront,
+        (true, 500..=504) if pending > 1 => ReplyPairing::Next,
+        (true, 500..=504) => ReplyPairing::Unsolicited,
+        _ => ReplyPairing::Front,
+    }
+}
+
 impl Analyzer {
     /// Decides what a new connection is, before any payload: a data connection (announced, or
     /// to or from port 20), or None when only its bytes can tell. Such a connection stays quiet
@@ -669,54 +708,43 @@ impl Analyzer {
             }
             return;
         }
-        // A command the server accepted with a 1yz can only end in a reply about the transfer
-        // (RFC 959 §5.4: 226, 250, 421, 425, 426, 451, 551, 552 and kin); a 500-504 says a
-        // command was not understood, so it answers a later one, sent (or lost in a gap) after
-        // it. Pairing it with the first would resolve the transfer wrongly and leave every
-        // later reply one command off.
-        // RFC 959 ABOR: with the transfer command still in progress the server answers it
-        // (426) and then ABOR (226); with no transfer in progress, only ABOR (225, 226). A 225
-        // ("no transfer in progress") after a transfer command's 1yz, with ABOR pending behind
-        // it, is ABOR's: the transfer command got no final reply (pyftpdlib says 150 and then
-        // fails to connect, as in an FTP bounce). It is retired as it stands, so that later
-        // replies stay paired with their commands; its transfer ends by its data connection.
         let front_preliminary = !front.replies.is_empty();
-        let no_final_reply = front_preliminary
-            && reply.code == 225
-            && session
-                .pending
-                .get(1)
-                .is_some_and(|next| next.kind == CommandKind::Abor);
-        if no_final_reply && let Some(retired) = session.pending.pop_front() {
-            self.emit(Event::Exchange(Exchange {
-                session: sid,
-                command: retired.command,
-                replies: retired.replies,
-            }));
-            return self.on_reply(sid, reply);
-        }
-        let index = if front_preliminary && (500..=504).contains(&reply.code) {
-            match session.pending.len() {
-                1 => None,
-                _ => Some(1),
+        let next_kind = session.pending.get(1).map(|next| next.kind);
+        let pairing = pair_final_reply(
+            front_preliminary,
+            reply.code,
+            session.pending.len(),
+            next_kind,
+        );
+        let index = match pairing {
+            ReplyPairing::Front => 0,
+            ReplyPairing::Next => 1,
+            ReplyPairing::RetireFront => {
+                if let Some(retired) = session.pending.pop_front() {
+                    self.emit(Event::Exchange(Exchange {
+                        session: sid,
+                        command: retired.command,
+                        replies: retired.replies,
+                    }));
+                }
+                // The reply now meets the command it answers at the front.
+                return self.on_reply(sid, reply);
             }
-        } else {
-            Some(0)
-        };
-        let Some(index) = index else {
-            self.anomaly(
-                AnomalyKind::UnsolicitedReply,
-                ts,
-                Some(sid),
-                flow,
-                format!("{} after a preliminary reply", reply.code),
-            );
-            self.emit(Event::Exchange(Exchange {
-                session: sid,
-                command: None,
-                replies: vec![reply],
-            }));
-            return;
+            ReplyPairing::Unsolicited => {
+                self.anomaly(
+                    AnomalyKind::UnsolicitedReply,
+                    ts,
+                    Some(sid),
+                    flow,
+                    format!("{} after a preliminary reply", reply.code),
+                );
+                self.emit(Event::Exchange(Exchange {
+                    session: sid,
+                    command: None,
+                    replies: vec![reply],
+                }));
+                return;
+            }
         };
         let Some(mut done) = session.pending.remove(index) else {
             return;
@@ -892,6 +920,39 @@ impl Analyzer {
         self.emit(Event::SessionEnded(session.summary(end, reason)));
         for tid in waiting {
             self.transfer_control_closed(tid, ts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_replies_pair_with_the_command_they_answer() {
+        use ReplyPairing::*;
+        let cases = [
+            // In order, whatever the code, without a preliminary reply in front.
+            ((false, 226, 2, Some(CommandKind::Abor)), Front),
+            ((false, 500, 2, None), Front),
+            ((false, 225, 2, Some(CommandKind::Abor)), Front),
+            // After a 150: the transfer's own final reply.
+            ((true, 226, 1, None), Front),
+            ((true, 426, 2, Some(CommandKind::Abor)), Front),
+            // After a 150: a 500 answers the next command, or none.
+            ((true, 500, 2, None), Next),
+            ((true, 504, 3, None), Next),
+            ((true, 502, 1, None), Unsolicited),
+            // After a 150, ABOR next: its 225 retires the transfer command.
+            ((true, 225, 2, Some(CommandKind::Abor)), RetireFront),
+            ((true, 225, 2, None), Front),
+        ];
+        for ((preliminary, code, pending, next), want) in cases {
+            assert_eq!(
+                pair_final_reply(preliminary, code, pending, next),
+                want,
+                "{code} with {pending} pending, front preliminary {preliminary}, next {next:?}"
+            );
         }
     }
 }
