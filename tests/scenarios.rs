@@ -214,11 +214,12 @@ fn active_mode_from_port_20_with_data_before_the_150() {
     w.client(&mut c, b"PORT 10,0,0,1,156,64\r\n");
     w.server(&mut c, b"200 PORT command successful.\r\n");
     w.client(&mut c, b"RETR notes.txt\r\n");
+    // Active mode: the FTP server opens the data connection, so it is the TCP client here.
     let mut d = w.connect("10.0.0.2:20", "10.0.0.1:40000", 10, 20);
     let data = b"line one\r\nline two\r\n";
-    w.server(&mut d, data);
+    w.client(&mut d, data);
     w.server(&mut c, b"150 Opening data connection.\r\n");
-    w.close(&mut d, false);
+    w.close(&mut d, true);
     w.server(&mut c, b"226 Transfer complete.\r\n");
     let values = run(&w);
     let t = only_transfer(&values);
@@ -240,8 +241,9 @@ fn eprt_over_ipv6() {
     w.client(&mut c, b"STOR v6.bin\r\n");
     let mut d = w.connect("[2001:db8::2]:20", "[2001:db8::1]:40100", 3, 4);
     w.server(&mut c, b"150 go\r\n");
-    w.client(&mut d, b"six");
-    w.close(&mut d, true);
+    // The FTP client uploads; it accepted the data connection, so it is the TCP server.
+    w.server(&mut d, b"six");
+    w.close(&mut d, false);
     w.server(&mut c, b"226 ok\r\n");
     let values = run(&w);
     let t = only_transfer(&values);

@@ -238,6 +238,87 @@ fn a_bounce_to_port_21_is_a_data_connection() {
     assert_eq!(t.announced, Some("198.51.100.7:21".parse().unwrap()));
     assert_eq!(t.link, ftpscope_core::LinkRule::Exact);
     assert!(!c.commands().iter().any(|l| l.starts_with("220")));
+    // The LIST is known before any byte crosses: its listing flows from the server, and the
+    // third host's greeting, which came first the other way, is not the file.
+    assert_eq!(
+        c.file(t.transfer),
+        b"-rw-r--r-- 1 ftp ftp 3 Jan 1 00:00 a\r\n"
+    );
+    assert!(c.anomalies().contains(&AnomalyKind::DataBothDirections));
+}
+
+/// pyftpdlib connects to the announced endpoint when PORT comes, so the third host greets
+/// before LIST is sent: the first bytes are held until the command says which way the file
+/// flows (recorded in `tests/fixtures/field-ftp-bounce.pcap`).
+#[test]
+fn bytes_before_the_command_wait_for_it_to_choose_the_file() {
+    let mut c = Conversation::new();
+    c.client("USER anonymous");
+    c.server("331 password please");
+    c.client("PASS x@");
+    c.server("230 logged in");
+    c.client("PORT 198,51,100,7,0,21");
+    let mut data = c.server_dials(20, THIRD, 21);
+    c.accept(&mut data);
+    c.say(&mut data, Side::Client, "220 third host ready");
+    c.server("200 PORT command successful");
+    c.client("LIST");
+    let listing = b"-rw-r--r-- 1 ftp ftp 3 Jan 1 00:00 a\r\n";
+    c.send(&mut data, Side::Server, listing);
+    c.server("150 Here comes the directory listing");
+    c.reset(&mut data, Side::Server);
+    c.server("426 Connection closed; transfer aborted");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.command.as_deref(), Some(&b"LIST"[..]));
+    assert_eq!(c.file(t.transfer), listing);
+    assert_eq!(t.bytes, listing.len() as u64);
+    let anomalies = c.anomalies();
+    let both_ways = anomalies
+        .iter()
+        .filter(|k| **k == AnomalyKind::DataBothDirections);
+    assert_eq!(both_ways.count(), 1);
+}
+
+/// A data connection whose command never comes (its session gone) still delivers what it
+/// held: the first way bytes went is the file's, as before any command could tell.
+#[test]
+fn held_bytes_without_a_command_go_the_first_way_at_the_end() {
+    let mut c = Conversation::new();
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,2,195,80)");
+    let mut data = c.client_connects(50000);
+    c.accept(&mut data);
+    c.send(&mut data, Side::Server, b"first");
+    c.send(&mut data, Side::Client, b"other way");
+    c.send(&mut data, Side::Server, b" second");
+    c.end_capture();
+    let t = c.the_transfer();
+    assert_eq!(t.command, None);
+    assert_eq!(c.file(t.transfer), b"first second");
+    assert!(c.anomalies().contains(&AnomalyKind::DataBothDirections));
+}
+
+/// What is held is bounded: past `MAX_HELD_BYTES` the first way is taken without waiting.
+#[test]
+fn bytes_held_for_a_command_are_bounded() {
+    let mut c = Conversation::new();
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,2,195,80)");
+    let mut data = c.client_connects(50000);
+    c.accept(&mut data);
+    let chunk = vec![b'x'; 16 * 1024];
+    for _ in 0..5 {
+        c.send(&mut data, Side::Server, &chunk);
+    }
+    let limit = ftpscope_core::ftp::transfer::MAX_HELD_BYTES;
+    let started = c.started();
+    assert_eq!(started.len(), 1);
+    let delivered = c.file(started[0]).len();
+    assert!(
+        delivered > limit && delivered <= 5 * chunk.len(),
+        "held bytes released past the bound, {delivered}"
+    );
 }
 
 /// The announced port alone does not outrank port 21: a new session to another FTP server's

@@ -18,7 +18,7 @@ use crate::ftp::path;
 use crate::ftp::reply::{self, ReplyStep};
 use crate::ftp::reply_info;
 use crate::ftp::session::{Pending, Session, SessionInput, SessionOutput};
-use crate::ftp::transfer::opens_tls;
+use crate::ftp::transfer::{TransferInput, opens_tls};
 use std::net::SocketAddr;
 
 /// What the first lines of an unclassified connection say.
@@ -230,7 +230,7 @@ impl Analyzer {
                 LinkRule::NatPeers,
             );
             if let Some(matched) = matched {
-                let tid = self.link_data(key, initiator, responder, matched, ts);
+                let tid = self.link_data(key, initiator, responder, initiator, matched, ts);
                 return Some(Role::Data(tid));
             }
             // FTP control, once it carries a byte.
@@ -245,12 +245,12 @@ impl Analyzer {
                 .expectations
                 .take_match(responder, initiator, ts, window);
             if let Some(matched) = found {
-                let tid = self.link_data(key, responder, initiator, matched, ts);
+                let tid = self.link_data(key, responder, initiator, initiator, matched, ts);
                 return Some(Role::Data(tid));
             }
         }
         if let Some(matched) = found {
-            let tid = self.link_data(key, initiator, responder, matched, ts);
+            let tid = self.link_data(key, initiator, responder, initiator, matched, ts);
             return Some(Role::Data(tid));
         }
         if initiator.port() == 20 || responder.port() == 20 {
@@ -619,6 +619,8 @@ impl Analyzer {
         let port = exp.announced.port();
         let mode = exp.mode;
         let id = self.expectations.add(exp);
+        let now = self.now();
+        self.notify_waiting(sid, now, || TransferInput::AnotherAnnouncement);
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };

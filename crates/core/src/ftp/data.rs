@@ -17,7 +17,7 @@ use crate::ftp::command::TransferCommand;
 use crate::ftp::expect::Matched;
 use crate::ftp::path;
 use crate::ftp::transfer::{
-    Announcement, BoundCommand, DataConnection, Transfer, TransferInput, TransferOutput,
+    Announcement, BoundCommand, DataConnection, HeldPiece, Transfer, TransferInput, TransferOutput,
 };
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -74,13 +74,10 @@ impl Analyzer {
                 let Some(t) = self.transfers.get(&tid) else {
                     return;
                 };
-                let (session, key) = (t.session, t.conn);
+                let (session, flow) = (t.session, t.initiator.zip(t.responder));
                 let detail = format!("transfer {tid}");
-                // Once per data connection: every segment of the other way says the same.
-                if let Some(key) = key {
-                    let kind = AnomalyKind::DataBothDirections;
-                    self.conn_anomaly(key, kind, ts, session, detail);
-                }
+                let kind = AnomalyKind::DataBothDirections;
+                self.anomaly(kind, ts, session, flow, detail);
             }
             TransferOutput::Encrypted => {
                 let Some(t) = self.transfers.get(&tid) else {
@@ -90,7 +87,25 @@ impl Analyzer {
                 let detail = format!("transfer {tid}: TLS, no keys");
                 self.anomaly(AnomalyKind::DataEncrypted, ts, session, flow, detail);
             }
+            TransferOutput::Release => self.release_held(tid),
             TransferOutput::End => self.end_transfer(tid, ts),
+        }
+    }
+
+    /// Routes again what transfer `tid` held before its command was known.
+    fn release_held(&mut self, tid: TransferId) {
+        let Some(t) = self.transfers.get_mut(&tid) else {
+            return;
+        };
+        for piece in t.take_held() {
+            match piece {
+                HeldPiece::Bytes { dir, ts, data } => {
+                    self.data_piece(tid, dir, ts, DataPiece::Bytes(Cow::Owned(data)));
+                }
+                HeldPiece::Gap { dir, ts, len } => {
+                    self.data_piece(tid, dir, ts, DataPiece::Gap(len));
+                }
+            }
         }
     }
 
@@ -108,6 +123,7 @@ impl Analyzer {
         key: FlowKey,
         initiator: SocketAddr,
         responder: SocketAddr,
+        sends_from_initiator: SocketAddr,
         matched: Matched,
         ts: Timestamp,
     ) -> TransferId {
@@ -121,6 +137,7 @@ impl Analyzer {
             key,
             initiator,
             responder,
+            sends_from_initiator,
         };
         let waiting = self.sessions.get_mut(&sid).and_then(|s| {
             s.expectations.retain(|(_, id)| *id != exp_id);
@@ -294,6 +311,7 @@ impl Analyzer {
             key,
             initiator,
             responder,
+            sends_from_initiator: initiator,
         }
     }
 
@@ -399,7 +417,7 @@ impl Analyzer {
 
     /// Tells the session's waiting transfers (unclaimed connections, then commands awaiting a
     /// connection) that another connection or command came; the stale ones end.
-    fn notify_waiting(
+    pub(crate) fn notify_waiting(
         &mut self,
         sid: SessionId,
         ts: Timestamp,
@@ -543,6 +561,8 @@ impl Analyzer {
 
     /// Removes the transfer, unties it from its session and connection, and emits its record.
     fn end_transfer(&mut self, tid: TransferId, ts: Timestamp) {
+        // Bytes still held never learnt their command: the first way they went decides.
+        self.release_held(tid);
         let Some(t) = self.transfers.remove(&tid) else {
             return;
         };

@@ -97,6 +97,9 @@ pub struct DataConnection {
     pub key: FlowKey,
     pub initiator: SocketAddr,
     pub responder: SocketAddr,
+    /// Whose bytes arrive as [`Dir::FromInitiator`]: the connection's own guess of who opened
+    /// it, which a link made mid-stream may have corrected in `initiator`.
+    pub sends_from_initiator: SocketAddr,
 }
 
 /// How a data connection was tied to its session's announced endpoint (PORT, 227, ...).
@@ -162,6 +165,9 @@ pub enum TransferInput<'a> {
     AnotherConnection,
     /// Another transfer command was sent and no connection was waiting to be claimed.
     AnotherCommand,
+    /// The session announced a new data endpoint (PASV, PORT...): the next connection goes
+    /// there, for the command that follows it.
+    AnotherAnnouncement,
     /// The capture ended.
     CaptureEnd,
 }
@@ -174,13 +180,47 @@ pub enum TransferOutput {
     /// The bytes (or gap) are the file's: pass them on as `TransferData` (`TransferGap`).
     Deliver,
     /// Bytes came the other way on a data connection that already carried some: report
-    /// `data_both_directions`; they are not the file's.
+    /// `data_both_directions` (given once per transfer: every segment of the other way says
+    /// the same); they are not the file's.
     WrongDirection,
     /// Nothing more can be learnt: remove the transfer and emit its record.
     End,
     /// The data connection's first bytes are TLS: report `data_encrypted` (once: only the
     /// first bytes can tell); none of its bytes are the file's.
     Encrypted,
+    /// Bytes held until the command was known can be routed now: take them with
+    /// [`Transfer::take_held`] and route each again (the command, or the first way any bytes
+    /// went, now decides which are the file's).
+    Release,
+}
+
+/// Most bytes held on a data connection whose command is not known yet. Past it the first
+/// direction to carry bytes is taken, as before the command could tell.
+pub const MAX_HELD_BYTES: usize = 64 * 1024;
+
+/// Bytes (or a gap) that crossed a data connection before its command was known, kept to be
+/// routed once it is: which way the file flows depends on the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldPiece {
+    Bytes {
+        dir: Dir,
+        ts: Timestamp,
+        data: Vec<u8>,
+    },
+    Gap {
+        dir: Dir,
+        ts: Timestamp,
+        len: u64,
+    },
+}
+
+/// What a transfer holds until its command is known (see [`HeldPiece`]).
+#[derive(Debug, Clone, Default)]
+struct Held {
+    pieces: Vec<HeldPiece>,
+    bytes: usize,
+    /// Once released, nothing is held again: the direction is decided.
+    released: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +234,8 @@ pub struct Transfer {
     pub conn: Option<FlowKey>,
     pub initiator: Option<SocketAddr>,
     pub responder: Option<SocketAddr>,
+    /// See [`DataConnection::sends_from_initiator`].
+    pub sends_from_initiator: Option<SocketAddr>,
     pub link: LinkRule,
     pub mode: Option<DataMode>,
     pub announced_by: Option<AnnouncedBy>,
@@ -206,6 +248,9 @@ pub struct Transfer {
     /// The data connection speaks TLS: its bytes (both ways) are ciphertext, counted in
     /// `bytes` and `gap_bytes` but never the file's.
     pub encrypted: bool,
+    held: Held,
+    /// Bytes went the other way once: `WrongDirection` was given.
+    wrong_way: bool,
 }
 
 impl Transfer {
@@ -220,6 +265,7 @@ impl Transfer {
             conn: None,
             initiator: None,
             responder: None,
+            sends_from_initiator: None,
             link: LinkRule::None,
             mode: None,
             announced_by: None,
@@ -229,6 +275,8 @@ impl Transfer {
             gap_bytes: 0,
             expected_total: None,
             encrypted: false,
+            held: Held::default(),
+            wrong_way: false,
         }
     }
 
@@ -244,7 +292,11 @@ impl Transfer {
                 if self.expected_total.is_none() {
                     self.expected_total = expected;
                 }
-                TransferOutput::Nothing
+                if self.held.pieces.is_empty() {
+                    TransferOutput::Nothing
+                } else {
+                    TransferOutput::Release
+                }
             }
             // §3.2: the connection it waited for opened (or opened first and created it).
             (
@@ -254,6 +306,7 @@ impl Transfer {
                 self.conn = Some(conn.key);
                 self.initiator = Some(conn.initiator);
                 self.responder = Some(conn.responder);
+                self.sends_from_initiator = Some(conn.sends_from_initiator);
                 if let Some(a) = announcement {
                     self.link = a.rule;
                     self.mode = Some(a.mode);
@@ -289,11 +342,25 @@ impl Transfer {
                 self.encrypted = true;
                 TransferOutput::Encrypted
             }
-            // The file's bytes flow one way, the first way any did; the rest is not the file.
+            // Before the command is known, which way the file flows is not: in an FTP bounce
+            // the third host greets the server before the LIST arrives. Hold, bounded.
+            (_, TransferInput::Bytes { dir, ts, data, .. }) if self.holds() => {
+                self.last_ts = ts;
+                self.held.bytes += data.len();
+                let data = data.to_vec();
+                self.held.pieces.push(HeldPiece::Bytes { dir, ts, data });
+                self.release_if_full()
+            }
+            (_, TransferInput::Gap { dir, ts, len }) if self.holds() => {
+                self.last_ts = ts;
+                self.held.pieces.push(HeldPiece::Gap { dir, ts, len });
+                self.release_if_full()
+            }
+            // The file's bytes flow one way (see `carries`); the rest is not the file.
             (_, TransferInput::Bytes { dir, ts, data, .. }) => {
                 self.last_ts = ts;
                 if !self.carries(dir) {
-                    return TransferOutput::WrongDirection;
+                    return self.wrong_way();
                 }
                 self.bytes += data.len() as u64;
                 TransferOutput::Deliver
@@ -308,7 +375,7 @@ impl Transfer {
             (_, TransferInput::Gap { dir, ts, len }) => {
                 self.last_ts = ts;
                 if !self.carries(dir) {
-                    return TransferOutput::WrongDirection;
+                    return self.wrong_way();
                 }
                 self.gap_bytes += len;
                 TransferOutput::Deliver
@@ -414,10 +481,16 @@ impl Transfer {
             (_, TransferInput::AnotherConnection) => TransferOutput::Nothing,
             // A command answered with no connection will not get one now: the next connection
             // belongs to the next command.
-            (AwaitingDataConnection(Final { .. }), TransferInput::AnotherCommand) => {
-                TransferOutput::End
+            // So will a command answered with no connection once a new endpoint is announced
+            // (a LIST answered 150/226 with no connection in the capture, then PASV, STOR: the
+            // connection to the new port is the STOR's, not the LIST's).
+            (
+                AwaitingDataConnection(Final { .. }),
+                TransferInput::AnotherCommand | TransferInput::AnotherAnnouncement,
+            ) => TransferOutput::End,
+            (_, TransferInput::AnotherCommand | TransferInput::AnotherAnnouncement) => {
+                TransferOutput::Nothing
             }
-            (_, TransferInput::AnotherCommand) => TransferOutput::Nothing,
             // The capture ended: the verdict is made on what was seen.
             (_, TransferInput::CaptureEnd) => TransferOutput::End,
         }
@@ -425,12 +498,78 @@ impl Transfer {
 
     /// Whether nothing (bytes or a gap) has crossed the data connection yet.
     fn is_first_byte(&self) -> bool {
-        self.stream_dir.is_none() && self.bytes == 0 && self.gap_bytes == 0
+        self.stream_dir.is_none()
+            && self.bytes == 0
+            && self.gap_bytes == 0
+            && self.held.pieces.is_empty()
     }
 
-    /// Whether bytes sent in `dir` are the file's: the first direction to carry any is.
+    /// Bytes not the file's: said once (issue 12: `data_both_directions` fired once per
+    /// segment, 13 times for 3 connections).
+    fn wrong_way(&mut self) -> TransferOutput {
+        if std::mem::replace(&mut self.wrong_way, true) {
+            TransferOutput::Nothing
+        } else {
+            TransferOutput::WrongDirection
+        }
+    }
+
+    /// Whether bytes must wait for the command to say which way the file flows.
+    fn holds(&self) -> bool {
+        self.command.is_none() && self.stream_dir.is_none() && !self.held.released
+    }
+
+    fn release_if_full(&self) -> TransferOutput {
+        if self.held.bytes + self.held.pieces.len() > MAX_HELD_BYTES {
+            TransferOutput::Release
+        } else {
+            TransferOutput::Nothing
+        }
+    }
+
+    /// What was held before the command was known, in arrival order; nothing is held after.
+    /// The analyzer routes each piece again (on [`TransferOutput::Release`], and before the
+    /// transfer ends).
+    pub fn take_held(&mut self) -> Vec<HeldPiece> {
+        self.held.released = true;
+        self.held.bytes = 0;
+        std::mem::take(&mut self.held.pieces)
+    }
+
+    /// Whether bytes sent in `dir` are the file's. Once the command and the server's end are
+    /// known, the command decides (RETR and listings flow from the server, STOR/APPE/STOU to
+    /// it): in an FTP bounce the third host's greeting reaches the server first, the wrong
+    /// way. Before that, the first direction to carry any bytes is taken.
     fn carries(&mut self, dir: Dir) -> bool {
+        if let Some(file_dir) = self.file_dir() {
+            self.stream_dir = Some(file_dir);
+            return dir == file_dir;
+        }
         *self.stream_dir.get_or_insert(dir) == dir
+    }
+
+    /// The direction the file's bytes take, when the command and the server's end are known.
+    fn file_dir(&self) -> Option<Dir> {
+        let upload = self.command.as_ref()?.command.is_upload();
+        let from_server = self.dir_from(self.server_side()?)?;
+        Some(if upload {
+            from_server.other()
+        } else {
+            from_server
+        })
+    }
+
+    /// The direction in which the bytes of `end` (one end of the data connection) arrive.
+    pub fn dir_from(&self, end: SocketAddr) -> Option<Dir> {
+        let first = self.sends_from_initiator?;
+        let ends = [self.initiator?, self.responder?];
+        if !ends.contains(&end) {
+            None
+        } else if end == first {
+            Some(Dir::FromInitiator)
+        } else {
+            Some(Dir::FromResponder)
+        }
     }
 
     /// Ends the transfer if nothing more can be learnt about it: with no connection, when a
@@ -545,11 +684,14 @@ mod tests {
             data,
             control_tls,
         };
+        // Not encrypted: held until its command says which way the file flows.
         let mut clear = Transfer::new(1, Some(1), 0);
         assert_eq!(
             clear.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], false)),
-            TransferOutput::Deliver
+            TransferOutput::Nothing
         );
+        assert!(!clear.encrypted);
+        assert_eq!(clear.take_held().len(), 1);
         let mut t = Transfer::new(2, Some(1), 0);
         assert_eq!(
             t.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], true)),
@@ -579,6 +721,7 @@ mod tests {
             key: FlowKey::new(initiator, responder),
             initiator,
             responder,
+            sends_from_initiator: initiator,
         }
     }
 

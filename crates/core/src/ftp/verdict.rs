@@ -21,7 +21,6 @@
 //! missing for a proof.
 
 use crate::event::{DataMode, Direction, TransferRecord, TransferStatus};
-use crate::flow::Dir;
 use crate::frame::Timestamp;
 use crate::ftp::transfer::{DataClose, Transfer, TransferState};
 use std::net::SocketAddr;
@@ -50,13 +49,8 @@ impl Transfer {
         }
         // No command: the bytes flowed from the server's side if we know which that is (port 20
         // for an active-mode orphan), else we cannot tell.
-        let sender = match self.stream_dir {
-            Some(Dir::FromInitiator) => self.initiator,
-            Some(Dir::FromResponder) => self.responder,
-            None => None,
-        };
-        match (sender, server_side) {
-            (Some(s), Some(server)) if s == server => Direction::Download,
+        match (self.stream_dir, server_side.and_then(|s| self.dir_from(s))) {
+            (Some(sent), Some(from_server)) if sent == from_server => Direction::Download,
             (Some(_), Some(_)) => Direction::Upload,
             _ => Direction::Unknown,
         }
