@@ -135,7 +135,8 @@ fn transfer_line(t: &TransferOutcome) -> String {
         // The ciphertext was not hashed: no digest would be the file's.
         line.push_str(&format!("\n        {}", r.reason));
     } else {
-        line.push_str(&format!("\n        {}; sha256 {}", r.reason, t.sha256));
+        let sha256 = t.digests.sha256.as_deref().unwrap_or("-");
+        line.push_str(&format!("\n        {}; sha256 {sha256}", r.reason));
     }
     if let Some(l) = &t.listing {
         line.push_str(&format!(
