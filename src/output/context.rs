@@ -4,7 +4,9 @@
 //! records the pipeline already sends (`SessionStarted`, `Exchange`), kept per open session
 //! and dropped when it ends.
 
+use crate::output::flow_id::connection_ids;
 use crate::pipeline::Record;
+use ftpscope_core::fasthash::FastState;
 use ftpscope_core::{Exchange, SessionId, SessionStart, Timestamp};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +21,9 @@ pub struct SessionContext {
     pub start: Timestamp,
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
+    /// The control connection's stable id and Community ID (see `flow_id`), made once.
+    pub conn_id: Option<String>,
+    pub community_id: Option<String>,
     /// The last USER argument (REIN forgets it), as the core's summary keeps it.
     pub user: Option<Vec<u8>>,
     /// The last PASS argument (a secret: the outputs mask it as they always do).
@@ -37,11 +42,14 @@ pub struct SessionContext {
 
 impl SessionContext {
     fn new(s: &SessionStart) -> Self {
+        let (conn_id, community_id) = connection_ids(s.ts, s.client, s.server);
         SessionContext {
             session: s.session,
             start: s.ts,
             client: Some(s.client),
             server: Some(s.server),
+            conn_id: Some(conn_id),
+            community_id: Some(community_id),
             ..SessionContext::default()
         }
     }
@@ -94,7 +102,7 @@ pub fn reply_bytes(_code: u16, text: &[u8]) -> u64 {
 /// Every open session's context, fed with every record.
 #[derive(Debug, Default)]
 pub struct Contexts {
-    open: HashMap<SessionId, SessionContext>,
+    open: HashMap<SessionId, SessionContext, FastState>,
 }
 
 impl Contexts {

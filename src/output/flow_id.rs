@@ -1,7 +1,7 @@
 //! Names for a TCP connection that other tools share or that stay the same from run to run:
 //! the Community ID (v1, as Zeek, Suricata and Arkime compute it), and ftpscope's connection
 //! id (a `C` and base62, shaped like Zeek's `uid`, but derived from the connection itself so
-//! that the same capture always gives the same id).
+//! that the same capture always gives the same id). One SHA-1 gives both.
 //!
 //! Community ID v1 (corelight/community-id-spec): SHA-1 over the seed (2 bytes, big-endian),
 //! the two addresses and ports ordered so that the smaller endpoint (address, then port) comes
@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ftpscope_core::Timestamp;
 use sha1::{Digest, Sha1};
+
 use std::net::{IpAddr, SocketAddr};
 
 const TCP: u8 = 6;
@@ -32,6 +33,11 @@ pub fn community_id(a: SocketAddr, b: SocketAddr) -> String {
 }
 
 pub fn community_id_seeded(seed: u16, a: SocketAddr, b: SocketAddr) -> String {
+    community_digest(seed, a, b).0
+}
+
+/// The Community ID, and the first 64 bits of its digest (for [`connection_ids`]).
+fn community_digest(seed: u16, a: SocketAddr, b: SocketAddr) -> (String, u64) {
     let (a_ip, b_ip) = (unmapped(a.ip()), unmapped(b.ip()));
     // The smaller endpoint first: address bytes, then port.
     let a_key = (ip_key(a_ip), a.port());
@@ -53,7 +59,9 @@ pub fn community_id_seeded(seed: u16, a: SocketAddr, b: SocketAddr) -> String {
     let mut out = String::with_capacity(30);
     out.push_str("1:");
     STANDARD.encode_string(digest, &mut out);
-    out
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    (out, u64::from_be_bytes(first))
 }
 
 /// The address as it is on the wire: an IPv4 address never comes as `::ffff:a.b.c.d` here,
@@ -65,51 +73,63 @@ fn unmapped(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Addresses compared as their bytes (the spec compares the raw addresses).
-fn ip_key(ip: IpAddr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16);
-    ip_bytes(ip, &mut out);
-    out
+/// Addresses compared as their bytes (the spec compares the raw addresses); IPv4 first.
+fn ip_key(ip: IpAddr) -> (u8, u128) {
+    match ip {
+        IpAddr::V4(a) => (4, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (6, u128::from(a)),
+    }
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// The connection from `initiator` to `responder` that opened at `start`: `C` and 96 bits of
-/// SHA-1 over those in base62 (as long as Zeek's uids). The same capture gives the same ids on
-/// every run, so they join records of several runs and several outputs (JSON Lines, index,
-/// Zeek logs); they are not Zeek's own uids.
+/// The connection from `initiator` to `responder` that opened at `start`: its stable id and
+/// its Community ID, from one SHA-1. The id is `C` and 11 base62 digits of 64 bits mixed from
+/// the Community ID's digest, the start time and which side opened it, so the same capture
+/// gives the same ids on every run; they join records of several runs and several outputs
+/// (JSON Lines, index, Zeek logs), and are not Zeek's own uids.
+pub fn connection_ids(
+    start: Timestamp,
+    initiator: SocketAddr,
+    responder: SocketAddr,
+) -> (String, String) {
+    let (community, digest) = community_digest(0, initiator, responder);
+    let ordered =
+        (ip_key(initiator.ip()), initiator.port()) <= (ip_key(responder.ip()), responder.port());
+    (uid(b'C', mix(digest, start, ordered)), community)
+}
+
+/// The stable id alone (see [`connection_ids`]).
 pub fn conn_id(start: Timestamp, initiator: SocketAddr, responder: SocketAddr) -> String {
-    uid(b'C', start, initiator, responder)
+    connection_ids(start, initiator, responder).0
 }
 
 /// A file's id, shaped like Zeek's `fuid` (`F` and base62), from its data connection.
 pub fn file_id(start: Timestamp, initiator: SocketAddr, responder: SocketAddr) -> String {
-    uid(b'F', start, initiator, responder)
+    let (_, digest) = community_digest(0, initiator, responder);
+    let ordered =
+        (ip_key(initiator.ip()), initiator.port()) <= (ip_key(responder.ip()), responder.port());
+    uid(b'F', mix(digest, start, !ordered))
 }
 
-fn uid(prefix: u8, start: Timestamp, initiator: SocketAddr, responder: SocketAddr) -> String {
-    let mut h = Sha1::new();
-    h.update([prefix]);
-    h.update(start.to_be_bytes());
-    for end in [initiator, responder] {
-        let mut bytes = Vec::with_capacity(18);
-        ip_bytes(end.ip(), &mut bytes);
-        h.update(&bytes);
-        h.update(end.port().to_be_bytes());
-    }
-    let digest = h.finalize();
-    let mut n: u128 = 0;
-    for b in digest.iter().take(12) {
-        n = (n << 8) | u128::from(*b);
-    }
-    let mut digits = Vec::with_capacity(17);
-    while n > 0 {
-        digits.push(BASE62[(n % 62) as usize]);
+/// 64 bits of the digest, the start time and the direction, mixed (splitmix64's finalizer).
+fn mix(digest: u64, start: Timestamp, ordered: bool) -> u64 {
+    let mut z = digest ^ (start as u64).rotate_left(17) ^ u64::from(ordered);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `prefix` and `n` in 11 base62 digits.
+fn uid(prefix: u8, mut n: u64) -> String {
+    let mut digits = [b'0'; 11];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    let mut out = String::with_capacity(18);
+    let mut out = String::with_capacity(12);
     out.push(char::from(prefix));
-    out.extend(digits.iter().rev().map(|&d| char::from(d)));
+    out.extend(digits.iter().map(|&d| char::from(d)));
     out
 }
 

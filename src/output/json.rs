@@ -8,7 +8,7 @@
 //! same bytes, several times faster with many small records.
 
 use crate::output::context::{Contexts, SessionContext, server_software};
-use crate::output::flow_id::{community_id, conn_id};
+use crate::output::flow_id::connection_ids;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
 use crate::transfers::{HashChoice, TransferOutcome};
@@ -288,11 +288,12 @@ fn string(out: &mut Vec<u8>, s: &str, escapes: Escapes) {
 }
 
 /// The control connection's ids: the stable connection id and the Community ID.
-fn connection_ids(m: &mut Obj<'_>, start: Timestamp, ends: Option<(SocketAddr, SocketAddr)>) {
+fn ids_fields(m: &mut Obj<'_>, start: Timestamp, ends: Option<(SocketAddr, SocketAddr)>) {
     match ends {
         Some((initiator, responder)) => {
-            m.str("conn_id", &conn_id(start, initiator, responder));
-            m.str("community_id", &community_id(initiator, responder));
+            let (conn_id, community_id) = connection_ids(start, initiator, responder);
+            m.str("conn_id", &conn_id);
+            m.str("community_id", &community_id);
         }
         None => {
             m.null("conn_id");
@@ -334,8 +335,13 @@ pub fn write_session(
 
 /// What a session record adds from the dialogue (see [`SessionContext`]).
 fn session_context_fields(m: &mut Obj<'_>, s: &SessionSummary, c: Option<&SessionContext>) {
-    let start = c.map_or(s.start, |c| c.start);
-    connection_ids(m, start, Some((s.client, s.server)));
+    match c.and_then(|c| c.conn_id.as_deref().zip(c.community_id.as_deref())) {
+        Some((conn_id, community_id)) => {
+            m.str("conn_id", conn_id);
+            m.str("community_id", community_id);
+        }
+        None => ids_fields(m, s.start, Some((s.client, s.server))),
+    }
     m.seconds("duration", s.end - s.start);
     let banner = c.and_then(|c| c.banner.as_deref());
     m.bytes("banner", banner);
@@ -477,12 +483,8 @@ fn transfer_context_fields(m: &mut Obj<'_>, o: &TransferOutcome, fields: &Transf
     m.bytes("user", c.and_then(|c| c.user.as_deref()));
     m.addr("control_client", c.and_then(|c| c.client));
     m.addr("control_server", c.and_then(|c| c.server));
-    let control = c.and_then(|c| Some((c.start, c.client?, c.server?)));
-    match control {
-        Some((start, client, server)) => m.str("control_conn_id", &conn_id(start, client, server)),
-        None => m.null("control_conn_id"),
-    }
-    connection_ids(m, r.start, r.data_initiator.zip(r.data_responder));
+    m.opt_str("control_conn_id", c.and_then(|c| c.conn_id.as_deref()));
+    ids_fields(m, r.start, r.data_initiator.zip(r.data_responder));
     let nanos = r.end - r.start;
     m.seconds("duration", nanos);
     let rate = u64::try_from(nanos).ok().filter(|&n| n > 0).map(|n| {
@@ -909,7 +911,7 @@ mod tests {
             line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe));
         assert_eq!(
             safe,
-            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"Cp4zhUOP3sbiwIvY4","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
+            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
         // index.jsonl: the same, with DEL, C1 and bidi characters left raw (JSON allows them).
         let mut raw = safe.clone();
@@ -944,7 +946,7 @@ mod tests {
         (t.combined_file, t.combined_sha256, t.capture_drops) = (None, None, None);
         assert_eq!(
             line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe)),
-            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"Cp4zhUOP3sbiwIvY4","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
+            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
     }
 
@@ -956,9 +958,9 @@ mod tests {
         t.digests.md5 = Some("12".repeat(16));
         let mut context = SessionContext::default();
         context.session = 3;
-        context.start = 1_000;
         context.client = Some("10.0.0.1:40000".parse().unwrap());
         context.server = Some("10.0.0.2:21".parse().unwrap());
+        context.conn_id = Some("Cabc".into());
         context.user = Some(b"bob".to_vec());
         let fields = TransferFields {
             hashes: HashChoice::parse("md5,sha1").unwrap(),
@@ -969,14 +971,7 @@ mod tests {
         assert_eq!(v["user"], "bob");
         assert_eq!(v["control_client"], "10.0.0.1:40000");
         assert_eq!(v["control_server"], "10.0.0.2:21");
-        assert_eq!(
-            v["control_conn_id"],
-            conn_id(
-                1_000,
-                "10.0.0.1:40000".parse().unwrap(),
-                "10.0.0.2:21".parse().unwrap()
-            )
-        );
+        assert_eq!(v["control_conn_id"], "Cabc");
         assert!(v.get("sha256").is_none(), "not chosen: not written");
         assert_eq!(v["md5"], "12".repeat(16));
         assert_eq!(v["sha1"], Value::Null, "chosen, not computed here");
@@ -991,11 +986,11 @@ mod tests {
         let (s, e, _) = hostile_others();
         assert_eq!(
             line(|o| write_session(o, &s, None, None, false)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CrnaCYG6yuPyOS6xv","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), None, true)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CrnaCYG6yuPyOS6xv","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_command(o, &e, false)),

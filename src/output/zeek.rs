@@ -637,7 +637,7 @@ fn fill(values: &mut [Value], t: &TransferInfo) {
 }
 
 fn ctx_uid(ctx: &SessionContext) -> Option<String> {
-    Some(conn_id(ctx.start, ctx.client?, ctx.server?))
+    ctx.conn_id.clone()
 }
 
 fn addr(a: Option<SocketAddr>) -> Value {

@@ -76,6 +76,8 @@ pub struct SessionEnd {
     pub tls: bool,
     pub commands: u64,
     pub reason: EndReason,
+    /// PASS commands answered.
+    pub login_attempts: u32,
 }
 
 impl From<&SessionSummary> for SessionEnd {
@@ -88,6 +90,7 @@ impl From<&SessionSummary> for SessionEnd {
             tls: s.tls,
             commands: s.commands,
             reason: s.end_reason,
+            login_attempts: s.login_attempts,
         }
     }
 }

@@ -148,19 +148,23 @@ pub fn mime_type(head: &[u8]) -> Option<&'static str> {
     looks_like_text(head).then_some("text/plain")
 }
 
+/// Bytes looked at to tell text: enough to tell, little enough to cost nothing per transfer.
+const TEXT_PROBE: usize = 1024;
+
 fn looks_like_text(head: &[u8]) -> bool {
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        // A character cut by the end of the head is still text.
-        Err(e) if e.error_len().is_none() && head.len() == HEAD_BYTES => {
-            std::str::from_utf8(head.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or("")
-        }
+    let probe = head.get(..TEXT_PROBE).unwrap_or(head);
+    let valid = match std::str::from_utf8(probe) {
+        Ok(_) => probe.len(),
+        // A character cut by the end of the probe (or of the bytes) is still text.
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
         Err(_) => return false,
     };
+    let text = probe.get(..valid).unwrap_or_default();
+    // No C0 control but tab, LF, FF and CR; no DEL. (Bytes of other characters are UTF-8.)
     !text.is_empty()
         && text
-            .chars()
-            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0c'))
+            .iter()
+            .all(|&b| b >= 0x20 && b != 0x7f || matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
 }
 
 #[cfg(test)]
