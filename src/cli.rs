@@ -1,10 +1,24 @@
 //! Command-line arguments.
 
+use crate::transfers::HashChoice;
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, ValueHint};
 use ftpscope_core::Limits;
 use ftpscope_core::limits::SECOND;
 use std::path::PathBuf;
+
+/// How `--zeek-logs` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZeekFormat {
+    /// Tab-separated, with Zeek's #separator, #fields, #types ... headers.
+    Tsv,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_hashes(list: &str) -> Result<HashChoice, String> {
+    HashChoice::parse(list)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AsciiEol {
@@ -104,6 +118,24 @@ pub struct Cli {
     /// it is written to FILE, a new file (an existing one is an error, never overwritten).
     #[arg(long, value_name = "FILE", num_args = 0..=1, value_hint = ValueHint::FilePath)]
     pub report: Option<Option<PathBuf>>,
+
+    /// Digests of every transfer, a comma-separated list of sha256, md5 and sha1: each chosen
+    /// one is a field of the transfer records (JSON Lines, index.jsonl, files.log), and only
+    /// those are computed. A bad name is an error (exit status 2).
+    #[arg(long, value_name = "LIST", default_value = "sha256", value_parser = parse_hashes)]
+    pub hash: HashChoice,
+
+    /// Write Zeek-style logs into DIR: ftp.log and files.log, with Zeek's field names, order
+    /// and header, for tools that read Zeek's logs (Security Onion, Malcolm, RITA, Splunk's
+    /// Zeek add-on). New files only: a name already taken gets ` (2)`.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub zeek_logs: Option<PathBuf>,
+
+    /// The format of --zeek-logs: tsv (Zeek's default, with its #-headers) or json (one
+    /// object per line, as Zeek's `LogAscii::use_json`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ZeekFormat::Tsv,
+          requires = "zeek_logs")]
+    pub zeek_format: ZeekFormat,
 
     /// Show passwords instead of masking them (anonymous users' e-mail addresses are always shown).
     #[arg(long)]
@@ -237,7 +269,11 @@ impl Cli {
 
     /// The terminal UI: on a terminal, when no other output was asked for.
     pub fn wants_ui(&self, stdout_is_terminal: bool) -> bool {
-        stdout_is_terminal && !self.json && self.extract.is_none() && self.report.is_none()
+        stdout_is_terminal
+            && !self.json
+            && self.extract.is_none()
+            && self.report.is_none()
+            && self.zeek_logs.is_none()
     }
 
     /// Where the text report goes, if anywhere: standard output unless that carries JSON
@@ -282,6 +318,8 @@ Examples:
     ssh sensor cat ftp.pcap | ftpscope - --json --report 2> report.txt
   Follow FTP live in the terminal UI (q stops; needs a build with --features live):
     sudo ftpscope -i eth0 -Z nobody
+  MD5 and SHA-1 besides SHA-256; Zeek's ftp.log and files.log too:
+    ftpscope capture.pcap --json --hash sha256,md5,sha1 --zeek-logs zeek/ > out.jsonl
   JSON Lines and files live, until Ctrl-C:
     sudo ftpscope -i eth0 -Z nobody --json -x /tmp/ftp
   The man page, shell completions:

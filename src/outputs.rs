@@ -3,15 +3,17 @@
 //! it) and the report. The terminal UI is the other way a run is shown (`ftpscope::tui`).
 
 use anyhow::{Result, anyhow};
-use ftpscope::cli::{AsciiEol, Cli, ReportDestination};
-use ftpscope::output::json::{Escapes, JsonLines, write_transfer};
+use ftpscope::cli::{AsciiEol, Cli, ReportDestination, ZeekFormat};
+use ftpscope::output::context::Contexts;
+use ftpscope::output::json::{Escapes, JsonLines, TransferFields, write_transfer};
 use ftpscope::output::outdir::OutDir;
 use ftpscope::output::report::Report;
+use ftpscope::output::zeek::{self, ZeekLogs};
 use ftpscope::pipeline::{Output, Record, RunSummary};
 use ftpscope::text;
-use ftpscope::transfers::TransferTracker;
+use ftpscope::transfers::{HashChoice, TransferTracker};
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, StdoutLock, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Seek, SeekFrom, StdoutLock, Write};
 use std::path::Path;
 
 /// How a run's records reach their readers.
@@ -28,6 +30,7 @@ pub struct Outputs {
     json: Option<JsonLines<BufWriter<StdoutLock<'static>>>>,
     index: Option<ExtractIndex>,
     report: Option<Report<BufWriter<Box<dyn Write + Send>>>>,
+    zeek: Option<ZeekLogs>,
     /// Hashes every transfer, and writes files when extracting; taken by the pipeline.
     tracker: Option<TransferTracker>,
 }
@@ -43,6 +46,7 @@ impl Outputs {
                 BufWriter::with_capacity(json_buffer, io::stdout().lock()),
                 cli.show_passwords,
             )
+            .with_hashes(cli.hash)
         });
         // The report file is made first: when it cannot be, nothing else was created. It is
         // remembered to be removed if the run cannot start.
@@ -58,9 +62,13 @@ impl Outputs {
             }
         };
         let report = report_out.map(|out| Report::new(BufWriter::new(out), cli.show_passwords));
-        let (index, tracker) = match open_extraction(cli, prompt) {
-            Ok(Some((index, tracker))) => (Some(index), tracker),
-            Ok(None) => (None, TransferTracker::new(None)?),
+        let opened = open_extraction(cli, prompt).and_then(|extraction| {
+            let zeek = open_zeek_logs(cli)?;
+            Ok((extraction, zeek))
+        });
+        let (index, mut tracker, zeek) = match opened {
+            Ok((Some((index, tracker)), zeek)) => (Some(index), tracker, zeek),
+            Ok((None, zeek)) => (None, TransferTracker::new(None)?, zeek),
             Err(e) => {
                 // An empty report file would only stand in the way of the next run.
                 if let Some((dir, name)) = &report_file {
@@ -69,10 +77,12 @@ impl Outputs {
                 return Err(e);
             }
         };
+        tracker.set_hashes(cli.hash);
         Ok(Outputs {
             json,
             index,
             report,
+            zeek,
             tracker: Some(tracker),
         })
     }
@@ -85,11 +95,13 @@ impl Outputs {
         }
     }
 
-    /// The outputs asked for, in the order given: JSON Lines, the extraction index, the report.
+    /// The outputs asked for, in the order given: JSON Lines, the extraction index, the Zeek
+    /// logs, the report.
     pub fn chosen(&mut self) -> Vec<&mut dyn Output> {
         [
             self.json.as_mut().map(|o| o as &mut dyn Output),
             self.index.as_mut().map(|o| o as &mut dyn Output),
+            self.zeek.as_mut().map(|o| o as &mut dyn Output),
             self.report.as_mut().map(|o| o as &mut dyn Output),
         ]
         .into_iter()
@@ -159,36 +171,82 @@ struct ExtractIndex {
     /// The extraction folder (for `--ascii-eol local`'s rewrites).
     root: OutDir,
     ascii_eol: AsciiEol,
+    hashes: HashChoice,
+    /// Open sessions, for the user and control connection of their transfers.
+    contexts: Contexts,
     /// One record's JSON, reused.
     line: Vec<u8>,
 }
 
 impl ExtractIndex {
-    /// Creates `root/index.jsonl`, or `index (2).jsonl` ... when a file (or a link) is already
-    /// there: nothing is overwritten. With `unbuffered`, each record is on disk (in one
-    /// write) as soon as its transfer ends (live capture).
-    fn create(root: OutDir, ascii_eol: AsciiEol, unbuffered: bool) -> io::Result<Self> {
-        let (path, file) = root.create_unique("index.jsonl")?;
-        if path.file_name() != Some("index.jsonl".as_ref()) {
-            eprintln!(
-                "ftpscope: {} already exists; this run's index is {}",
-                text::escape(
-                    root.path()
-                        .join("index.jsonl")
-                        .as_os_str()
-                        .as_encoded_bytes()
-                ),
-                text::escape(path.as_os_str().as_encoded_bytes())
-            );
-        }
+    /// Opens `root/index.jsonl` to add this run's records after an earlier run's, when the
+    /// file there is one we may add to (a regular file of ours, private, with one name: see
+    /// [`OutDir::open_append`]); creates it when there is none. When something else stands
+    /// there (a link, a file of another user, a hard link), nothing of it is touched: this
+    /// run's index is `index (2).jsonl` ... and the run says so. With `unbuffered`, each
+    /// record is on disk (in one write) as soon as its transfer ends (live capture).
+    fn create(
+        root: OutDir,
+        ascii_eol: AsciiEol,
+        hashes: HashChoice,
+        unbuffered: bool,
+    ) -> io::Result<Self> {
+        let shown = |p: &Path| text::escape(p.as_os_str().as_encoded_bytes());
+        let file = match root.open_append("index.jsonl")? {
+            Some(mut file) => {
+                // An earlier run cut short may have left its last line unfinished: this
+                // run's first record starts on a line of its own.
+                let len = file.metadata()?.len();
+                if len > 0 {
+                    let mut last = [0u8; 1];
+                    file.seek(SeekFrom::Start(len - 1))?;
+                    file.read_exact(&mut last)?;
+                    if last != *b"\n" {
+                        file.write_all(b"\n")?;
+                    }
+                }
+                file
+            }
+            None => {
+                let (path, file) = root.create_unique("index.jsonl")?;
+                if path.file_name() != Some("index.jsonl".as_ref()) {
+                    eprintln!(
+                        "ftpscope: {} is not a file ftpscope may add to (a link, another \
+                         user's file, or a file with other names); this run's index is {}",
+                        shown(&root.path().join("index.jsonl")),
+                        shown(&path)
+                    );
+                }
+                file
+            }
+        };
         let capacity = if unbuffered { 0 } else { 8 << 10 };
         Ok(ExtractIndex {
             out: BufWriter::with_capacity(capacity, file),
             root,
             ascii_eol,
+            hashes,
+            contexts: Contexts::default(),
             line: Vec::new(),
         })
     }
+}
+
+/// Opens `--zeek-logs DIR` (when asked) before the first packet is read: `ftp.log` and
+/// `files.log`, new files beneath a handle on DIR (an unusable folder: exit status 1).
+fn open_zeek_logs(cli: &Cli) -> Result<Option<ZeekLogs>> {
+    let Some(dir) = &cli.zeek_logs else {
+        return Ok(None);
+    };
+    let shown = text::escape(dir.as_os_str().as_encoded_bytes());
+    let format = match cli.zeek_format {
+        ZeekFormat::Tsv => zeek::Format::Tsv,
+        ZeekFormat::Json => zeek::Format::Json,
+    };
+    let logs = OutDir::open_or_create(dir)
+        .and_then(|root| ZeekLogs::create(&root, format, cli.hash, cli.show_passwords))
+        .map_err(|e| anyhow!("--zeek-logs {shown}: cannot write the logs: {e}"))?;
+    Ok(Some(logs))
 }
 
 /// The output folder could not be used: exit status 4, said before any packet is read.
@@ -213,12 +271,17 @@ fn open_extraction(cli: &Cli, unbuffered: bool) -> Result<Option<(ExtractIndex, 
     let root = OutDir::open_or_create(dir).map_err(unusable)?;
     let tracker =
         TransferTracker::new(Some(root.try_clone().map_err(unusable)?)).map_err(unusable)?;
-    let index = ExtractIndex::create(root, cli.ascii_eol, unbuffered).map_err(unusable)?;
+    let index =
+        ExtractIndex::create(root, cli.ascii_eol, cli.hash, unbuffered).map_err(unusable)?;
     Ok(Some((index, tracker)))
 }
 
 impl Output for ExtractIndex {
     fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.contexts.observe(record);
+        if let Record::SessionEnded(s) = record {
+            self.contexts.end(s.session);
+        }
         if let Record::Transfer(t) = record {
             if self.ascii_eol == AsciiEol::Local
                 && t.record.transfer_type == Some(b'A')
@@ -226,10 +289,12 @@ impl Output for ExtractIndex {
             {
                 to_local_eol(&self.root, path)?;
             }
-            // Escaped as JSON only, as it always was (`--json` also escapes what a terminal
-            // would obey).
+            let fields = TransferFields {
+                hashes: self.hashes,
+                session: self.contexts.get(t.record.session),
+            };
             self.line.clear();
-            write_transfer(&mut self.line, t, Escapes::TerminalSafe);
+            write_transfer(&mut self.line, t, &fields, Escapes::TerminalSafe);
             self.line.push(b'\n');
             self.out.write_all(&self.line)?;
         }

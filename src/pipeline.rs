@@ -34,6 +34,9 @@ pub struct RunSummary {
     pub extract_error: Option<String>,
     /// Live capture only: what the capture itself saw and lost.
     pub capture: Option<CaptureStats>,
+    /// The times of the earliest and the latest frame read (None: no frame).
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
 }
 
 /// Live capture: the packet counters libpcap keeps (`pcap_stats`), since the capture opened.
@@ -144,7 +147,12 @@ impl Pipeline<'_> {
             };
             let mut idle = false;
             match item {
-                SourceItem::Frame(frame) => self.analyzer.handle_frame(&frame),
+                SourceItem::Frame(frame) => {
+                    // Merged inputs come in time order, but a capture's own order may not be.
+                    summary.first_ts = Some(summary.first_ts.map_or(frame.ts, |t| t.min(frame.ts)));
+                    summary.last_ts = Some(summary.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
+                    self.analyzer.handle_frame(&frame);
+                }
                 SourceItem::Idle(now) => {
                     self.analyzer.handle_timeout(now);
                     idle = true;
@@ -208,7 +216,7 @@ impl Pipeline<'_> {
         let wait = wait || outbox.len() > MAX_WAITING_RECORDS;
         while let Some(front) = outbox.front_mut() {
             if let Record::Transfer(t) = front
-                && t.sha256.is_empty()
+                && t.pending
             {
                 let done = if wait {
                     self.tracker.wait_done()?
@@ -268,10 +276,9 @@ impl Pipeline<'_> {
     }
 }
 
-/// A transfer record whose SHA-256 (and file) the worker threads have not returned yet (a
-/// digest is never empty otherwise).
+/// A transfer record whose digests (and file) the worker threads have not returned yet.
 fn awaits_digest(record: &Record) -> bool {
-    matches!(record, Record::Transfer(t) if t.sha256.is_empty())
+    matches!(record, Record::Transfer(t) if t.pending)
 }
 
 #[cfg(test)]

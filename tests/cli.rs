@@ -826,3 +826,49 @@ fn help_wraps_to_the_terminal_width() {
     assert!(widest_line("60") <= 60);
     assert!(widest_line("100") > 60);
 }
+
+/// `--hash` chooses the digests: each chosen one is a field, only those; a bad name is a
+/// clear error with exit status 2.
+#[test]
+fn hash_chooses_the_digests_and_refuses_unknown_ones() {
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let out = ftpscope(&["-r", pcap, "--json", "--hash", "md5,sha1"], None);
+    assert!(out.status.success());
+    let records = json_lines(&out.stdout);
+    let transfers: Vec<_> = records.iter().filter(|r| r["type"] == "transfer").collect();
+    assert!(!transfers.is_empty());
+    for t in &transfers {
+        assert!(t.get("sha256").is_none(), "{t}");
+        assert_eq!(t["md5"].as_str().unwrap().len(), 32, "{t}");
+        assert_eq!(t["sha1"].as_str().unwrap().len(), 40, "{t}");
+    }
+    for bad in ["foo", "sha256,", "md4"] {
+        let out = ftpscope(&["-r", pcap, "--json", "--hash", bad], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("--hash") && stderr.contains("sha256, md5, sha1"),
+            "{bad}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// The schema is exact: a field it does not list, or a value of the wrong kind, fails.
+#[test]
+fn the_schema_refuses_what_it_does_not_describe() {
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo.pcap");
+    let out = ftpscope(&["-r", pcap.to_str().unwrap(), "--json"], None);
+    let records = json_lines(&out.stdout);
+    let session = records.iter().find(|r| r["type"] == "session").unwrap();
+    common::check_schema(session);
+    let mut extra = session.clone();
+    extra["undocumented"] = 1.into();
+    let mut wrong = session.clone();
+    wrong["community_id"] = "2:abc".into();
+    for bad in [extra, wrong] {
+        let caught = std::panic::catch_unwind(|| common::check_schema(&bad));
+        assert!(caught.is_err(), "{bad}");
+    }
+}

@@ -157,24 +157,95 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
     }
 }
 
-/// The index of a second run into the same folder gets its own name; the first is kept.
+/// A second run into the same folder adds its records to the index after the first run's:
+/// no earlier entry is lost, none is overwritten, and no second index appears.
 #[test]
-fn an_existing_index_is_never_overwritten() {
+fn a_second_run_adds_to_the_index_and_loses_nothing() {
     let pcap = fixture("pureftpd-list-mlsd.pcap");
     let dir = temp_dir("security", "second-index");
     assert_eq!(extract(&pcap, &dir, &[]).status.code(), Some(0));
     let first = std::fs::read(dir.join("index.jsonl")).unwrap();
+    assert!(first.ends_with(b"\n") && !first.is_empty());
     let out = extract(&pcap, &dir, &[]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(std::fs::read(dir.join("index.jsonl")).unwrap(), first);
-    let second = std::fs::read_to_string(dir.join("index (2).jsonl")).unwrap();
-    assert_eq!(
-        second.lines().count(),
-        first.split(|&b| b == b'\n').count() - 1
+    let both = std::fs::read(dir.join("index.jsonl")).unwrap();
+    assert!(
+        both.starts_with(&first),
+        "the first run's entries come first, unchanged"
     );
+    let second = &both[first.len()..];
+    assert_eq!(
+        second.split(|&b| b == b'\n').count(),
+        first.split(|&b| b == b'\n').count()
+    );
+    assert!(!dir.join("index (2).jsonl").exists());
+    // The second run's files took new names; its records say which.
+    let files: Vec<String> = String::from_utf8_lossy(second)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["file"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f.contains(" (2)")),
+        "{files:?}"
+    );
+    // Modes unchanged: still the owner's only.
+    let meta = std::fs::metadata(dir.join("index.jsonl")).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An index an earlier run left unfinished (no newline at its end) gets one before this run's
+/// first record, so that every line stays a record.
+#[test]
+fn an_unfinished_index_line_is_ended_before_adding() {
+    let pcap = fixture("pureftpd-list-mlsd.pcap");
+    let dir = temp_dir("security", "unfinished-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("index.jsonl"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"{\"type\":\"transfer\",\"cut").unwrap();
+    }
+    assert_eq!(extract(&pcap, &dir, &[]).status.code(), Some(0));
+    let index = std::fs::read_to_string(dir.join("index.jsonl")).unwrap();
+    let mut lines = index.lines();
+    assert_eq!(lines.next(), Some("{\"type\":\"transfer\",\"cut"));
+    for line in lines {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What ftpscope may not add to stays untouched, and this run's index takes a new name, said
+/// on standard error: a file of another mode than ftpscope makes (another user's, or one
+/// shared), a hard link (the links test above plants links at every name, index.jsonl too).
+#[test]
+fn an_index_not_ours_is_left_alone() {
+    let pcap = fixture("pureftpd-list-mlsd.pcap");
+    let dir = temp_dir("security", "foreign-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.jsonl"), "theirs\n").unwrap();
+    let mut perms = std::fs::metadata(dir.join("index.jsonl"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    std::fs::set_permissions(dir.join("index.jsonl"), perms).unwrap();
+    let out = extract(&pcap, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.jsonl")).unwrap(),
+        "theirs\n"
+    );
+    assert!(dir.join("index (2).jsonl").exists());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("index.jsonl already exists; this run's index is"),
+        stderr.contains("is not a file ftpscope may add to") && stderr.contains("index (2).jsonl"),
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

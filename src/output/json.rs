@@ -7,9 +7,11 @@
 //! Records are written field by field (`Obj`), not built as `serde_json::Value` maps first:
 //! same bytes, several times faster with many small records.
 
+use crate::output::context::{Contexts, SessionContext, server_software};
+use crate::output::flow_id::connection_ids;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
-use crate::transfers::TransferOutcome;
+use crate::transfers::{HashChoice, TransferOutcome};
 use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
     AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
@@ -169,6 +171,16 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A span of packet time in seconds, with microseconds (`1.250000`); negative spans
+    /// (a capture's clock stepping back) count as 0.
+    fn seconds(&mut self, key: &str, nanos: i64) {
+        self.key(key);
+        let micros = u64::try_from(nanos.max(0) / 1000).unwrap_or(0);
+        number(self.out, micros / 1_000_000);
+        let frac = micros % 1_000_000;
+        let _ = write!(self.out, ".{frac:06}");
+    }
+
     fn end(self) {
         self.out.push(b'}');
     }
@@ -275,10 +287,26 @@ fn string(out: &mut Vec<u8>, s: &str, escapes: Escapes) {
     out.push(b'"');
 }
 
+/// The control connection's ids: the stable connection id and the Community ID.
+fn ids_fields(m: &mut Obj<'_>, start: Timestamp, ends: Option<(SocketAddr, SocketAddr)>) {
+    match ends {
+        Some((initiator, responder)) => {
+            let (conn_id, community_id) = connection_ids(start, initiator, responder);
+            m.str("conn_id", &conn_id);
+            m.str("community_id", &community_id);
+        }
+        None => {
+            m.null("conn_id");
+            m.null("community_id");
+        }
+    }
+}
+
 pub fn write_session(
     out: &mut Vec<u8>,
     s: &SessionSummary,
     detected_by: Option<DetectedBy>,
+    context: Option<&SessionContext>,
     show_passwords: bool,
 ) {
     let mut m = Obj::new(out, Escapes::TerminalSafe);
@@ -301,7 +329,33 @@ pub fn write_session(
     m.u64("transfers", s.transfers);
     m.str("end_reason", s.end_reason.as_str());
     m.opt_str("detected_by", detected_by.map(DetectedBy::as_str));
+    session_context_fields(&mut m, s, context);
     m.end();
+}
+
+/// What a session record adds from the dialogue (see [`SessionContext`]).
+fn session_context_fields(m: &mut Obj<'_>, s: &SessionSummary, c: Option<&SessionContext>) {
+    match c.and_then(|c| c.conn_id.as_deref().zip(c.community_id.as_deref())) {
+        Some((conn_id, community_id)) => {
+            m.str("conn_id", conn_id);
+            m.str("community_id", community_id);
+        }
+        None => ids_fields(m, s.start, Some((s.client, s.server))),
+    }
+    m.seconds("duration", s.end - s.start);
+    let banner = c.and_then(|c| c.banner.as_deref());
+    m.bytes("banner", banner);
+    let software = banner.and_then(server_software);
+    m.opt_str("server_software", software.as_ref().map(|(name, _)| *name));
+    m.opt_str(
+        "server_version",
+        software.as_ref().and_then(|(_, v)| v.as_deref()),
+    );
+    m.bytes("syst", c.and_then(|c| c.syst.as_deref()));
+    m.bytes("feat", c.and_then(|c| c.feat.as_deref()));
+    m.bytes("clnt", c.and_then(|c| c.clnt.as_deref()));
+    m.u64("client_bytes", c.map_or(0, |c| c.client_bytes));
+    m.u64("server_bytes", c.map_or(0, |c| c.server_bytes));
 }
 
 pub fn write_command(out: &mut Vec<u8>, e: &Exchange, show_passwords: bool) {
@@ -342,9 +396,24 @@ pub fn write_command(out: &mut Vec<u8>, e: &Exchange, show_passwords: bool) {
     m.end();
 }
 
+/// What a transfer record says beyond its outcome: the run's choices and its session's
+/// context. (A field for each further thing a record may carry, such as TLS, goes here.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransferFields<'a> {
+    /// The digests `--hash` chose: each has a field (null when the transfer is `encrypted`).
+    pub hashes: HashChoice,
+    /// Its session as known when the transfer ended (None: an orphan, or not followed).
+    pub session: Option<&'a SessionContext>,
+}
+
 /// A transfer record: a line of `--json` and of `-x`'s `index.jsonl` (both with
 /// [`Escapes::TerminalSafe`]: `cat index.jsonl` must not act on a terminal either).
-pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) {
+pub fn write_transfer(
+    out: &mut Vec<u8>,
+    o: &TransferOutcome,
+    fields: &TransferFields<'_>,
+    escapes: Escapes,
+) {
     let r = &o.record;
     let mut m = Obj::new(out, escapes);
     m.str("type", "transfer");
@@ -370,8 +439,11 @@ pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) 
     m.u64("gap_bytes", r.gap_bytes);
     m.u64("missing_bytes", r.missing_bytes);
     // Ciphertext was neither kept nor hashed: a digest of nothing would pass for the file's.
-    let digest = (r.status != TransferStatus::Encrypted).then_some(o.sha256.as_str());
-    m.opt_str("sha256", digest);
+    let encrypted = r.status == TransferStatus::Encrypted;
+    if fields.hashes.sha256 {
+        let digest = o.digests.sha256.as_deref().filter(|_| !encrypted);
+        m.opt_str("sha256", digest);
+    }
     m.str("status", r.status.as_str());
     m.str("reason", &r.reason);
     m.opt_u64("reply_code", r.reply_code.map(u64::from));
@@ -399,7 +471,37 @@ pub fn write_transfer(out: &mut Vec<u8>, o: &TransferOutcome, escapes: Escapes) 
     if let Some(n) = o.capture_drops {
         m.u64("capture_drops", n);
     }
+    transfer_context_fields(&mut m, o, fields);
     m.end();
+}
+
+/// What a transfer record adds for joining and triage: its session's user and control
+/// connection, its data connection's ids, duration, throughput, type and further digests.
+fn transfer_context_fields(m: &mut Obj<'_>, o: &TransferOutcome, fields: &TransferFields<'_>) {
+    let r = &o.record;
+    let c = fields.session;
+    m.bytes("user", c.and_then(|c| c.user.as_deref()));
+    m.addr("control_client", c.and_then(|c| c.client));
+    m.addr("control_server", c.and_then(|c| c.server));
+    m.opt_str("control_conn_id", c.and_then(|c| c.conn_id.as_deref()));
+    ids_fields(m, r.start, r.data_initiator.zip(r.data_responder));
+    let nanos = r.end - r.start;
+    m.seconds("duration", nanos);
+    let rate = u64::try_from(nanos).ok().filter(|&n| n > 0).map(|n| {
+        let rate = u128::from(r.bytes) * 1_000_000_000 / u128::from(n);
+        u64::try_from(rate).unwrap_or(u64::MAX)
+    });
+    m.opt_u64("bytes_per_second", rate);
+    m.opt_str("mime_type", o.digests.mime_type.as_deref());
+    let encrypted = r.status == TransferStatus::Encrypted;
+    for (chosen, name, digest) in [
+        (fields.hashes.md5, "md5", &o.digests.md5),
+        (fields.hashes.sha1, "sha1", &o.digests.sha1),
+    ] {
+        if chosen {
+            m.opt_str(name, digest.as_deref().filter(|_| !encrypted));
+        }
+    }
 }
 
 pub fn write_listing_entry(out: &mut Vec<u8>, o: &TransferOutcome, e: &ListingEntry) {
@@ -514,6 +616,8 @@ pub fn write_summary(out: &mut Vec<u8>, s: &RunSummary) {
         m.u64("interface_drops", c.interface_drops);
         m.u64("transfers_with_drops", c.transfers_with_drops);
     }
+    m.ts("first_packet", s.first_ts);
+    m.ts("last_packet", s.last_ts);
     m.end();
 }
 
@@ -521,7 +625,10 @@ pub fn write_summary(out: &mut Vec<u8>, s: &RunSummary) {
 pub struct JsonLines<W: Write> {
     out: W,
     show_passwords: bool,
+    hashes: HashChoice,
     detected_by: HashMap<SessionId, DetectedBy>,
+    /// Open sessions as their records told so far, for their transfers.
+    contexts: Contexts,
     /// One record's JSON, reused from line to line.
     buf: Vec<u8>,
 }
@@ -531,9 +638,18 @@ impl<W: Write> JsonLines<W> {
         JsonLines {
             out,
             show_passwords,
+            hashes: HashChoice::default(),
             detected_by: HashMap::new(),
+            contexts: Contexts::default(),
             buf: Vec::new(),
         }
+    }
+
+    /// The digests each transfer record carries (`--hash`; SHA-256 alone by default). The
+    /// tracker must compute them.
+    pub fn with_hashes(mut self, hashes: HashChoice) -> Self {
+        self.hashes = hashes;
+        self
     }
 
     /// Writes the line `write` puts into the buffer.
@@ -548,6 +664,7 @@ impl<W: Write> JsonLines<W> {
 impl<W: Write> Output for JsonLines<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
         let show_passwords = self.show_passwords;
+        self.contexts.observe(record);
         match record {
             Record::SessionStarted(s) => {
                 self.detected_by.insert(s.session, s.detected_by);
@@ -556,10 +673,21 @@ impl<W: Write> Output for JsonLines<W> {
             Record::Exchange(e) => self.line(|out| write_command(out, e, show_passwords)),
             Record::SessionEnded(s) => {
                 let detected = self.detected_by.remove(&s.session);
-                self.line(|out| write_session(out, s, detected, show_passwords))
+                let context = self.contexts.end(s.session);
+                self.buf.clear();
+                write_session(&mut self.buf, s, detected, context.as_ref(), show_passwords);
+                self.buf.push(b'\n');
+                self.out.write_all(&self.buf)
             }
             Record::Transfer(t) => {
-                self.line(|out| write_transfer(out, t, Escapes::TerminalSafe))?;
+                let fields = TransferFields {
+                    hashes: self.hashes,
+                    session: self.contexts.get(t.record.session),
+                };
+                self.buf.clear();
+                write_transfer(&mut self.buf, t, &fields, Escapes::TerminalSafe);
+                self.buf.push(b'\n');
+                self.out.write_all(&self.buf)?;
                 if let Some(listing) = &t.listing {
                     for e in &listing.entries {
                         self.line(|out| write_listing_entry(out, t, e))?;
@@ -740,7 +868,13 @@ mod tests {
                 reply_code: Some(226),
                 listing: true,
             },
-            sha256: "ab".repeat(32),
+            digests: crate::transfers::Digests {
+                sha256: Some("ab".repeat(32)),
+                md5: None,
+                sha1: None,
+                mime_type: Some("text/plain".into()),
+            },
+            pending: false,
             file: Some("out/session-3/d\u{85}x \u{2066}.txt".into()),
             file_error: Some("cannot write \u{1b}[2J".into()),
             listing: Some(Listing {
@@ -773,17 +907,21 @@ mod tests {
     #[test]
     fn hostile_transfer_lines() {
         let t = hostile_transfer();
-        let safe = line(|o| write_transfer(o, &t, Escapes::TerminalSafe));
+        let safe =
+            line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe));
         assert_eq!(
             safe,
-            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4}"#
+            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
         // index.jsonl: the same, with DEL, C1 and bidi characters left raw (JSON allows them).
         let mut raw = safe.clone();
         for c in ['\u{7f}', '\u{85}', '\u{9b}', '\u{202e}', '\u{2066}'] {
             raw = raw.replace(&format!("\\u{:04x}", c as u32), &c.to_string());
         }
-        assert_eq!(line(|o| write_transfer(o, &t, Escapes::Json)), raw);
+        assert_eq!(
+            line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::Json)),
+            raw
+        );
         let a: Value = serde_json::from_str(&safe).unwrap();
         assert_eq!(a, serde_json::from_str::<Value>(&raw).unwrap());
         assert_eq!(a["path"], String::from_utf8_lossy(HOSTILE).as_ref());
@@ -807,21 +945,52 @@ mod tests {
         (t.listing, t.file, t.file_error, t.resumes) = (None, None, None, None);
         (t.combined_file, t.combined_sha256, t.capture_drops) = (None, None, None);
         assert_eq!(
-            line(|o| write_transfer(o, &t, Escapes::TerminalSafe)),
-            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null}"#
+            line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe)),
+            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
+    }
+
+    /// The session's context and the chosen digests on a transfer; an encrypted transfer has
+    /// a null for each chosen digest and no MIME type.
+    #[test]
+    fn transfer_with_its_session_and_chosen_digests() {
+        let mut t = hostile_transfer();
+        t.digests.md5 = Some("12".repeat(16));
+        let mut context = SessionContext::default();
+        context.session = 3;
+        context.client = Some("10.0.0.1:40000".parse().unwrap());
+        context.server = Some("10.0.0.2:21".parse().unwrap());
+        context.conn_id = Some("Cabc".into());
+        context.user = Some(b"bob".to_vec());
+        let fields = TransferFields {
+            hashes: HashChoice::parse("md5,sha1").unwrap(),
+            session: Some(&context),
+        };
+        let v: Value =
+            serde_json::from_str(&line(|o| write_transfer(o, &t, &fields, Escapes::Json))).unwrap();
+        assert_eq!(v["user"], "bob");
+        assert_eq!(v["control_client"], "10.0.0.1:40000");
+        assert_eq!(v["control_server"], "10.0.0.2:21");
+        assert_eq!(v["control_conn_id"], "Cabc");
+        assert!(v.get("sha256").is_none(), "not chosen: not written");
+        assert_eq!(v["md5"], "12".repeat(16));
+        assert_eq!(v["sha1"], Value::Null, "chosen, not computed here");
+        t.record.status = TransferStatus::Encrypted;
+        let v: Value =
+            serde_json::from_str(&line(|o| write_transfer(o, &t, &fields, Escapes::Json))).unwrap();
+        assert_eq!(v["md5"], Value::Null);
     }
 
     #[test]
     fn hostile_session_command_lines() {
         let (s, e, _) = hostile_others();
         assert_eq!(
-            line(|o| write_session(o, &s, None, false)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null}"#
+            line(|o| write_session(o, &s, None, None, false)),
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
-            line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), true)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue"}"#
+            line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), None, true)),
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_command(o, &e, false)),
@@ -881,7 +1050,7 @@ mod tests {
                 "\n",
                 r#"{"type":"damage","input":"x\u202e","offset":9,"what":"bad\n"}"#,
                 "\n",
-                r#"{"type":"summary","inputs":["a\u0085b","c"],"frames":5,"bytes":0,"captured_bytes":0,"tcp_connections":0,"sessions":0,"transfers":0,"anomalies":{"ip_fragment_timeout":2,"tcp_port_reuse":1},"damage":[{"input":"x\u202e","offset":9,"what":"bad\n"}],"interface":"lo","received":1,"kernel_drops":2,"interface_drops":3,"transfers_with_drops":4}"#,
+                r#"{"type":"summary","inputs":["a\u0085b","c"],"frames":5,"bytes":0,"captured_bytes":0,"tcp_connections":0,"sessions":0,"transfers":0,"anomalies":{"ip_fragment_timeout":2,"tcp_port_reuse":1},"damage":[{"input":"x\u202e","offset":9,"what":"bad\n"}],"interface":"lo","received":1,"kernel_drops":2,"interface_drops":3,"transfers_with_drops":4,"first_packet":null,"last_packet":null}"#,
                 "\n"
             )
         );
@@ -912,7 +1081,7 @@ mod tests {
                 r#""connection_attempts":{"total":12,"servers":["#,
                 r#"{"server":"[fe80::1]:21","attempts":7,"first":"1970-01-01T00:00:00.000001Z","last":"1970-01-01T00:00:02.000000Z"},"#,
                 r#"{"server":"10.0.0.2:21","attempts":2,"first":"1970-01-01T00:00:00.000001Z","last":"1970-01-01T00:00:02.000000Z"}],"#,
-                r#""other_servers":3},"anomalies":{},"damage":[]}"#
+                r#""other_servers":3},"anomalies":{},"damage":[],"first_packet":null,"last_packet":null}"#
             )
         );
     }

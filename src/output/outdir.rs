@@ -139,6 +139,35 @@ impl OutDir {
             .map(cap_std::fs::File::into_std)
     }
 
+    /// Opens the existing file `name` here to add to its end (and read it), only when it is
+    /// safe to: not
+    /// through a link (`O_NOFOLLOW`), a regular file (a FIFO or a device is not even waited
+    /// for: `O_NONBLOCK`), with one name only (a hard link planted here could lead to anyone's
+    /// file), owned by this process's user, and private (0600 or less, as ftpscope made it).
+    /// `Ok(None)` when there is no such file or it is not one we may add to; the caller then
+    /// writes a new file instead.
+    pub fn open_append(&self, name: &str) -> io::Result<Option<File>> {
+        use std::os::unix::fs::MetadataExt;
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .append(true)
+            .follow(FollowSymlinks::No)
+            .custom_flags(libc::O_NONBLOCK);
+        let file = match self.dir.open_with(single(name)?, &options) {
+            Ok(f) => f.into_std(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // A link there (ELOOP), a folder, a FIFO without a reader (ENXIO): not ours.
+            Err(_) => return Ok(None),
+        };
+        let meta = file.metadata()?;
+        // SAFETY: geteuid takes nothing, touches no memory and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        let ours =
+            meta.is_file() && meta.nlink() == 1 && meta.uid() == euid && meta.mode() & 0o077 == 0;
+        Ok(ours.then_some(file))
+    }
+
     /// Creates `name`, or `stem (n).ext` if taken, never overwriting: the path and the file
     /// (readable by its owner only: what crossed the wire may be secret).
     pub fn create_unique(&self, name: &str) -> io::Result<(PathBuf, File)> {

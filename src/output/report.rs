@@ -6,8 +6,21 @@ use crate::pipeline::{Output, Record, RunSummary};
 use crate::store::{Store, TransferRow};
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
+use ftpscope_core::event::LoginState;
+use ftpscope_core::limits::SECOND;
 use ftpscope_core::{AnomalyKind, Exchange, Timestamp, TransferStatus};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Failed logins from one client within [`BRUTEFORCE_WINDOW`] that make a notice, as Zeek's
+/// FTP::Bruteforcing counts by default (`FTP::bruteforce_threshold`, 20, within
+/// `FTP::bruteforce_measurement_interval`, 15 minutes). Each failing session counts at its
+/// start.
+pub const BRUTEFORCE_THRESHOLD: u64 = 20;
+pub const BRUTEFORCE_WINDOW: Timestamp = 15 * 60 * SECOND;
+/// Rows of each table by user, client and server; the rest are summed on one line.
+const TABLE_ROWS: usize = 20;
 
 pub struct Report<W: Write> {
     out: W,
@@ -65,6 +78,23 @@ fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String 
         line.push_str(" → ");
     }
     match e.final_reply().or(e.replies.last()) {
+        // A greeting (no command) is shown whole: banners name the server and often say
+        // more on their later lines.
+        Some(r) if e.command.is_none() => {
+            let mut lines = r.text.split(|&b| b == b'\n');
+            let first = lines.next().unwrap_or(&[]);
+            line.push_str(&format!("{} {}", r.code, short(first)));
+            for more in lines.take(BANNER_LINES) {
+                line.push_str(&format!("\n                    {}", short(more)));
+            }
+            let n = r.text.split(|&b| b == b'\n').count();
+            if n > BANNER_LINES + 1 {
+                line.push_str(&format!(
+                    "\n                    … {} more lines",
+                    n - BANNER_LINES - 1
+                ));
+            }
+        }
         Some(r) => {
             let first = r.text.split(|&b| b == b'\n').next().unwrap_or(&[]);
             let more = if r.text.contains(&b'\n') { " …" } else { "" };
@@ -74,6 +104,9 @@ fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String 
     }
     line
 }
+
+/// Lines of a greeting shown after its first.
+const BANNER_LINES: usize = 40;
 
 /// A transfer whose details could not be read back (see the end of the report): what its
 /// row keeps.
@@ -131,11 +164,13 @@ fn transfer_line(t: &TransferOutcome) -> String {
     if r.missing_bytes > 0 {
         line.push_str(&format!(" ({} missing)", human_bytes(r.missing_bytes)));
     }
-    if r.status == TransferStatus::Encrypted {
-        // The ciphertext was not hashed: no digest would be the file's.
+    if r.status == TransferStatus::Encrypted || r.bytes == 0 {
+        // The ciphertext was not hashed: no digest would be the file's. And the digest of
+        // no byte is no file's either.
         line.push_str(&format!("\n        {}", r.reason));
     } else {
-        line.push_str(&format!("\n        {}; sha256 {}", r.reason, t.sha256));
+        let sha256 = t.digests.sha256.as_deref().unwrap_or("-");
+        line.push_str(&format!("\n        {}; sha256 {sha256}", r.reason));
     }
     if let Some(l) = &t.listing {
         line.push_str(&format!(
@@ -169,6 +204,136 @@ fn transfer_line(t: &TransferOutcome) -> String {
     line
 }
 
+/// Failed logins of a session: PASS commands refused (a 530 to USER counts once).
+fn failed_logins(end: &crate::store::SessionEnd) -> u64 {
+    let attempts = u64::from(end.login_attempts);
+    match end.login {
+        LoginState::Ok => attempts.saturating_sub(1),
+        LoginState::Failed => attempts.max(1),
+        LoginState::None => attempts,
+    }
+}
+
+/// Sessions, logins that succeeded and logins that failed, for one user, client or server.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    sessions: u64,
+    ok: u64,
+    failed: u64,
+}
+
+fn table(o: &mut dyn Write, title: &str, rows: HashMap<String, Tally>) -> io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<(String, Tally)> = rows.into_iter().collect();
+    rows.sort_by(|a, b| {
+        (b.1.sessions, b.1.failed)
+            .cmp(&(a.1.sessions, a.1.failed))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let width = rows
+        .iter()
+        .take(TABLE_ROWS)
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(title.len());
+    writeln!(o, "  {title:<width$}  sessions  logins ok  failed logins")?;
+    for (name, t) in rows.iter().take(TABLE_ROWS) {
+        writeln!(
+            o,
+            "  {name:<width$}  {:>8}  {:>9}  {:>13}",
+            t.sessions, t.ok, t.failed
+        )?;
+    }
+    if rows.len() > TABLE_ROWS {
+        let rest = rows
+            .iter()
+            .skip(TABLE_ROWS)
+            .fold(Tally::default(), |a, r| Tally {
+                sessions: a.sessions + r.1.sessions,
+                ok: a.ok + r.1.ok,
+                failed: a.failed + r.1.failed,
+            });
+        let label = format!("… {} more", rows.len() - TABLE_ROWS);
+        writeln!(
+            o,
+            "  {label:<width$}  {:>8}  {:>9}  {:>13}",
+            rest.sessions, rest.ok, rest.failed
+        )?;
+    }
+    writeln!(o)
+}
+
+/// A client whose failed logins reached [`BRUTEFORCE_THRESHOLD`] within [`BRUTEFORCE_WINDOW`].
+struct Bruteforce {
+    client: IpAddr,
+    failed: u64,
+    servers: usize,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+fn bruteforcers(store: &Store) -> Vec<Bruteforce> {
+    let mut by_client: HashMap<IpAddr, Vec<(Timestamp, u64, IpAddr)>> = HashMap::new();
+    for s in &store.sessions {
+        if let Some(end) = &s.end {
+            let failed = failed_logins(end);
+            if failed > 0 {
+                by_client.entry(s.start.client.ip()).or_default().push((
+                    s.start.ts,
+                    failed,
+                    s.start.server.ip(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (client, mut fails) in by_client {
+        fails.sort_unstable();
+        // A sliding window of BRUTEFORCE_WINDOW over the failing sessions.
+        let (mut from, mut sum, mut reached) = (0, 0, false);
+        for (to, &(ts, n, _)) in fails.iter().enumerate() {
+            sum += n;
+            while fails
+                .get(from)
+                .is_some_and(|f| ts - f.0 > BRUTEFORCE_WINDOW)
+                && from < to
+            {
+                sum -= fails.get(from).map_or(0, |f| f.1);
+                from += 1;
+            }
+            reached |= sum >= BRUTEFORCE_THRESHOLD;
+        }
+        if reached {
+            let servers: HashSet<IpAddr> = fails.iter().map(|f| f.2).collect();
+            out.push(Bruteforce {
+                client,
+                failed: fails.iter().map(|f| f.1).sum(),
+                servers: servers.len(),
+                first: fails.first().map_or(0, |f| f.0),
+                last: fails.last().map_or(0, |f| f.0),
+            });
+        }
+    }
+    out.sort_by(|a, b| b.failed.cmp(&a.failed).then(a.client.cmp(&b.client)));
+    out
+}
+
+fn span(nanos: Timestamp) -> String {
+    let secs = nanos.max(0) / SECOND;
+    match secs {
+        0..60 => format!("{:.1} s", nanos.max(0) as f64 / 1e9),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m{:02}s", secs / 3600, secs % 3600 / 60, secs % 60),
+    }
+}
+
+fn is_listing(command: Option<&[u8]>) -> bool {
+    matches!(command, Some(b"LIST" | b"NLST" | b"MLSD"))
+}
+
 impl<W: Write> Output for Report<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
         self.store.apply(record);
@@ -179,6 +344,15 @@ impl<W: Write> Output for Report<W> {
         let o = &mut self.out;
         let names: Vec<String> = s.inputs.iter().map(|n| escape(n.as_bytes())).collect();
         writeln!(o, "ftpscope report: {}", names.join(", "))?;
+        if let (Some(first), Some(last)) = (s.first_ts, s.last_ts) {
+            writeln!(
+                o,
+                "capture: {} → {} ({})",
+                rfc3339(first),
+                rfc3339(last),
+                span(last - first)
+            )?;
+        }
         let anomalies: u64 = s.stats.anomalies.iter().sum();
         writeln!(
             o,
@@ -190,6 +364,74 @@ impl<W: Write> Output for Report<W> {
             s.stats.transfers,
             anomalies
         )?;
+        let store = &mut self.store;
+        let (mut ok, mut failed) = (0u64, 0u64);
+        let (mut by_user, mut by_client, mut by_server) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        for sv in &store.sessions {
+            let Some(end) = &sv.end else { continue };
+            let t = Tally {
+                sessions: 1,
+                ok: u64::from(end.login == LoginState::Ok),
+                failed: failed_logins(end),
+            };
+            ok += t.ok;
+            failed += t.failed;
+            let user = end.user.as_deref().map_or_else(|| "-".to_owned(), short);
+            for (map, key) in [
+                (&mut by_user, user),
+                (&mut by_client, sv.start.client.ip().to_string()),
+                (&mut by_server, sv.start.server.to_string()),
+            ] {
+                let e: &mut Tally = map.entry(key).or_default();
+                e.sessions += 1;
+                e.ok += t.ok;
+                e.failed += t.failed;
+            }
+        }
+        let (mut files, mut file_bytes, mut listings) = (0u64, 0u64, 0u64);
+        for t in &store.transfers {
+            if is_listing(t.command.as_deref()) {
+                listings += 1;
+            } else if t.bytes > 0 {
+                files += 1;
+                file_bytes += t.bytes;
+            }
+        }
+        writeln!(
+            o,
+            "{ok} logins ok, {failed} failed; {files} files with bytes ({}) and {listings} listings\n",
+            human_bytes(file_bytes)
+        )?;
+        let brute = bruteforcers(store);
+        let folded: HashSet<IpAddr> = brute.iter().map(|b| b.client).collect();
+        if !brute.is_empty() {
+            writeln!(
+                o,
+                "Notices ({BRUTEFORCE_THRESHOLD} or more failed logins from one client within {}, as \
+                 Zeek's FTP::Bruteforcing):",
+                span(BRUTEFORCE_WINDOW)
+            )?;
+            for b in &brute {
+                writeln!(
+                    o,
+                    "  FTP bruteforcing: {} had {} failed logins on {} FTP server{} in {} (from {}); \
+                     its failed sessions without transfers are not listed one by one",
+                    b.client,
+                    b.failed,
+                    b.servers,
+                    if b.servers == 1 { "" } else { "s" },
+                    span(b.last - b.first),
+                    rfc3339(b.first)
+                )?;
+            }
+            writeln!(o)?;
+        }
+        if !store.sessions.is_empty() {
+            table(o, "user", by_user)?;
+            table(o, "client", by_client)?;
+            table(o, "server", by_server)?;
+        }
         if let Some(c) = &s.capture {
             writeln!(
                 o,
@@ -231,8 +473,18 @@ impl<W: Write> Output for Report<W> {
                 escape(d.damage.what.as_bytes())
             )?;
         }
-        let store = &mut self.store;
+        let mut folded_sessions = 0u64;
         for i in 0..store.sessions.len() {
+            // A bruteforcing client's failed sessions that moved nothing are in its notice.
+            let fold = store.sessions.get(i).is_some_and(|sv| {
+                folded.contains(&sv.start.client.ip())
+                    && sv.transfers.is_empty()
+                    && sv.end.as_ref().is_some_and(|e| e.login != LoginState::Ok)
+            });
+            if fold {
+                folded_sessions += 1;
+                continue;
+            }
             // What is read back from the spill file first; then the row is only looked at.
             let dialogue = store.dialogue(i);
             let transfer_ids = store
@@ -287,6 +539,13 @@ impl<W: Write> Output for Report<W> {
             }
             writeln!(o)?;
         }
+        if folded_sessions > 0 {
+            writeln!(
+                o,
+                "… {folded_sessions} failed sessions of bruteforcing clients not shown one by one \
+                 (see the notices above; --json has every one)\n"
+            )?;
+        }
         if store.sessions_dropped > 0 {
             writeln!(
                 o,
@@ -331,6 +590,40 @@ impl<W: Write> Output for Report<W> {
                 if !detail.is_empty() {
                     writeln!(o, "          first: {detail}")?;
                 }
+            }
+        }
+        let file_rows: Vec<usize> = (0..store.transfers.len())
+            .filter(|&t| {
+                store
+                    .transfers
+                    .get(t)
+                    .is_some_and(|r| !is_listing(r.command.as_deref()) && r.command.is_some())
+            })
+            .collect();
+        if !file_rows.is_empty() {
+            writeln!(o, "\nFiles (path, verdict, size, sha256, file on disk):")?;
+            for t in file_rows {
+                let Some(row) = store.transfers.get(t).cloned() else {
+                    continue;
+                };
+                let outcome = store.outcome(t);
+                let path = row.path.as_deref().map_or_else(|| "-".into(), short);
+                let sha256 = match &outcome {
+                    Some(t) if t.record.bytes > 0 => t.digests.sha256.clone(),
+                    _ => None,
+                };
+                let file = outcome
+                    .as_ref()
+                    .and_then(|t| t.file.as_ref())
+                    .map_or_else(|| "-".into(), |f| escape(f.as_os_str().as_encoded_bytes()));
+                writeln!(
+                    o,
+                    "  #{:<4} {path}  {}  {}  {}  {file}",
+                    row.transfer,
+                    row.status.as_str(),
+                    human_bytes(row.bytes),
+                    sha256.as_deref().unwrap_or("-"),
+                )?;
             }
         }
         if store.transfers_dropped > 0 {

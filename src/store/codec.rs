@@ -3,7 +3,7 @@
 //! no version and no compatibility promise; a record that does not decode is reported, never
 //! trusted.
 
-use crate::transfers::{Listing, TransferOutcome};
+use crate::transfers::{Digests, Listing, TransferOutcome};
 use ftpscope_core::event::{
     AnnouncedBy, CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TransferRecord,
     TransferStatus,
@@ -210,7 +210,10 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.bytes(rec.reason.as_bytes());
     w.opt(rec.reply_code, |w, c| w.u64(u64::from(c)));
     w.bool(rec.listing);
-    w.bytes(t.sha256.as_bytes());
+    let d = &t.digests;
+    for digest in [&d.sha256, &d.md5, &d.sha1, &d.mime_type] {
+        w.opt(digest.as_deref(), |w, s| w.bytes(s.as_bytes()));
+    }
     w.opt(t.file.as_ref(), |w, p| {
         w.bytes(p.as_os_str().as_encoded_bytes())
     });
@@ -276,7 +279,13 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
     };
     let outcome = TransferOutcome {
         record,
-        sha256: r.string()?,
+        digests: Digests {
+            sha256: r.opt(Dec::string)?,
+            md5: r.opt(Dec::string)?,
+            sha1: r.opt(Dec::string)?,
+            mime_type: r.opt(Dec::string)?,
+        },
+        pending: false,
         file: r.opt(path)?,
         file_error: r.opt(Dec::string)?,
         listing: r.opt(|r| {

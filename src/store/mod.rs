@@ -76,6 +76,8 @@ pub struct SessionEnd {
     pub tls: bool,
     pub commands: u64,
     pub reason: EndReason,
+    /// PASS commands answered.
+    pub login_attempts: u32,
 }
 
 impl From<&SessionSummary> for SessionEnd {
@@ -88,6 +90,7 @@ impl From<&SessionSummary> for SessionEnd {
             tls: s.tls,
             commands: s.commands,
             reason: s.end_reason,
+            login_attempts: s.login_attempts,
         }
     }
 }
@@ -314,7 +317,14 @@ impl Store {
             link: r.link,
             status: r.status,
             bytes: r.bytes,
-            sha256_prefix: t.sha256.chars().take(16).collect(),
+            sha256_prefix: t
+                .digests
+                .sha256
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .take(16)
+                .collect(),
             search,
             at,
         });
@@ -614,7 +624,13 @@ mod tests {
                 reply_code: Some(426),
                 listing: true,
             },
-            sha256: "ab".repeat(32),
+            digests: crate::transfers::Digests {
+                sha256: Some("ab".repeat(32)),
+                md5: Some("12".repeat(16)),
+                sha1: None,
+                mime_type: Some("image/png".into()),
+            },
+            pending: false,
             file: Some(std::path::PathBuf::from("/tmp/x/dir")),
             file_error: Some("disk full".into()),
             listing: Some(Listing {

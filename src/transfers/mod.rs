@@ -1,4 +1,5 @@
-//! Transfer bytes as they stream out of the analyzer: hashed with SHA-256 as they arrive and,
+//! Transfer bytes as they stream out of the analyzer: hashed (the digests `--hash` chose; its
+//! first bytes kept to tell its MIME type) as they arrive and,
 //! when extracting, written to a temporary file that is renamed to its final name once the
 //! transfer's path and verdict are known. No file is ever held whole in memory; only listings
 //! keep up to [`LISTING_CAP`] bytes to be parsed into entries.
@@ -8,24 +9,26 @@
 //!
 //! SHA-256 and the file writes are the largest costs of a run. With
 //! [`TransferTracker::start_threads`] they run on `Workers` threads of their own, overlapping
-//! parsing: [`TransferTracker::ended`] then returns the outcome with an empty `sha256` (and no
+//! parsing: [`TransferTracker::ended`] then returns the outcome `pending`, without its digests (and no
 //! file yet), and what the threads did comes back, in the order the transfers ended, from
 //! [`TransferTracker::try_done`] / [`TransferTracker::wait_done`], to be filled in with
 //! [`TransferTracker::complete`].
 
+mod digest;
 mod resume;
 mod workers;
 
 use crate::output::extract::{ExtractDirs, Placement};
 pub use crate::output::extract::{PARTIAL_PREFIX, final_location};
 use crate::output::outdir::OutDir;
+use digest::Digester;
+pub use digest::{Digests, HashChoice, mime_type};
 use ftpscope_core::fasthash::FastState;
 use ftpscope_core::ftp::listing::{
     ListingEntry, ListingLines, parse_list_line, parse_mlsd_line, parse_nlst_line,
 };
 use ftpscope_core::{TransferId, TransferRecord};
 use resume::Resumes;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::IpAddr;
@@ -47,8 +50,12 @@ pub struct Listing {
 #[derive(Debug, Clone)]
 pub struct TransferOutcome {
     pub record: TransferRecord,
-    /// SHA-256 of the bytes that crossed (gaps are not hashed).
-    pub sha256: String,
+    /// The digests `--hash` chose, of the bytes that crossed (gaps are not hashed), and the
+    /// MIME type of the first bytes; none of them for an `encrypted` transfer.
+    pub digests: Digests,
+    /// The worker threads have not returned the digests (and the file) yet: see
+    /// [`TransferTracker::complete`].
+    pub pending: bool,
     pub file: Option<PathBuf>,
     pub file_error: Option<String>,
     pub listing: Option<Listing>,
@@ -62,7 +69,7 @@ pub struct TransferOutcome {
 }
 
 struct Live {
-    hasher: Sha256,
+    hasher: Digester,
     /// Extracting without threads: the temporary file.
     temp: Option<FileSink>,
     head: Vec<u8>,
@@ -76,7 +83,7 @@ struct Live {
 /// What the worker threads did with one transfer (see [`TransferTracker::complete`]).
 #[derive(Debug)]
 pub struct Done {
-    pub sha256: String,
+    pub digests: Digests,
     /// When extracting: the file, written, closed and under its final name, or why it could
     /// not be (None: not extracting, or nothing to keep).
     pub file: Option<Result<PathBuf, String>>,
@@ -99,6 +106,8 @@ pub struct TransferTracker {
     disk_used: u64,
     /// Never start the threads (see [`TransferTracker::keep_hashing_inline`]).
     inline_only: bool,
+    /// The digests computed (`--hash`).
+    hashes: HashChoice,
 }
 
 impl TransferTracker {
@@ -123,11 +132,12 @@ impl TransferTracker {
             disk_budget: None,
             disk_used: 0,
             inline_only: false,
+            hashes: HashChoice::default(),
         })
     }
 
     /// Hashes, and writes files when extracting, on threads of their own from now on (when the
-    /// machine has more than one core): [`TransferTracker::ended`] then leaves `sha256` empty
+    /// machine has more than one core): [`TransferTracker::ended`] then leaves the digests out
     /// and the file unplaced, to be completed with what [`TransferTracker::try_done`] or
     /// [`TransferTracker::wait_done`] return, in the order the transfers ended. Call between
     /// transfers (at the start of a run).
@@ -140,8 +150,17 @@ impl TransferTracker {
                 .as_ref()
                 .map(ExtractDirs::try_clone)
                 .transpose();
-            self.workers = extract.and_then(Workers::spawn).ok();
+            let hashes = self.hashes;
+            self.workers = extract
+                .and_then(|extract| Workers::spawn(extract, hashes))
+                .ok();
         }
+    }
+
+    /// Computes these digests of every transfer (SHA-256 alone by default). Call before
+    /// [`TransferTracker::start_threads`].
+    pub fn set_hashes(&mut self, hashes: HashChoice) {
+        self.hashes = hashes;
     }
 
     /// Keeps at most `bytes` of files on disk (the terminal UI's private folder): a transfer
@@ -196,7 +215,7 @@ impl TransferTracker {
 
     pub fn started(&mut self, id: TransferId) {
         let mut live = Live {
-            hasher: Sha256::new(),
+            hasher: Digester::new(self.hashes),
             temp: None,
             head: Vec::new(),
             head_full: false,
@@ -277,20 +296,21 @@ impl TransferTracker {
         }
     }
 
-    /// The transfer ended. Without threads the outcome is whole; with them its `sha256` is
-    /// empty and its file not placed yet (see [`TransferTracker::complete`]).
+    /// The transfer ended. Without threads the outcome is whole; with them it is `pending`:
+    /// its digests are not computed and its file not placed yet (see [`TransferTracker::complete`]).
     pub fn ended(&mut self, record: TransferRecord, server: Option<IpAddr>) -> TransferOutcome {
         let live = self.live.remove(&record.transfer);
         let (hasher, temp, head, head_full, over_budget) = match live {
             Some(l) => (l.hasher, l.temp, l.head, l.head_full, l.over_budget),
-            None => (Sha256::new(), None, Vec::new(), false, false),
+            None => (Digester::new(self.hashes), None, Vec::new(), false, false),
         };
         let listing = record
             .listing
             .then(|| parse_listing(&record, &head, head_full));
         let mut outcome = TransferOutcome {
             record,
-            sha256: String::new(),
+            digests: Digests::default(),
+            pending: false,
             file: None,
             file_error: None,
             listing,
@@ -306,12 +326,13 @@ impl TransferTracker {
         match (self.workers.as_mut(), &self.extract) {
             (Some(w), _) => {
                 w.ended(outcome.record.transfer, placement);
+                outcome.pending = true;
                 self.awaiting.push_back((server, over_budget));
             }
             (None, dirs) => {
                 let file = temp.zip(dirs.as_ref());
                 let done = Done {
-                    sha256: crate::text::hex(&hasher.finalize()),
+                    digests: hasher.finish(),
                     file: file.and_then(|(temp, dirs)| finish_file(temp, dirs, placement)),
                 };
                 self.finish_outcome(&mut outcome, done, server, over_budget);
@@ -334,10 +355,12 @@ impl TransferTracker {
         server: Option<IpAddr>,
         over_budget: bool,
     ) {
-        outcome.sha256 = done.sha256;
+        outcome.pending = false;
+        outcome.digests = done.digests;
         if outcome.record.status == ftpscope_core::TransferStatus::Encrypted {
-            // No ciphertext reached the hasher: the digest of nothing is no one's.
-            outcome.sha256.clear();
+            // No ciphertext reached the hasher: the digest of nothing is no one's, and the
+            // type of ciphertext is no file's.
+            outcome.digests = Digests::default();
         }
         if over_budget && let Some(budget) = self.disk_budget {
             // Not an extraction failure: a bound the caller chose, said on the record.
@@ -480,7 +503,11 @@ mod tests {
             assert_eq!(fs::read(one.file.as_ref().unwrap()).unwrap(), b"aaaaaa");
             assert_eq!(fs::read(three.file.as_ref().unwrap()).unwrap(), b"cccc");
             assert_eq!(two.file, None);
-            assert_eq!(two.sha256, sha(b"bbbbbbbb"), "still hashed whole");
+            assert_eq!(
+                two.digests.sha256.as_deref(),
+                Some(sha(b"bbbbbbbb").as_str()),
+                "still hashed whole"
+            );
             assert_eq!(
                 two.file_error.as_deref(),
                 Some("not kept: over the 10 B of files kept here (-x DIR extracts every file)")
@@ -508,11 +535,17 @@ mod tests {
         t.started(7);
         t.data(7, b"abc");
         let mut outcome = t.ended(record(7, 3), None);
-        assert!(outcome.sha256.is_empty());
+        assert!(outcome.pending);
+        assert_eq!(outcome.digests, Digests::default());
         assert_eq!(outcome.file, None);
         let done = t.wait_done().unwrap();
         t.complete(&mut outcome, done);
-        assert_eq!(outcome.sha256, sha(b"abc"));
+        assert!(!outcome.pending);
+        assert_eq!(
+            outcome.digests.sha256.as_deref(),
+            Some(sha(b"abc").as_str())
+        );
+        assert_eq!(outcome.digests.mime_type.as_deref(), Some("text/plain"));
         let file = outcome.file.as_ref().unwrap();
         assert_eq!(file, &dir.join("orphans/transfer-7-unknown-unknown.bin"));
         assert_eq!(fs::read(file).unwrap(), b"abc");

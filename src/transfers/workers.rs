@@ -1,13 +1,13 @@
-//! SHA-256 of every transfer on a thread of its own and, when extracting, the files written
+//! The digests (and MIME type) of every transfer on a thread of its own and, when extracting, the files written
 //! and placed on another: the [`Workers`] the [`super::TransferTracker`] hands its bytes to, in
 //! batches; and the [`FileSink`] each transfer's bytes are written to.
 
 use super::Done;
+use super::digest::{Digester, Digests, HashChoice};
 use crate::output::extract::{ExtractDirs, Placement, place_or_flatten};
 use crate::output::outdir::OutDir;
 use ftpscope_core::TransferId;
 use ftpscope_core::fasthash::FastState;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -135,7 +135,7 @@ struct Batch {
     ops: Vec<Op>,
     data: Vec<u8>,
     /// The digests of the batch's `End`s, in order (filled in by the hashing thread).
-    digests: VecDeque<String>,
+    digests: VecDeque<Digests>,
     /// Extracting: where the file of each of the batch's `End`s goes, in order.
     placements: VecDeque<Placement>,
 }
@@ -198,7 +198,7 @@ pub struct Workers {
 impl Workers {
     /// Starts the hashing thread and, when `extract` gives the extraction folder and its
     /// folder of partial files, the writing thread.
-    pub(super) fn spawn(extract: Option<ExtractDirs>) -> io::Result<Self> {
+    pub(super) fn spawn(extract: Option<ExtractDirs>, hashes: HashChoice) -> io::Result<Self> {
         let (to_hash, hash_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (done_tx, done) = channel();
         let (spare_tx, spare) = channel();
@@ -218,7 +218,7 @@ impl Workers {
         threads.push(
             std::thread::Builder::new()
                 .name("ftpscope-sha256".into())
-                .spawn(move || hash(hash_rx, after))?,
+                .spawn(move || hash(hash_rx, after, hashes))?,
         );
         Ok(Workers {
             batch: Batch::default(),
@@ -304,14 +304,15 @@ impl Drop for Workers {
     }
 }
 
-/// The hashing thread: SHA-256 of every transfer, by batch.
-fn hash(batches: Receiver<Batch>, after: AfterHashing) {
-    let mut hashers: HashMap<TransferId, Sha256, FastState> = HashMap::default();
+/// The hashing thread: the chosen digests of every transfer and the MIME type of its first
+/// bytes, by batch.
+fn hash(batches: Receiver<Batch>, after: AfterHashing, hashes: HashChoice) {
+    let mut hashers: HashMap<TransferId, Digester, FastState> = HashMap::default();
     for mut batch in batches {
         let mut digests = std::mem::take(&mut batch.digests);
         batch.each(|op, bytes| match op {
             Op::Start(id) => {
-                hashers.insert(id, Sha256::new());
+                hashers.insert(id, Digester::new(hashes));
             }
             Op::Data(id, _) => {
                 if let Some(h) = hashers.get_mut(&id) {
@@ -319,8 +320,8 @@ fn hash(batches: Receiver<Batch>, after: AfterHashing) {
                 }
             }
             Op::End(id) => {
-                let h = hashers.remove(&id).unwrap_or_default();
-                digests.push_back(crate::text::hex(&h.finalize()));
+                let h = hashers.remove(&id);
+                digests.push_back(h.unwrap_or_else(|| Digester::new(hashes)).finish());
             }
             Op::DropFile(_) => {}
         });
@@ -332,8 +333,14 @@ fn hash(batches: Receiver<Batch>, after: AfterHashing) {
                 }
             }
             AfterHashing::Done(done, spare) => {
-                for sha256 in batch.digests.drain(..) {
-                    if done.send(Done { sha256, file: None }).is_err() {
+                for digests in batch.digests.drain(..) {
+                    if done
+                        .send(Done {
+                            digests,
+                            file: None,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -376,8 +383,8 @@ fn write_files(
                 let file = files
                     .remove(&id)
                     .and_then(|f| finish_file(f, dirs, placement));
-                let sha256 = digests.pop_front().unwrap_or_default();
-                stopped |= done.send(Done { sha256, file }).is_err();
+                let digests = digests.pop_front().unwrap_or_default();
+                stopped |= done.send(Done { digests, file }).is_err();
             }
         });
         if stopped {
@@ -410,7 +417,7 @@ mod tests {
         let place = |id: u64| Placement::At(PathBuf::from("out"), format!("f{id}"));
         for extract in [None, Some(dirs())] {
             let extracting = extract.is_some();
-            let mut w = Workers::spawn(extract).unwrap();
+            let mut w = Workers::spawn(extract, HashChoice::default()).unwrap();
             // Big enough to cross batches, interleaved with another transfer, plus one
             // without a byte; they end in another order than they started.
             let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
@@ -437,7 +444,7 @@ mod tests {
             }
             for (id, want) in [(2, &small[..]), (3, b""), (1, &big), (4, b""), (5, b"")] {
                 let done = w.wait_done().unwrap();
-                assert_eq!(done.sha256, sha(want), "transfer {id}");
+                assert_eq!(done.digests.sha256.unwrap(), sha(want), "transfer {id}");
                 match done.file {
                     None => assert!(!extracting || id == 4 || id == 5, "transfer {id}"),
                     Some(Ok(path)) => {
@@ -459,12 +466,12 @@ mod tests {
         // partial folder is gone after it was opened.
         let gone = dirs();
         fs::remove_dir(&temp).unwrap();
-        let mut w = Workers::spawn(Some(gone)).unwrap();
+        let mut w = Workers::spawn(Some(gone), HashChoice::default()).unwrap();
         w.started(1);
         w.data(1, b"x");
         w.ended(1, Some(place(1)));
         let done = w.wait_done().unwrap();
-        assert_eq!(done.sha256, sha(b"x"));
+        assert_eq!(done.digests.sha256.unwrap(), sha(b"x"));
         assert!(matches!(done.file, Some(Err(e)) if e.starts_with("cannot write")));
         fs::remove_dir_all(&root).unwrap();
     }

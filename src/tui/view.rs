@@ -567,10 +567,9 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 escape(rec.reason.as_bytes())
             )),
         ]),
-        Line::raw(if t.sha256.is_empty() {
-            "sha256 none (ciphertext is not hashed)".to_owned()
-        } else {
-            format!("sha256 {}", t.sha256)
+        Line::raw(match &t.digests.sha256 {
+            None => "sha256 none (ciphertext is not hashed)".to_owned(),
+            Some(sha256) => format!("sha256 {sha256}"),
         }),
         Line::styled("─".repeat(usize::from(area.width.saturating_sub(2))), DIM),
     ];

@@ -12,6 +12,41 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The JSON Schema of every record (docs/schema/ftpscope.schema.json), compiled once.
+fn schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/ftpscope.schema.json");
+        let text = std::fs::read_to_string(&path).expect("the schema");
+        let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        jsonschema::draft202012::new(&schema).expect("the schema compiles")
+    })
+}
+
+/// Panics unless `record` (one JSON Lines record) is valid against the schema.
+pub fn check_schema(record: &Value) {
+    let errors: Vec<String> = schema()
+        .iter_errors(record)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "record not valid against docs/schema/ftpscope.schema.json:\n{record}\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Every line of JSON Lines output, parsed and checked against the schema.
+pub fn checked_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("valid json line");
+            check_schema(&v);
+            v
+        })
+        .collect()
+}
+
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     if dir.is_dir() {
@@ -64,11 +99,7 @@ pub fn run_bytes(
             .run(names, &mut capture, &mut |_| {})
             .expect("pipeline")
     };
-    let values = String::from_utf8(out)
-        .expect("utf-8 json")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("valid json line"))
-        .collect();
+    let values = checked_lines(&String::from_utf8(out).expect("utf-8 json"));
     (values, summary)
 }
 
@@ -115,7 +146,12 @@ pub fn ftpscope(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
         }
     }
     drop(input);
-    child.wait_with_output().unwrap()
+    let out = child.wait_with_output().unwrap();
+    // Whatever the binary writes as JSON Lines follows the schema.
+    if args.contains(&"--json") && out.status.success() {
+        checked_lines(&String::from_utf8_lossy(&out.stdout));
+    }
+    out
 }
 
 /// A fresh, empty folder for one test (`kind` names the test file, `name` the test).
