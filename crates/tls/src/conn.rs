@@ -831,6 +831,7 @@ impl TlsConnection {
             }
             // A second ChangeCipherSpec in TLS 1.2 ends a renegotiation we did not follow.
             self.stop(
+                from,
                 TlsProblem::Renegotiation,
                 "ChangeCipherSpec on an encrypted connection",
                 ctx,
@@ -983,8 +984,13 @@ impl TlsConnection {
         encrypted: bool,
         ctx: &mut Ctx,
     ) {
+        if let DirState::Dead(_) = self.dirs.get(from).state {
+            return; // the rest of a record that stopped this direction
+        }
         let from_server = self.info.client == Some(from.other());
-        let established = self.dirs.iter().all(|d| d.hs_done);
+        // A hello after this side's own Finished starts a renegotiation (told per direction,
+        // so it does not depend on how the two streams were interleaved).
+        let established = self.dirs.get(from).hs_done && encrypted;
         match typ {
             hs::CLIENT_HELLO => self.client_hello(from, body, established, ctx),
             hs::SERVER_HELLO => self.server_hello(from, body, established, ctx),
@@ -1058,6 +1064,7 @@ impl TlsConnection {
                 self.phase = Phase::AwaitServerHello;
             }
             Phase::Tls12 | Phase::Tls13 if established => self.stop(
+                from,
                 TlsProblem::Renegotiation,
                 "ClientHello on an established connection",
                 ctx,
@@ -1074,6 +1081,7 @@ impl TlsConnection {
         if self.phase != Phase::AwaitServerHello || self.info.client != Some(from.other()) {
             if established {
                 self.stop(
+                    from,
                     TlsProblem::Renegotiation,
                     "ServerHello on an established connection",
                     ctx,
@@ -1166,14 +1174,16 @@ impl TlsConnection {
     }
 
     /// Renegotiation or a protocol violation: both directions stop, the rest is lost.
-    fn stop(&mut self, kind: TlsProblem, detail: &str, ctx: &mut Ctx) {
+    /// Renegotiation or a protocol violation in `from`'s stream: that direction stops there,
+    /// the rest of it is lost. (The other direction stops at its own point: stopping it here
+    /// would depend on how the two streams were interleaved.)
+    fn stop(&mut self, from: Peer, kind: TlsProblem, detail: &str, ctx: &mut Ctx) {
         self.problem(kind, detail.to_string(), ctx);
-        self.phase = Phase::Stopped;
-        for d in &mut self.dirs.0 {
-            d.state = DirState::Dead(LossReason::Stopped);
-            d.buf.clear();
-            d.resync = None;
-        }
+        let d = self.dirs.get_mut(from);
+        d.state = DirState::Dead(LossReason::Stopped);
+        d.buf.clear();
+        d.resync = None;
+        d.hs.reset();
     }
 
     fn check_established(&mut self, ctx: &mut Ctx) {
@@ -1375,18 +1385,24 @@ impl TlsConnection {
     }
 
     fn release_all(&mut self, ctx: &mut Ctx) {
-        // Releasing one direction can unblock the other (its ServerHello); two rounds each.
-        for _ in 0..2 {
+        // Releasing one direction can unblock the other (a ServerHello, a second ClientHello
+        // after a HelloRetryRequest): go on while something moves. Each release consumes a
+        // phase change, so a handful of rounds is the most there can be.
+        for _ in 0..8 {
+            let mut moved = false;
             for p in Peer::ALL {
-                self.try_release(p, ctx);
+                moved |= self.try_release(p, ctx);
+            }
+            if !moved {
+                break;
             }
         }
     }
 
     /// A holding direction whose keys (or handshake) are now known goes on.
-    fn try_release(&mut self, from: Peer, ctx: &mut Ctx) {
+    fn try_release(&mut self, from: Peer, ctx: &mut Ctx) -> bool {
         let DirState::Holding(at) = self.dirs.get_mut(from).state else {
-            return;
+            return false;
         };
         let next = match (at, self.phase) {
             // The server's stream pushed before the ClientHello waits for it; anything else
@@ -1394,34 +1410,34 @@ impl TlsConnection {
             (HoldAt::Record, Phase::AwaitServerHello) if self.info.client == Some(from.other()) => {
                 DirState::Clear
             }
-            (_, Phase::Start | Phase::AwaitServerHello) => return,
+            (_, Phase::Start | Phase::AwaitServerHello) => return false,
             // After a HelloRetryRequest the connection is TLS 1.3: the ChangeCipherSpec was
             // for compatibility, and the second ClientHello follows in the clear.
             (HoldAt::AfterCcs, Phase::HelloRetry | Phase::Tls13) => DirState::Clear,
-            (HoldAt::Record, Phase::HelloRetry) => return,
+            (HoldAt::Record, Phase::HelloRetry) => return false,
             (HoldAt::AfterCcs, Phase::Tls12) => match self.keys12(from, ctx.keys, ctx.cache) {
                 Keys::Ready(p) => {
                     self.info.decrypting = true;
                     self.dirs.get_mut(from).seq = 0;
                     DirState::Decrypting(p)
                 }
-                Keys::NotYet => return,
+                Keys::NotYet => return false,
                 Keys::Missing => {
                     self.keys_missing(ctx);
                     if self.limits.hold_when_keys_missing {
                         self.check_established(ctx);
-                        return;
+                        return false;
                     }
                     DirState::Opaque(LossReason::NoKeys)
                 }
                 Keys::Unsupported => DirState::Opaque(LossReason::Unsupported),
             },
             (HoldAt::Record, Phase::Tls13) => match self.keys13(from, ctx.keys) {
-                Keys::NotYet => return,
+                Keys::NotYet => return false,
                 Keys::Missing => {
                     self.keys_missing(ctx);
                     if self.limits.hold_when_keys_missing {
-                        return;
+                        return false;
                     }
                     DirState::Clear // the record is replayed and goes opaque
                 }
@@ -1434,6 +1450,7 @@ impl TlsConnection {
         self.dirs.get_mut(from).state = next;
         self.check_established(ctx);
         self.replay(from, ctx);
+        true
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Records real TLS connections as raw byte streams for crates/tls's tests.
 
-Run from anywhere: `python3 crates/tls/tests/streams/record.py` (needs python3 >= 3.8 and the
+Run from anywhere: `python3 crates/tls/tests/streams/record.py [CASE...]` (needs python3 >= 3.8 and the
 openssl command, OpenSSL 3.x). Nothing leaves the machine: the BIO cases never touch a socket,
 the CLI cases talk over 127.0.0.1 only. Each case becomes a folder beside this script:
 
@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SSL_OP_NO_EXTENDED_MASTER_SECRET = 0x1  # OpenSSL 3.0
@@ -62,8 +63,17 @@ def make_cert(tmp):
     return cert, key
 
 
+ONLY = set(sys.argv[1:])  # record only these cases (default: all)
+
+
+class Skip(Exception):
+    pass
+
+
 class Case:
     def __init__(self, name):
+        if ONLY and name not in ONLY:
+            raise Skip()
         self.name = name
         self.dir = os.path.join(HERE, name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -89,7 +99,7 @@ class Case:
 # --- BIO cases ---------------------------------------------------------------------------
 
 def contexts(cert, key, keylog, tls13=False, ciphers=None, client_opts=0, server_opts=0,
-             server_curve=None, min_version=None):
+             server_curve=None, min_version=None, max_version=None):
     cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     cctx.check_hostname = False
     cctx.verify_mode = ssl.CERT_NONE
@@ -102,10 +112,10 @@ def contexts(cert, key, keylog, tls13=False, ciphers=None, client_opts=0, server
         else:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if min_version is not None:
-            import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 ctx.minimum_version = min_version
+                ctx.maximum_version = max_version or ctx.maximum_version
         if ciphers:
             ctx.set_ciphers(ciphers)
     cctx.options |= client_opts
@@ -195,7 +205,10 @@ def ftp_like(tag):
 
 
 def bio_case(name, cert, key, conns=1, resume=False, **kw):
-    case = Case(name)
+    try:
+        case = Case(name)
+    except Skip:
+        return
     cctx, sctx = contexts(cert, key, case.keylog, **kw)
     session = None
     for n in range(conns):
@@ -243,7 +256,10 @@ def relay(listen, server_port, c2s, s2c, ready):
 
 def cli_case(name, cert, key, server_args, client_args, script):
     """`script`: ("c"|"s", bytes) lines typed into s_client or s_server, in order."""
-    case = Case(name)
+    try:
+        case = Case(name)
+    except Skip:
+        return
     sport, rport = free_port(), free_port()
     server = subprocess.Popen(
         ["openssl", "s_server", "-accept", f"127.0.0.1:{sport}", "-naccept", "1", "-cert", cert,
@@ -314,7 +330,7 @@ def main():
                  ciphers="ECDHE-RSA-AES256-GCM-SHA384")
         # TLS 1.0 and 1.1: visible, not decrypted.
         bio_case("tls10-aes128cbc", cert, key, ciphers="ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
-                 min_version=ssl.TLSVersion.TLSv1)
+                 min_version=ssl.TLSVersion.TLSv1, max_version=ssl.TLSVersion.TLSv1)
         # TLS 1.3: default suite (AES-256-GCM), PSK resumption, HelloRetryRequest.
         bio_case("tls13-aes256gcm", cert, key, tls13=True)
         bio_case("tls13-resume-psk", cert, key, tls13=True, conns=2, resume=True)
