@@ -14,6 +14,7 @@
 use ftpscope::capture::CaptureReader;
 use ftpscope_core::{Analyzer, Event, Limits, LinkType, Timestamp};
 use ftpscope_fuzz::targets::{self, DICT_SEEDS, encode_frames, link_selector};
+use ftpscope_fuzz::tls_targets;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Cursor;
@@ -29,7 +30,8 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("seeds") if args.len() >= 2 => seeds(Path::new(&args[1]), &args[2..]),
         Some("run") if args.len() >= 3 => {
-            let Some(target) = targets::target(&args[1]) else {
+            let Some(target) = targets::target(&args[1]).or_else(|| tls_targets::target(&args[1]))
+            else {
                 eprintln!("unknown target {}", args[1]);
                 return ExitCode::from(2);
             };
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
             run(&args[1], target, Duration::from_secs(secs), &args[3..])
         }
         Some("list") => {
-            for (name, _) in targets::TARGETS {
+            for (name, _) in targets::TARGETS.iter().chain(tls_targets::TLS_TARGETS) {
                 println!("{name}");
             }
             ExitCode::SUCCESS
@@ -183,6 +185,9 @@ fn seeds(out: &Path, files: &[String]) -> ExitCode {
     }
     for (target, seed) in DICT_SEEDS {
         put(out, target, seed);
+    }
+    for (target, seed) in tls_targets::seeds() {
+        put(out, target, &seed);
     }
     eprintln!("seeds: {made} captures read into {}", out.display());
     ExitCode::SUCCESS
