@@ -613,6 +613,7 @@ mod tests {
                 reason: "server said 426 — aborted".into(),
                 reply_code: Some(426),
                 listing: true,
+                tls: None,
             },
             sha256: "ab".repeat(32),
             file: Some(std::path::PathBuf::from("/tmp/x/dir")),

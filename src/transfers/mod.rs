@@ -443,6 +443,7 @@ mod tests {
             reason: String::new(),
             reply_code: Some(226),
             listing: false,
+            tls: None,
         }
     }
 

@@ -136,6 +136,9 @@ pub enum TransferInput<'a> {
     },
     /// `len` bytes sent in `dir` that the capture missed.
     Gap { dir: Dir, ts: Timestamp, len: u64 },
+    /// `len` bytes of TLS application data sent in `dir` that no key decrypts: the transfer
+    /// is encrypted data, its bytes counted, never the file's.
+    Ciphertext { dir: Dir, ts: Timestamp, len: u64 },
     /// The side sending in `dir` closed its half (FIN). `control_open`: the session still runs.
     SenderClosed { dir: Dir, control_open: bool },
     /// The data connection ended: both FINs, a RST, idle, or the capture's end (`fins` says
@@ -249,6 +252,8 @@ pub struct Transfer {
     /// `bytes` and `gap_bytes` but never the file's.
     pub encrypted: bool,
     held: Held,
+    /// What its data connection's TLS showed (PROT P).
+    pub tls: Option<Box<crate::event::TlsFacts>>,
     /// Bytes went the other way once: `WrongDirection` was given.
     wrong_way: bool,
 }
@@ -276,6 +281,7 @@ impl Transfer {
             expected_total: None,
             encrypted: false,
             held: Held::default(),
+            tls: None,
             wrong_way: false,
         }
     }
@@ -364,6 +370,17 @@ impl Transfer {
                 }
                 self.bytes += data.len() as u64;
                 TransferOutput::Deliver
+            }
+            // TLS records no key decrypts (a key log was given, not for this connection).
+            (_, TransferInput::Ciphertext { dir, ts, len }) => {
+                self.last_ts = ts;
+                self.stream_dir.get_or_insert(dir);
+                self.bytes += len;
+                if self.encrypted {
+                    return TransferOutput::Nothing;
+                }
+                self.encrypted = true;
+                TransferOutput::Encrypted
             }
             // Ciphertext the capture missed: counted, never the file's.
             (_, TransferInput::Gap { ts, len, .. }) if self.encrypted => {
@@ -514,6 +531,12 @@ impl Transfer {
         }
     }
 
+    /// Whether `data`, the first bytes of the data connection, open a TLS handshake (see
+    /// [`opens_tls`]).
+    pub fn opens_tls_here(&self, data: &[u8], control_tls: bool) -> bool {
+        self.is_first_byte() && opens_tls(data, control_tls)
+    }
+
     /// Whether bytes must wait for the command to say which way the file flows.
     fn holds(&self) -> bool {
         self.command.is_none() && self.stream_dir.is_none() && !self.held.released
@@ -581,8 +604,12 @@ impl Transfer {
                 !control_open || reply.final_code().is_some_and(|c| c >= 400)
             }
             TransferState::DataConnectionOpen(_) => false,
+            // Linked by what TLS let be seen: its command is inside the TLS and will never be
+            // read, so its close is its end.
             TransferState::DataConnectionClosed(_, reply) => {
-                !control_open || (self.command.is_some() && reply.final_code().is_some())
+                !control_open
+                    || (self.command.is_some() && reply.final_code().is_some())
+                    || self.link == LinkRule::TlsPeers
             }
         };
         if settled {

@@ -47,6 +47,11 @@ impl Transfer {
                 Direction::Download
             };
         }
+        // No command and ciphertext: the first bytes are the handshake's, which says nothing of
+        // the file's way.
+        if self.encrypted {
+            return Direction::Unknown;
+        }
         // No command: the bytes flowed from the server's side if we know which that is (port 20
         // for an active-mode orphan), else we cannot tell.
         match (self.stream_dir, server_side.and_then(|s| self.dir_from(s))) {
@@ -184,7 +189,18 @@ impl Transfer {
     }
 
     pub fn record(&self, end: Timestamp) -> TransferRecord {
-        let (status, missing_bytes, reason) = self.verdict();
+        let (status, missing_bytes, mut reason) = self.verdict();
+        // RFC 5246 §7.2.1 / RFC 8446 §6.1: a TLS stream ends with close_notify; without one
+        // the plaintext may have been cut by an attacker or a crash, whatever TCP says.
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.decrypted && !t.close_notify)
+        {
+            reason.push_str(
+                "; decrypted, no TLS close_notify seen (a TLS truncation cannot be ruled out)",
+            );
+        }
         let cmd = self.command.as_ref();
         TransferRecord {
             transfer: self.id,
@@ -212,6 +228,7 @@ impl Transfer {
             reason,
             reply_code: reply_code(self.state),
             listing: cmd.is_some_and(|c| c.command.is_listing()),
+            tls: self.tls.clone(),
         }
     }
 }
