@@ -103,6 +103,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         reason: "all announced bytes crossed; server said 226".into(),
         reply_code: Some(226),
         listing: false,
+        tls: None,
     };
     tracker.started(i);
     out.push(Record::Transfer(Box::new(tracker.ended(record, None))));
@@ -118,6 +119,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         login: LoginState::Ok,
         login_attempts: 1,
         tls: false,
+        tls_info: None,
         commands: 5,
         transfers: 1,
         end_reason: EndReason::Closed,

@@ -137,6 +137,12 @@ pub struct Cli {
           requires = "zeek_logs")]
     pub zeek_format: ZeekFormat,
 
+    /// Decrypt FTPS with the TLS secrets in FILE, an NSS key log (what SSLKEYLOGFILE makes
+    /// curl, lftp, OpenSSL-based programs and browsers write; Python's keylog_filename).
+    /// Repeatable. Keys embedded in a pcapng (editcap --inject-secrets) are used as well.
+    #[arg(long = "keylog", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub keylog: Vec<PathBuf>,
+
     /// Show passwords instead of masking them (anonymous users' e-mail addresses are always shown).
     #[arg(long)]
     pub show_passwords: bool,

@@ -3,6 +3,7 @@
 //! `ftpscope-core` crate.
 pub mod capture;
 pub mod cli;
+pub mod keys;
 pub mod output;
 pub mod pipeline;
 pub mod store;

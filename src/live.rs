@@ -433,6 +433,8 @@ mod enabled {
         packets: u64,
         bytes: u64,
         status: Option<StatusLine>,
+        /// `--keylog` files, followed as clients append to them.
+        keylogs: Option<ftpscope::keys::KeyLogs>,
     }
 
     /// Where the capture's counters are shown while it runs.
@@ -493,7 +495,21 @@ mod enabled {
                 packets: 0,
                 bytes: 0,
                 status,
+                keylogs: None,
             }
+        }
+
+        /// The analyzer for this capture, with what the key logs hold now; the source then
+        /// hands it what they gain while the capture runs, and TLS records whose keys are
+        /// not there yet are held (bounded) until they come.
+        fn follow_keylogs(&mut self, cli: &Cli, mut keylogs: ftpscope::keys::KeyLogs) -> Analyzer {
+            let mut analyzer = Analyzer::new(cli.limits());
+            if !keylogs.is_empty() {
+                analyzer.keys_may_grow(true);
+                keylogs.load(&mut analyzer, false);
+                self.keylogs = Some(keylogs);
+            }
+            analyzer
         }
 
         /// Now on the packet clock: the last packet's time plus the wall time since it was
@@ -569,6 +585,13 @@ mod enabled {
 
     impl FrameSource for LiveSource {
         fn next_item(&mut self) -> Option<SourceItem<'_>> {
+            // Keys appended to a key log since the last look (every 256 packets at most, and
+            // when the capture is idle), before the packets they may decrypt.
+            if self.packets.is_multiple_of(256)
+                && let Some(text) = self.keylogs.as_mut().and_then(|k| k.poll())
+            {
+                return Some(SourceItem::Secrets(vec![text]));
+            }
             while self.next >= self.batch.packets.len() {
                 let done = std::mem::take(&mut self.batch);
                 if done.data.capacity() > 0 {
@@ -912,6 +935,8 @@ mod enabled {
             install_signal_handlers()?;
         }
         let thread = CaptureThread::spawn().context("cannot start the capture thread")?;
+        // Key logs are opened as root, like the interface: -Z USER may not be able to.
+        let keylogs = ftpscope::keys::KeyLogs::open(&cli.keylog)?;
         if let Some(user) = &cli.user {
             drop_privileges(user)?;
         }
@@ -954,7 +979,7 @@ mod enabled {
             last_draw: opened_at.1,
             last_packets: 0,
         });
-        let source = LiveSource::start(
+        let mut source = LiveSource::start(
             thread,
             capture,
             Arc::clone(&shared),
@@ -962,12 +987,13 @@ mod enabled {
             status,
             opened_at,
         );
+        let analyzer = source.follow_keylogs(&cli, keylogs);
         let summary = if use_tui {
-            run_tui(&cli, interface, source, &shared)?;
+            run_tui(&cli, interface, source, &shared, analyzer)?;
             None
         } else {
             let outputs = outputs.ok_or_else(|| anyhow!("no outputs"))?;
-            Some(run_outputs(&cli, interface, source, &shared, outputs)?)
+            Some(run_outputs(interface, source, &shared, outputs, analyzer)?)
         };
 
         let shared = lock(&shared);
@@ -1016,6 +1042,7 @@ mod enabled {
         interface: String,
         mut source: LiveSource,
         shared: &Arc<Mutex<Shared>>,
+        analyzer: Analyzer,
     ) -> Result<()> {
         let options = UiOptions {
             source: format!("live on {}", escape(interface.as_bytes())),
@@ -1023,7 +1050,6 @@ mod enabled {
             show_passwords: cli.show_passwords,
         };
         let shared = Arc::clone(shared);
-        let limits = cli.limits();
         let job: Job = Box::new(move |feed: Feed<'_>| {
             source.status = Some(StatusLine {
                 to: Status::Ui(feed.status.clone()),
@@ -1036,7 +1062,7 @@ mod enabled {
                 outputs: vec![feed.output],
             };
             let mut pipeline = Pipeline {
-                analyzer: Analyzer::new(limits),
+                analyzer,
                 tracker: tui::ui_tracker(&feed.files)?,
                 outputs: vec![&mut marker],
             };
@@ -1050,11 +1076,11 @@ mod enabled {
 
     /// Live capture into JSON Lines, `-x DIR` and the report.
     fn run_outputs(
-        cli: &Cli,
         interface: String,
         mut source: LiveSource,
         shared: &Arc<Mutex<Shared>>,
         mut outputs: Outputs,
+        analyzer: Analyzer,
     ) -> Result<RunSummary> {
         let tracker = outputs.take_tracker()?;
         let mut marker = DropMarker {
@@ -1063,7 +1089,7 @@ mod enabled {
             outputs: outputs.chosen(),
         };
         let mut pipeline = Pipeline {
-            analyzer: Analyzer::new(cli.limits()),
+            analyzer,
             tracker,
             outputs: vec![&mut marker],
         };

@@ -5,7 +5,6 @@ use ftpscope::capture::{CaptureReader, MergedCapture, decompressing};
 use ftpscope::cli::{Cli, Exit};
 use ftpscope::pipeline::Pipeline;
 use ftpscope::text;
-use ftpscope_core::Analyzer;
 use outputs::{Delivery, ExtractionUnusable, Outputs};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
@@ -94,7 +93,7 @@ fn run(cli: Cli) -> Result<Exit> {
             total_bytes: total,
             show_passwords: cli.show_passwords,
         };
-        let job = ftpscope::tui::file_job(names, capture, cli.limits());
+        let job = ftpscope::tui::file_job(names, capture, ftpscope::keys::analyzer(&cli)?);
         ftpscope::tui::run(options, job).context("terminal UI")?;
         return Ok(Exit::Success);
     }
@@ -103,7 +102,7 @@ fn run(cli: Cli) -> Result<Exit> {
     // read.
     let mut outputs = Outputs::from_cli(&cli, Delivery::Batched)?;
     let mut pipeline = Pipeline {
-        analyzer: Analyzer::new(cli.limits()),
+        analyzer: ftpscope::keys::analyzer(&cli)?,
         tracker: outputs.take_tracker()?,
         outputs: outputs.chosen(),
     };

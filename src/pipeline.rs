@@ -72,6 +72,9 @@ pub enum SourceItem<'a> {
     /// No frame came for a while (live capture): packet time is now this, so idle flows and
     /// transfers can expire.
     Idle(Timestamp),
+    /// TLS key logs the capture carries (pcapng Decryption Secrets Blocks), before the
+    /// packets they decrypt.
+    Secrets(Vec<Vec<u8>>),
 }
 
 /// Where frames come from: capture files (merged) or, with the `live` feature, an interface.
@@ -84,6 +87,13 @@ pub trait FrameSource {
 
 impl FrameSource for MergedCapture {
     fn next_item(&mut self) -> Option<SourceItem<'_>> {
+        if let Some(damage) = self.advance_inputs() {
+            return Some(SourceItem::Damage(damage));
+        }
+        let secrets = self.take_secrets();
+        if !secrets.is_empty() {
+            return Some(SourceItem::Secrets(secrets));
+        }
         Some(match self.next_frame()? {
             Ok(frame) => SourceItem::Frame(frame.record),
             Err(damage) => SourceItem::Damage(damage),
@@ -156,6 +166,11 @@ impl Pipeline<'_> {
                 SourceItem::Idle(now) => {
                     self.analyzer.handle_timeout(now);
                     idle = true;
+                }
+                SourceItem::Secrets(logs) => {
+                    for text in logs {
+                        self.analyzer.add_tls_keys(&text);
+                    }
                 }
                 SourceItem::Damage(damage) => {
                     summary.damage.push(damage.clone());

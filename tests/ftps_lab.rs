@@ -70,6 +70,63 @@ fn check(scenario: Scenario) {
     assert_eq!(rec.originals.len(), files, "{name}: {:?}", rec.transfers);
     assert_eq!(rec.received, rec.originals, "{name}: a copy differs");
     assert!(!rec.originals.is_empty(), "{name}: no file crossed");
+    decrypts_every_file(&rec);
+}
+
+/// ftpscope, given the client's key log, extracts every file of the recording byte for byte:
+/// the plaintext of each transfer (from the REST offset on) is the original's.
+fn decrypts_every_file(rec: &FtpsRecording) {
+    let name = rec.scenario.spec().name;
+    let out = ftpscope_bin(&[
+        "-r",
+        rec.pcap.to_str().unwrap(),
+        "--keylog",
+        rec.keylog.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decrypted: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["type"] == "transfer" && r["status"] == "complete")
+        .collect();
+    for t in rec.transfers.iter().filter(|t| t.original.is_some()) {
+        let original = std::fs::read(t.original.as_ref().unwrap()).unwrap();
+        let part = original.get(t.offset as usize..).unwrap();
+        let want = sha256_hex(part);
+        assert!(
+            decrypted.iter().any(|r| r["sha256"] == want.as_str()),
+            "{name}: {} {} not decrypted whole (sha256 {want}):\n{stdout}",
+            t.command,
+            t.remote
+        );
+    }
+    let session = records.iter().find(|r| r["type"] == "session").unwrap();
+    assert_eq!(session["tls"]["decrypted"], true, "{name}: {session}");
+    assert_eq!(session["user"], "fxuser", "{name}: {session}");
+}
+
+fn ftpscope_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]

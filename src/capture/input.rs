@@ -158,4 +158,6 @@ pub(super) enum Step {
     End,
     Skipped,
     Frame(Pending),
+    /// A TLS key log carried by the capture (pcapng Decryption Secrets Block).
+    Secrets(Vec<u8>),
 }

@@ -51,6 +51,8 @@ pub struct MergedCapture {
     /// Inputs that must read their next frame before the next pick: at first all of them, then
     /// the one whose frame was returned last.
     to_advance: Vec<usize>,
+    /// TLS key logs the inputs carried (pcapng Decryption Secrets Blocks), not yet taken.
+    secrets: Vec<Vec<u8>>,
 }
 
 impl MergedCapture {
@@ -71,13 +73,25 @@ impl MergedCapture {
             inputs,
             heads: BinaryHeap::new(),
             to_advance,
+            secrets: Vec::new(),
         }
     }
 
     /// Next frame across all inputs in timestamp order (within one input, file order is kept
     /// even if its time goes backwards). `Some(Err(..))` reports damage in one input, which is
     /// then dropped; call again to go on with the others. `None` when every input is done.
+    /// Key logs met on the way wait in [`MergedCapture::take_secrets`].
     pub fn next_frame(&mut self) -> Option<Result<MergedFrame<'_>, InputDamage>> {
+        if let Some(damage) = self.advance_inputs() {
+            return Some(Err(damage));
+        }
+        self.pick().map(Ok)
+    }
+
+    /// Reads the next frame of every input that needs one (first all, then the one whose
+    /// frame was returned last), collecting the key logs met on the way. Stops at the first
+    /// damage, which drops its input.
+    pub fn advance_inputs(&mut self) -> Option<InputDamage> {
         while let Some(i) = self.to_advance.pop() {
             let Some(input) = self.inputs.get_mut(i) else {
                 continue;
@@ -85,7 +99,9 @@ impl MergedCapture {
             let Some(reader) = input.reader.as_mut() else {
                 continue;
             };
-            match reader.advance() {
+            let advanced = reader.advance();
+            self.secrets.extend(reader.take_secrets());
+            match advanced {
                 Ok(true) => {
                     let ts = reader.current.map_or(0, |p| p.ts);
                     self.heads.push(Reverse((ts, i)));
@@ -93,22 +109,34 @@ impl MergedCapture {
                 Ok(false) => input.finish(),
                 Err(damage) => {
                     input.finish();
-                    return Some(Err(InputDamage {
+                    return Some(InputDamage {
                         name: input.name.clone(),
                         damage,
-                    }));
+                    });
                 }
             }
         }
+        None
+    }
+
+    /// The earliest frame read ahead (after [`MergedCapture::advance_inputs`]).
+    fn pick(&mut self) -> Option<MergedFrame<'_>> {
         let Reverse((_, i)) = self.heads.pop()?;
         self.to_advance.push(i);
         let input = self.inputs.get(i)?;
         let record = input.reader.as_ref()?.current()?;
-        Some(Ok(MergedFrame {
+        Some(MergedFrame {
             input: i,
             name: &input.name,
             record,
-        }))
+        })
+    }
+
+    /// TLS key logs read so far and not yet taken. Call before using the next frame: an
+    /// input's secrets come before its packets, and every key log is read before any frame
+    /// it could decrypt is returned (each input is read one frame ahead).
+    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.secrets)
     }
 
     /// Bytes consumed across all inputs, for progress.

@@ -151,6 +151,9 @@ pub struct CaptureReader<R: Read> {
     current: Option<Pending>,
     /// Set at the clean end or after damage: never read again.
     done: bool,
+    /// TLS key logs read from Decryption Secrets Blocks and not yet taken: they come before
+    /// the packets they decrypt, so the caller takes them before using the next frame.
+    secrets: Vec<Vec<u8>>,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -180,6 +183,7 @@ impl<R: Read> CaptureReader<R> {
             state,
             current: None,
             done: false,
+            secrets: Vec::new(),
         })
     }
 
@@ -196,6 +200,12 @@ impl<R: Read> CaptureReader<R> {
     pub fn next_record(&mut self) -> Result<Option<RecordRef<'_>>, Damage> {
         self.advance()?;
         Ok(self.current())
+    }
+
+    /// TLS key logs found since the last call (pcapng Decryption Secrets Blocks), in file
+    /// order: they belong to the analyzer before the frame just read.
+    pub fn take_secrets(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.secrets)
     }
 
     /// Bytes of the file consumed so far (headers, records and skipped blocks), for progress.
@@ -220,6 +230,7 @@ impl<R: Read> CaptureReader<R> {
                     return Ok(true);
                 }
                 Ok(Step::Skipped) => {}
+                Ok(Step::Secrets(text)) => self.secrets.push(text),
                 Ok(Step::End) => self.done = true,
                 Err(what) => {
                     self.done = true;

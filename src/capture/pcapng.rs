@@ -16,6 +16,10 @@ const IDB: u32 = 1;
 const PB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// Decryption Secrets Block (pcapng draft §4.7), as `editcap --inject-secrets` writes it.
+const DSB: u32 = 0x0A;
+/// Its secrets type for a TLS key log (NSS key log text): "TLSK".
+const DSB_TLS_KEY_LOG: u32 = 0x544C_534B;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 /// Timestamp unit of a pcapng interface (`if_tsresol`).
@@ -103,6 +107,7 @@ fn min_body(btype: u32) -> (usize, &'static str) {
         EPB => (28, "enhanced packet"),
         PB => (28, "packet"),
         SPB => (12, "simple packet"),
+        DSB => (16, "decryption secrets"),
         _ => (8, "unknown"),
     }
 }
@@ -227,7 +232,22 @@ impl PcapngState {
                     data_len,
                 }))
             }
-            // Name resolution, statistics, secrets, custom blocks...: nothing for us.
+            DSB => {
+                let (kind, len) = (u32_at(8), u32_at(12) as usize);
+                let room = body.len().saturating_sub(16);
+                if len > room {
+                    return Err(format!(
+                        "secrets of {len} bytes exceed the block's room of {room} bytes"
+                    ));
+                }
+                // Other kinds (WireGuard, ZigBee, SSH...) are not ours to use.
+                if kind != DSB_TLS_KEY_LOG {
+                    return Ok(Step::Skipped);
+                }
+                let secrets = body.get(16..16 + len).unwrap_or_default();
+                Ok(Step::Secrets(secrets.to_vec()))
+            }
+            // Name resolution, statistics, custom blocks...: nothing for us.
             _ => Ok(Step::Skipped),
         }
     }

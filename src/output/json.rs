@@ -12,6 +12,7 @@ use crate::output::flow_id::connection_ids;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
 use crate::transfers::{HashChoice, TransferOutcome};
+use ftpscope_core::event::TlsFacts;
 use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
     AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
@@ -181,6 +182,41 @@ impl<'a> Obj<'a> {
         let _ = write!(self.out, ".{frac:06}");
     }
 
+    /// What a TLS connection showed (FTPS): an object, or null when there was no TLS.
+    fn tls(&mut self, key: &str, under_tls: bool, facts: Option<&TlsFacts>) {
+        if !under_tls && facts.is_none() {
+            return self.null(key);
+        }
+        self.key(key);
+        let default = TlsFacts::default();
+        let t = facts.unwrap_or(&default);
+        let mut m = Obj::new(&mut *self.out, self.escapes);
+        m.opt_str("version", t.version.as_deref());
+        m.opt_str("cipher_suite", t.cipher_suite.as_deref());
+        m.bytes("sni", t.sni.as_deref());
+        m.bytes("alpn", t.alpn.as_deref());
+        m.opt_str("resumed", t.resumed.as_deref());
+        m.bool("decrypted", t.decrypted);
+        m.bool("close_notify", t.close_notify);
+        match &t.certificate {
+            Some(c) => {
+                m.key("certificate");
+                let mut cert = Obj::new(&mut *m.out, m.escapes);
+                cert.str("subject", &c.subject);
+                cert.str("issuer", &c.issuer);
+                cert.ts(
+                    "not_before",
+                    Some(c.not_before.saturating_mul(1_000_000_000)),
+                );
+                cert.ts("not_after", Some(c.not_after.saturating_mul(1_000_000_000)));
+                cert.str("sha256", &hex(&c.sha256));
+                cert.end();
+            }
+            None => m.null("certificate"),
+        }
+        m.end();
+    }
+
     fn end(self) {
         self.out.push(b'}');
     }
@@ -322,7 +358,7 @@ pub fn write_session(
     }
     m.str("login", s.login.as_str());
     m.u64("login_attempts", u64::from(s.login_attempts));
-    m.bool("tls", s.tls);
+    m.tls("tls", s.tls, s.tls_info.as_deref());
     m.ts("start", Some(s.start));
     m.ts("end", Some(s.end));
     m.u64("commands", s.commands);
@@ -447,6 +483,9 @@ pub fn write_transfer(
     m.str("status", r.status.as_str());
     m.str("reason", &r.reason);
     m.opt_u64("reply_code", r.reply_code.map(u64::from));
+    if let Some(tls) = r.tls.as_deref() {
+        m.tls("tls", true, Some(tls));
+    }
     if let Some(l) = &o.listing {
         m.u64("listing_entries", l.entries.len() as u64);
         if l.truncated {
@@ -867,6 +906,7 @@ mod tests {
                 reason: "cut \"here\"\n".into(),
                 reply_code: Some(226),
                 listing: true,
+                tls: None,
             },
             digests: crate::transfers::Digests {
                 sha256: Some("ab".repeat(32)),
@@ -986,11 +1026,11 @@ mod tests {
         let (s, e, _) = hostile_others();
         assert_eq!(
             line(|o| write_session(o, &s, None, None, false)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), None, true)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":true,"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_command(o, &e, false)),
@@ -1099,6 +1139,7 @@ mod tests {
             login: LoginState::Failed,
             login_attempts: 2,
             tls: true,
+            tls_info: None,
             commands: 9,
             transfers: 0,
             end_reason: EndReason::Reset,

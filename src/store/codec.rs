@@ -5,8 +5,8 @@
 
 use crate::transfers::{Digests, Listing, TransferOutcome};
 use ftpscope_core::event::{
-    AnnouncedBy, CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TransferRecord,
-    TransferStatus,
+    AnnouncedBy, CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TlsCertificate,
+    TlsFacts, TransferRecord, TransferStatus,
 };
 use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};
 use std::net::{IpAddr, SocketAddr};
@@ -210,6 +210,7 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.bytes(rec.reason.as_bytes());
     w.opt(rec.reply_code, |w, c| w.u64(u64::from(c)));
     w.bool(rec.listing);
+    w.opt(rec.tls.as_deref(), encode_tls);
     let d = &t.digests;
     for digest in [&d.sha256, &d.md5, &d.sha1, &d.mime_type] {
         w.opt(digest.as_deref(), |w, s| w.bytes(s.as_bytes()));
@@ -237,6 +238,45 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     });
     w.opt(t.combined_sha256.as_deref(), |w, s| w.bytes(s.as_bytes()));
     w.opt(t.capture_drops, Enc::u64);
+}
+
+fn encode_tls(w: &mut Enc<'_>, t: &TlsFacts) {
+    let text = |w: &mut Enc<'_>, s: &String| w.bytes(s.as_bytes());
+    w.opt(t.version.as_ref(), text);
+    w.opt(t.cipher_suite.as_ref(), text);
+    w.opt(t.sni.as_deref(), Enc::bytes);
+    w.opt(t.alpn.as_deref(), Enc::bytes);
+    w.opt(t.resumed.as_ref(), text);
+    w.bool(t.decrypted);
+    w.bool(t.close_notify);
+    w.opt(t.certificate.as_ref(), |w, c| {
+        w.bytes(c.subject.as_bytes());
+        w.bytes(c.issuer.as_bytes());
+        w.i64(c.not_before);
+        w.i64(c.not_after);
+        w.bytes(&c.sha256);
+    });
+}
+
+fn decode_tls(r: &mut Dec<'_>) -> Option<Box<TlsFacts>> {
+    Some(Box::new(TlsFacts {
+        version: r.opt(Dec::string)?,
+        cipher_suite: r.opt(Dec::string)?,
+        sni: r.opt(Dec::bytes)?,
+        alpn: r.opt(Dec::bytes)?,
+        resumed: r.opt(Dec::string)?,
+        decrypted: r.bool()?,
+        close_notify: r.bool()?,
+        certificate: r.opt(|r| {
+            Some(TlsCertificate {
+                subject: r.string()?,
+                issuer: r.string()?,
+                not_before: r.i64()?,
+                not_after: r.i64()?,
+                sha256: r.bytes()?.try_into().ok()?,
+            })
+        })?,
+    }))
 }
 
 fn path(r: &mut Dec<'_>) -> Option<PathBuf> {
@@ -276,6 +316,7 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
         reason: r.string()?,
         reply_code: r.opt(|r| u16::try_from(r.u64()?).ok())?,
         listing: r.bool()?,
+        tls: r.opt(decode_tls)?,
     };
     let outcome = TransferOutcome {
         record,

@@ -623,6 +623,7 @@ mod tests {
                 reason: "server said 426 — aborted".into(),
                 reply_code: Some(426),
                 listing: true,
+                tls: None,
             },
             digests: crate::transfers::Digests {
                 sha256: Some("ab".repeat(32)),

@@ -466,6 +466,7 @@ mod tests {
             reason: String::new(),
             reply_code: Some(226),
             listing: false,
+            tls: None,
         }
     }
 

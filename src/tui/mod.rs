@@ -13,7 +13,7 @@ use crate::output::outdir::OutDir;
 use crate::pipeline::{Output, Pipeline, Record, RunSummary};
 use crate::transfers::TransferTracker;
 use app::{App, Msg};
-use ftpscope_core::{Analyzer, Limits};
+use ftpscope_core::Analyzer;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseEventKind,
 };
@@ -112,10 +112,10 @@ pub fn ui_tracker(files: &std::path::Path) -> io::Result<TransferTracker> {
 }
 
 /// The usual job: capture files read through the pipeline.
-pub fn file_job(names: Vec<String>, mut capture: MergedCapture, limits: Limits) -> Job {
+pub fn file_job(names: Vec<String>, mut capture: MergedCapture, analyzer: Analyzer) -> Job {
     Box::new(move |feed: Feed<'_>| {
         let mut pipeline = Pipeline {
-            analyzer: Analyzer::new(limits),
+            analyzer,
             tracker: ui_tracker(&feed.files)?,
             outputs: vec![feed.output],
         };

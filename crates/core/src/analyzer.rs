@@ -80,6 +80,8 @@ pub struct Analyzer {
     /// Emptied `TransferData` buffers given back by [`Analyzer::recycle`], reused for the next
     /// in-order segments instead of allocating.
     pub(crate) spare_buffers: Vec<Vec<u8>>,
+    /// TLS keys for FTPS (`crate::ftps`).
+    pub(crate) keys: crate::stream::Keys,
 }
 
 /// What is remembered of a closed connection.
@@ -133,6 +135,7 @@ impl Analyzer {
             ooo_total: 0,
             finished: false,
             spare_buffers: Vec::new(),
+            keys: crate::stream::Keys::default(),
         }
     }
 
@@ -688,7 +691,7 @@ impl Analyzer {
     /// Like [`Analyzer::deliver`] for the new bytes of one in-order segment, borrowed from the
     /// frame: a data connection's bytes are copied once, into their event.
     fn deliver_bytes(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, bytes: &[u8]) {
-        if bytes.is_empty() {
+        if bytes.is_empty() || self.tls_bytes(key, dir, ts, bytes) {
             return;
         }
         match self.flows.get(&key).map(|c| &c.role) {
@@ -724,7 +727,7 @@ impl Analyzer {
     /// Hands reassembled chunks of one direction, all of one time, to whatever the connection
     /// is.
     pub(crate) fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
-        if chunks.is_empty() {
+        if chunks.is_empty() || self.tls_chunks(key, dir, ts, &chunks) {
             return;
         }
         let Some(conn) = self.flows.get_mut(&key) else {
@@ -804,6 +807,7 @@ impl Analyzer {
         ) {
             self.try_classify(key, ts, true);
         }
+        self.tls_finish(key, ts);
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };

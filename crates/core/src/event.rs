@@ -78,6 +78,8 @@ named_enum! {
         Port21 => "port_21",
         /// Its dialogue: a 220 greeting or a client command, seen on another port.
         Dialogue => "dialogue",
+        /// Implicit FTPS: port 990, opened by a TLS ClientHello.
+        ImplicitTls => "implicit_tls",
     }
 }
 
@@ -193,8 +195,11 @@ pub struct SessionSummary {
     pub anonymous: bool,
     pub login: LoginState,
     pub login_attempts: u32,
-    /// AUTH TLS/SSL was accepted (234): the rest of the dialogue is ciphertext.
+    /// AUTH TLS/SSL was accepted (234), or the session was TLS from its first byte
+    /// (implicit FTPS): the rest of the dialogue is ciphertext, readable with keys.
     pub tls: bool,
+    /// What its TLS showed, with or without keys.
+    pub tls_info: Option<Box<TlsFacts>>,
     pub commands: u64,
     pub transfers: u64,
     pub end_reason: EndReason,
@@ -243,6 +248,10 @@ named_enum! {
         NatPeers => "nat_peers",
         /// Only the announced port matches, within `Limits::port_only_window`.
         PortOnly => "port_only",
+        /// Nothing was announced that could be read (AUTH TLS, no keys): the connection runs
+        /// between the hosts of a session under TLS, while it runs, and opens with a TLS
+        /// handshake. Its command is unknown.
+        TlsPeers => "tls_peers",
         /// Not linked: an orphan data connection, or a command that never got one.
         None => "none",
     }
@@ -305,6 +314,39 @@ pub struct TransferRecord {
     pub reply_code: Option<u16>,
     /// True for LIST, NLST and MLSD.
     pub listing: bool,
+    /// What its data connection's TLS showed (PROT P), with or without keys.
+    pub tls: Option<Box<TlsFacts>>,
+}
+
+/// What a TLS connection showed (RFC 5246 §7.4, RFC 8446 §4 handshakes): visible without keys,
+/// except the TLS 1.3 certificate, which is encrypted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// "TLS 1.2", "TLS 1.3"...
+    pub version: Option<String>,
+    /// IANA name, e.g. "TLS_AES_128_GCM_SHA256".
+    pub cipher_suite: Option<String>,
+    pub sni: Option<Vec<u8>>,
+    pub alpn: Option<Vec<u8>>,
+    /// How an earlier session was resumed: "session_id", "ticket" or "psk".
+    pub resumed: Option<String>,
+    /// Its records were decrypted with keys from a key log.
+    pub decrypted: bool,
+    /// A close_notify alert was seen (a TLS close, not a truncation).
+    pub close_notify: bool,
+    pub certificate: Option<TlsCertificate>,
+}
+
+/// The server's leaf certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsCertificate {
+    pub subject: String,
+    pub issuer: String,
+    /// Validity, seconds since the Unix epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// SHA-256 of the certificate's DER.
+    pub sha256: [u8; 32],
 }
 
 /// Connection attempts to one server: SYNs it never answered, or answered with a RST.
@@ -400,6 +442,8 @@ anomaly_kinds! {
     UnsupportedMode => "unsupported_mode", "MODE B or C: the data connection carries blocks, not plain file bytes";
     DataEncrypted => "data_encrypted", "data connection under TLS (PROT P, or it opened with a TLS handshake): ciphertext, not the file";
     TcpDataAfterFin => "tcp_data_after_fin", "payload at or after its sender's FIN (a keep-alive probe after the close); not data, dropped";
+    TlsKeysMissing => "tls_keys_missing", "a key log was given but holds no key for this TLS connection: it stays encrypted";
+    TlsUnreadable => "tls_unreadable", "TLS records that could not be decrypted or followed (failed authentication, a gap, an unsupported suite...)";
 }
 
 #[cfg(test)]
@@ -433,6 +477,7 @@ mod tests {
             &[
                 (DetectedBy::Port21, "port_21"),
                 (DetectedBy::Dialogue, "dialogue"),
+                (DetectedBy::ImplicitTls, "implicit_tls"),
             ],
         );
     }
@@ -496,6 +541,7 @@ mod tests {
                 (LinkRule::Exact, "exact"),
                 (LinkRule::NatPeers, "nat_peers"),
                 (LinkRule::PortOnly, "port_only"),
+                (LinkRule::TlsPeers, "tls_peers"),
                 (LinkRule::None, "none"),
             ],
         );

@@ -40,7 +40,9 @@ pub mod fasthash;
 pub mod flow;
 pub mod frame;
 pub mod ftp;
+mod ftps;
 pub mod limits;
+pub mod stream;
 #[cfg(test)]
 mod testing;
 

@@ -200,12 +200,12 @@ fn auth_tls_accepted_stops_the_dialogue() {
     c.client("AUTH TLS");
     assert_eq!(c.session_state(), AuthRequested(AwaitingUser));
     c.server("234 Proceed with negotiation.");
-    assert_eq!(c.session_state(), Protected);
+    assert_eq!(c.session_state(), Protected(AwaitingUser));
     c.client("USER alice");
     c.server("331 password please");
     c.client("PASS secret");
     c.server("230 logged in");
-    assert_eq!(c.session_state(), Protected);
+    assert_eq!(c.session_state(), Protected(AwaitingUser));
     c.close_control();
 
     let s = c.summary();

@@ -139,6 +139,9 @@ pub struct Conn {
     /// [`crate::event::AnomalyKind::index`]: a damaged or odd connection is reported once per
     /// kind, not once per segment.
     pub reported: u64,
+    /// The stream transform between reassembly and the FTP layers: TLS, once AUTH TLS was
+    /// accepted or a data connection opened with a handshake (see `crate::ftps`).
+    pub tls: Option<Box<crate::stream::Transform>>,
 }
 
 /// What a connection is to the analyzer.
@@ -171,6 +174,7 @@ impl Conn {
             closed: false,
             role: Role::Ignored,
             reported: 0,
+            tls: None,
         }
     }
 

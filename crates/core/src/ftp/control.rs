@@ -22,6 +22,9 @@ use crate::ftp::transfer::{TransferInput, opens_tls};
 use std::net::SocketAddr;
 
 /// What the first lines of an unclassified connection say.
+/// Implicit FTPS's port (IANA "ftps").
+const IMPLICIT_FTPS_PORT: u16 = 990;
+
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     /// FTP control; the client is on this side.
@@ -30,6 +33,8 @@ enum Verdict {
     },
     NotFtp,
     Undecided,
+    /// Implicit FTPS: a connection to port 990 that opens with the client's TLS ClientHello.
+    ImplicitTls,
 }
 
 /// The complete lines of one direction, in order (at most `max` of them).
@@ -298,6 +303,12 @@ impl Analyzer {
         let opens_with_tls = chunks
             .first()
             .is_some_and(|(_, _, bytes)| opens_tls(bytes, false));
+        let client_hello_first = chunks.first().is_some_and(|(_, dir, bytes)| {
+            *dir == Dir::FromInitiator && ftpscope_tls::looks_like_client_hello(bytes)
+        });
+        if client_hello_first && conn.responder.port() == IMPLICIT_FTPS_PORT {
+            verdict = Verdict::ImplicitTls;
+        }
         // The bounds on waiting for the dialogue to tell: its end, its bytes, its time.
         let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
         let waited = ts.saturating_sub(first_ts);
@@ -311,6 +322,24 @@ impl Analyzer {
         let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen);
         let role = match verdict {
             Verdict::Undecided => return,
+            // TLS from the first byte (the FTPS of before RFC 4217, still served on 990): a
+            // session whose whole dialogue, greeting included, is inside TLS.
+            Verdict::ImplicitTls => {
+                let sid = self.start_session(
+                    key,
+                    initiator,
+                    responder,
+                    Dir::FromInitiator,
+                    first_ts,
+                    DetectedBy::ImplicitTls,
+                    syn,
+                );
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.start_protected();
+                }
+                self.start_tls(key);
+                Role::Control(sid)
+            }
             Verdict::Ftp { client_dir } => {
                 let (client, server) = if client_dir == Dir::FromInitiator {
                     (initiator, responder)
@@ -344,8 +373,13 @@ impl Analyzer {
                     // none can be waiting: a connection between the hosts of a session under
                     // TLS that opens with a TLS handshake is its PROT P data, encrypted data
                     // with no command (a shell would not open with a TLS ClientHello).
-                    None if opens_with_tls && self.tls_session_between(initiator, responder) => {
-                        Role::Data(self.orphan_data(key, initiator, responder, ts))
+                    None if opens_with_tls => {
+                        match self.tls_session_between(initiator, responder) {
+                            Some(sid) => {
+                                Role::Data(self.tls_peer_data(key, initiator, responder, sid, ts))
+                            }
+                            None => Role::Ignored,
+                        }
                     }
                     None => Role::Ignored,
                 }
@@ -755,11 +789,13 @@ impl Analyzer {
         let ok = (200..300).contains(&code);
         let mut anomalies: Vec<(AnomalyKind, String)> = Vec::new();
         let to = done.command.is_some().then_some(done.kind);
+        let mut tls_from_next_byte = None;
         if session.on(SessionInput::Reply { to, code }) == SessionOutput::Protected {
-            // No line will be framed again (`control_chunk` stops at the state): what the
-            // framers hold is the start of the TLS handshake, never a line.
+            // No clear line will be framed again: TLS starts with the next byte (the client
+            // waits for the 234 to send its ClientHello, so the framers hold nothing of it).
             session.commands_in = LineFramer::new(max_line);
             session.replies_in = LineFramer::new(max_line);
+            tls_from_next_byte = Some(session.flow);
         }
         match done.kind {
             CommandKind::Cwd if ok => {
@@ -852,6 +888,9 @@ impl Analyzer {
         done.replies.push(reply);
         for (kind, detail) in anomalies {
             self.anomaly(kind, ts, Some(sid), flow, detail);
+        }
+        if let Some(key) = tls_from_next_byte {
+            self.start_tls(key);
         }
         // The virtual greeting entry carries no command; emit it like any other exchange.
         self.emit(Event::Exchange(Exchange {

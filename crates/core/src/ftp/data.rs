@@ -9,7 +9,9 @@
 //! `awaiting_conn` for a connection.
 
 use crate::analyzer::Analyzer;
-use crate::event::{AnomalyKind, Event, Reply, SessionId, TransferId, TransferStart};
+use crate::event::{
+    AnomalyKind, DataMode, Event, LinkRule, Reply, SessionId, TransferId, TransferStart,
+};
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, Role};
 use crate::frame::Timestamp;
@@ -56,7 +58,7 @@ impl Analyzer {
 
     /// Feeds `input` to transfer `tid` and wires what it asks for, except delivering bytes
     /// (the data path does that itself). The transfer's output, None if it is gone.
-    fn drive_transfer(
+    pub(crate) fn drive_transfer(
         &mut self,
         tid: TransferId,
         ts: Timestamp,
@@ -110,7 +112,7 @@ impl Analyzer {
     }
 
     /// Whether the control connection of transfer `tid` still runs.
-    fn control_open(&self, tid: TransferId) -> bool {
+    pub(crate) fn control_open(&self, tid: TransferId) -> bool {
         self.transfers
             .get(&tid)
             .and_then(|t| t.session)
@@ -215,12 +217,55 @@ impl Analyzer {
 
     /// Whether a session between these two hosts (either way) is under TLS (AUTH TLS): its
     /// data commands and announcements are then encrypted, so none can be seen waiting.
-    pub(crate) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> bool {
+    pub(crate) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> Option<SessionId> {
         let pair = crate::analyzer::host_pair(a.ip(), b.ip());
-        self.ftp_host_pairs.contains_key(&pair)
-            && self.sessions.values().any(|s| {
+        if !self.ftp_host_pairs.contains_key(&pair) {
+            return None;
+        }
+        // The latest one: a client that reconnects runs its transfers on its new session.
+        self.sessions
+            .values()
+            .filter(|s| {
                 s.is_protected() && crate::analyzer::host_pair(s.client.ip(), s.server.ip()) == pair
             })
+            .max_by_key(|s| (s.start, s.id))
+            .map(|s| s.id)
+    }
+
+    /// A connection between the hosts of session `sid`, under TLS without keys, that opens
+    /// with a TLS handshake: its encrypted data, linked by what can be seen (`tls_peers`).
+    pub(crate) fn tls_peer_data(
+        &mut self,
+        key: FlowKey,
+        initiator: SocketAddr,
+        responder: SocketAddr,
+        sid: SessionId,
+        ts: Timestamp,
+    ) -> TransferId {
+        let conn = DataConnection {
+            key,
+            initiator,
+            responder,
+            sends_from_initiator: initiator,
+        };
+        let tid = self.create_transfer(Some(sid), ts, Some(conn));
+        let session_server = self.sessions.get(&sid).map(|s| s.server.ip());
+        // Passive mode when the client opened it to the server, active otherwise.
+        let mode = if session_server == Some(responder.ip()) {
+            DataMode::Passive
+        } else {
+            DataMode::Active
+        };
+        let opened = TransferInput::ConnectionOpened {
+            conn,
+            announcement: None,
+        };
+        self.drive_transfer(tid, ts, opened);
+        if let Some(t) = self.transfers.get_mut(&tid) {
+            t.link = LinkRule::TlsPeers;
+            t.mode = Some(mode);
+        }
+        tid
     }
 
     /// An unannounced connection taken by the transfer command `tid` of session `sid`, waiting
@@ -480,12 +525,52 @@ impl Analyzer {
         ts: Timestamp,
         piece: DataPiece<'_>,
     ) {
-        let control_tls = self
-            .transfers
-            .get(&tid)
-            .and_then(|t| t.session)
-            .and_then(|sid| self.sessions.get(&sid))
-            .is_some_and(|s| s.is_protected());
+        self.route_data(tid, dir, ts, piece, false);
+    }
+
+    /// Plaintext of a data connection under TLS, decrypted ([`crate::ftps`]).
+    pub(crate) fn data_piece_decrypted(
+        &mut self,
+        tid: TransferId,
+        dir: Dir,
+        ts: Timestamp,
+        piece: DataPiece<'_>,
+    ) {
+        self.route_data(tid, dir, ts, piece, true);
+    }
+
+    fn route_data(
+        &mut self,
+        tid: TransferId,
+        dir: Dir,
+        ts: Timestamp,
+        piece: DataPiece<'_>,
+        decrypted: bool,
+    ) {
+        let control_tls = !decrypted
+            && self
+                .transfers
+                .get(&tid)
+                .and_then(|t| t.session)
+                .and_then(|sid| self.sessions.get(&sid))
+                .is_some_and(|s| s.under_tls);
+        // RFC 4217 §9, PROT P: a data connection that opens with a TLS handshake is decrypted
+        // from its first byte when a key log was given; its plaintext comes back through
+        // `data_piece_decrypted`.
+        if !decrypted
+            && self.decrypts_data()
+            && let DataPiece::Bytes(data) = &piece
+            && let Some(key) = self
+                .transfers
+                .get(&tid)
+                .filter(|t| t.opens_tls_here(data, control_tls))
+                .and_then(|t| t.conn)
+            && self.flows.get(&key).is_some_and(|c| c.tls.is_none())
+        {
+            self.start_tls(key);
+            self.tls_bytes(key, dir, ts, data);
+            return;
+        }
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -576,7 +661,8 @@ impl Analyzer {
         {
             conn.role = Role::Ignored;
         }
-        if t.command.is_none() && t.session.is_some() {
+        // Without keys the command of encrypted data is unreadable: no anomaly in that.
+        if t.command.is_none() && t.session.is_some() && !t.encrypted {
             let flow = t.initiator.zip(t.responder);
             self.anomaly(
                 AnomalyKind::DataWithoutCommand,

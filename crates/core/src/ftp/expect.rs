@@ -60,7 +60,8 @@ fn rank(rule: LinkRule) -> u8 {
         LinkRule::Exact => 3,
         LinkRule::NatPeers => 2,
         LinkRule::PortOnly => 1,
-        LinkRule::None => 0,
+        // Never an expectation's rule: a link made without one.
+        LinkRule::TlsPeers | LinkRule::None => 0,
     }
 }
 

@@ -36,9 +36,10 @@ pub enum SessionState {
     /// RFC 2228 §3: AUTH was sent and awaits its reply; a 234 puts the connection under TLS, a
     /// refusal leaves the dialogue clear and the login where it stood.
     AuthRequested(LoginStage),
-    /// RFC 4217 §4: AUTH TLS (or SSL) was accepted with a 234; from the next byte the control
-    /// connection is TLS, and without keys its dialogue cannot be read.
-    Protected,
+    /// RFC 4217 §4: AUTH TLS (or SSL) was accepted with a 234 (or the connection was TLS from
+    /// its first byte, implicit FTPS); from the next byte the control connection is TLS, and
+    /// until keys decrypt it its dialogue cannot be read. The login stage is where it stood.
+    Protected(LoginStage),
     /// §4.1.1 QUIT answered 221, or §5.4 421 "Service not available, closing control
     /// connection": the server closes the connection.
     Closing,
@@ -68,6 +69,9 @@ pub enum SessionInput<'a> {
     /// A final reply (2yz-5yz, §4.2) completed: `to` is the kind of the command it answers,
     /// None for the greeting, a command lost in a gap, or a reply no command asked for.
     Reply { to: Option<CommandKind>, code: u16 },
+    /// The control connection's TLS decrypts with keys from a key log: the dialogue is
+    /// readable again.
+    Decrypting,
 }
 
 /// What the analyzer must wire after a transition.
@@ -78,7 +82,8 @@ pub enum SessionOutput {
     /// The command's argument is a secret (PASS, ACCT of a user not anonymous): report it
     /// marked so.
     SecretArgument,
-    /// The control connection is TLS from the next byte: no more lines are framed from it.
+    /// The control connection is TLS from the next byte: no more lines are framed from it
+    /// until its keys are found.
     Protected,
 }
 
@@ -160,6 +165,10 @@ pub struct Session {
     pub in_flight: Vec<TransferId>,
     pub commands: u64,
     pub transfers: u64,
+    /// AUTH TLS was accepted, or the session was TLS from its first byte.
+    pub under_tls: bool,
+    /// What its TLS showed (set when the handshake is done).
+    pub tls_info: Option<Box<crate::event::TlsFacts>>,
 }
 
 impl Session {
@@ -216,7 +225,14 @@ impl Session {
             in_flight: Vec::new(),
             commands: 0,
             transfers: 0,
+            under_tls: false,
+            tls_info: None,
         }
+    }
+
+    /// The greeting's place is still first in line (implicit FTPS before its greeting).
+    fn pending_greeting(&self) -> bool {
+        self.pending.front().is_some_and(|p| p.command.is_none())
     }
 
     /// Where the dialogue stands.
@@ -224,9 +240,19 @@ impl Session {
         self.state
     }
 
-    /// Whether AUTH was accepted: the control connection is TLS, its dialogue ciphertext.
+    /// Whether the control connection is TLS and its dialogue cannot be read (no keys yet).
     pub fn is_protected(&self) -> bool {
-        self.state == SessionState::Protected
+        matches!(self.state, SessionState::Protected(_))
+    }
+
+    /// Implicit FTPS (TLS from the first byte): protected before the greeting.
+    pub fn start_protected(&mut self) {
+        self.under_tls = true;
+        let stage = match self.state {
+            SessionState::Clear(stage) | SessionState::AuthRequested(stage) => stage,
+            _ => LoginStage::AwaitingUser,
+        };
+        self.state = SessionState::Protected(stage);
     }
 
     /// The one transition: applies a command or a completed reply and says what the analyzer
@@ -237,9 +263,21 @@ impl Session {
         use SessionInput::{Command, Reply};
         use SessionState::{AuthRequested, AwaitingGreeting, Clear, Closing, Protected};
         match (self.state, input) {
+            // Keys decrypt the TLS: the dialogue goes on, readable, where the login stood
+            // (after AUTH the client logs in, under TLS). Before the greeting of implicit
+            // FTPS, the greeting is still to come.
+            (Protected(stage), SessionInput::Decrypting) => {
+                self.state = if self.commands == 0 && self.pending_greeting() {
+                    AwaitingGreeting
+                } else {
+                    Clear(stage)
+                };
+                SessionOutput::Nothing
+            }
+            (_, SessionInput::Decrypting) => SessionOutput::Nothing,
             // RFC 4217 §4: under TLS the analyzer frames no more lines, so nothing comes here;
             // were it to, nothing read from ciphertext could be trusted.
-            (Protected, _) => SessionOutput::Nothing,
+            (Protected(_), _) => SessionOutput::Nothing,
             // §4.1.1 USER: a user, whatever came before (a logged-in client may change user);
             // its reply moves the login on. Its password is not yet known.
             (_, Command { kind: User, arg }) => {
@@ -274,7 +312,12 @@ impl Session {
                     code: 234,
                 },
             ) => {
-                self.state = Protected;
+                let stage = match self.state {
+                    Clear(stage) | AuthRequested(stage) => stage,
+                    _ => LoginStage::Unknown,
+                };
+                self.under_tls = true;
+                self.state = Protected(stage);
                 SessionOutput::Protected
             }
             // §5.4: a login command refused (530 not logged in, 503 bad sequence, 4yz...): back
@@ -451,7 +494,8 @@ impl Session {
             anonymous: self.credentials.anonymous,
             login: self.credentials.outcome,
             login_attempts: self.credentials.attempts,
-            tls: self.is_protected(),
+            tls: self.under_tls,
+            tls_info: self.tls_info.clone(),
             commands: self.commands,
             transfers: self.transfers,
             end_reason,
@@ -504,7 +548,7 @@ mod tests {
             s.on(reply(Some(CommandKind::Quit), 221)),
             SessionOutput::Nothing
         );
-        assert_eq!(s.state(), SessionState::Protected);
+        assert_eq!(s.state(), SessionState::Protected(LoginStage::AwaitingUser));
         let summary = s.summary(1, EndReason::Closed);
         assert!(summary.tls);
         assert_eq!((summary.password, summary.login), (None, LoginState::None));

@@ -80,6 +80,10 @@ impl ControlReply {
 pub enum DataClose {
     /// The side sending the bytes closed with a FIN: the end of the file (§3.3, stream mode).
     Fin,
+    /// The side sending the bytes ended its TLS stream with close_notify (RFC 8446 §6.1,
+    /// RFC 5246 §7.2.1): the end of the file, whatever TCP did after (curl answers the
+    /// server's close_notify with a RST).
+    TlsClose,
     /// A RST ended it.
     Reset,
     /// It ended with no FIN from the sender: idle, or the capture ended first.
@@ -136,8 +140,14 @@ pub enum TransferInput<'a> {
     },
     /// `len` bytes sent in `dir` that the capture missed.
     Gap { dir: Dir, ts: Timestamp, len: u64 },
+    /// `len` bytes of TLS application data sent in `dir` that no key decrypts: the transfer
+    /// is encrypted data, its bytes counted, never the file's.
+    Ciphertext { dir: Dir, ts: Timestamp, len: u64 },
     /// The side sending in `dir` closed its half (FIN). `control_open`: the session still runs.
     SenderClosed { dir: Dir, control_open: bool },
+    /// The side sending in `dir` closed its TLS stream (close_notify), on a decrypted data
+    /// connection.
+    SenderTlsClosed { dir: Dir, control_open: bool },
     /// The data connection ended: both FINs, a RST, idle, or the capture's end (`fins` says
     /// which sides sent a FIN). `answered` is false when its SYN never got a SYN-ACK: it was
     /// an attempt, never a connection.
@@ -249,6 +259,8 @@ pub struct Transfer {
     /// `bytes` and `gap_bytes` but never the file's.
     pub encrypted: bool,
     held: Held,
+    /// What its data connection's TLS showed (PROT P).
+    pub tls: Option<Box<crate::event::TlsFacts>>,
     /// Bytes went the other way once: `WrongDirection` was given.
     wrong_way: bool,
 }
@@ -276,6 +288,7 @@ impl Transfer {
             expected_total: None,
             encrypted: false,
             held: Held::default(),
+            tls: None,
             wrong_way: false,
         }
     }
@@ -365,6 +378,17 @@ impl Transfer {
                 self.bytes += data.len() as u64;
                 TransferOutput::Deliver
             }
+            // TLS records no key decrypts (a key log was given, not for this connection).
+            (_, TransferInput::Ciphertext { dir, ts, len }) => {
+                self.last_ts = ts;
+                self.stream_dir.get_or_insert(dir);
+                self.bytes += len;
+                if self.encrypted {
+                    return TransferOutput::Nothing;
+                }
+                self.encrypted = true;
+                TransferOutput::Encrypted
+            }
             // Ciphertext the capture missed: counted, never the file's.
             (_, TransferInput::Gap { ts, len, .. }) if self.encrypted => {
                 self.last_ts = ts;
@@ -390,6 +414,14 @@ impl Transfer {
             }
             // The receiver's FIN says nothing of the file; after the sender's, nothing new.
             (_, TransferInput::SenderClosed { .. }) => TransferOutput::Nothing,
+            // The same for a TLS close: the sender's close_notify ends its plaintext.
+            (DataConnectionOpen(reply), TransferInput::SenderTlsClosed { dir, control_open })
+                if self.stream_dir.is_none_or(|d| d == dir) =>
+            {
+                self.state = DataConnectionClosed(DataClose::TlsClose, reply);
+                self.end_if_settled(control_open)
+            }
+            (_, TransferInput::SenderTlsClosed { .. }) => TransferOutput::Nothing,
             // The connection ended before its sender's FIN: a RST, idle, or the capture's end.
             (
                 DataConnectionOpen(reply),
@@ -514,6 +546,12 @@ impl Transfer {
         }
     }
 
+    /// Whether `data`, the first bytes of the data connection, open a TLS handshake (see
+    /// [`opens_tls`]).
+    pub fn opens_tls_here(&self, data: &[u8], control_tls: bool) -> bool {
+        self.is_first_byte() && opens_tls(data, control_tls)
+    }
+
     /// Whether bytes must wait for the command to say which way the file flows.
     fn holds(&self) -> bool {
         self.command.is_none() && self.stream_dir.is_none() && !self.held.released
@@ -581,8 +619,12 @@ impl Transfer {
                 !control_open || reply.final_code().is_some_and(|c| c >= 400)
             }
             TransferState::DataConnectionOpen(_) => false,
+            // Linked by what TLS let be seen: its command is inside the TLS and will never be
+            // read, so its close is its end.
             TransferState::DataConnectionClosed(_, reply) => {
-                !control_open || (self.command.is_some() && reply.final_code().is_some())
+                !control_open
+                    || (self.command.is_some() && reply.final_code().is_some())
+                    || self.link == LinkRule::TlsPeers
             }
         };
         if settled {

@@ -47,6 +47,11 @@ impl Transfer {
                 Direction::Download
             };
         }
+        // No command and ciphertext: the first bytes are the handshake's, which says nothing of
+        // the file's way.
+        if self.encrypted {
+            return Direction::Unknown;
+        }
         // No command: the bytes flowed from the server's side if we know which that is (port 20
         // for an active-mode orphan), else we cannot tell.
         match (self.stream_dir, server_side.and_then(|s| self.dir_from(s))) {
@@ -124,7 +129,13 @@ impl Transfer {
                     "data connection not closed in the capture{unproven}"
                 ))
             }
-            Some(DataClose::Fin | DataClose::Refused | DataClose::NeverAnswered) | None => {}
+            Some(
+                DataClose::Fin
+                | DataClose::TlsClose
+                | DataClose::Refused
+                | DataClose::NeverAnswered,
+            )
+            | None => {}
         }
         // An attempt is not a transfer: the data connection never opened (issue 12, item 3).
         // Nothing could cross, so this outranks an ABOR sent while waiting for it.
@@ -175,6 +186,9 @@ impl Transfer {
                     "all {e} announced bytes crossed with no gap; server said {code} (no FIN in the capture)"
                 ),
                 (Some(code), Some(_)) => format!("all announced bytes crossed; server said {code}"),
+                (Some(code), None) if close == Some(DataClose::TlsClose) => {
+                    format!("the sender closed its TLS stream (close_notify); server said {code}")
+                }
                 (Some(code), None) => format!("data connection closed cleanly; server said {code}"),
                 (None, _) => "data connection closed cleanly; no final reply captured".into(),
             };
@@ -184,7 +198,18 @@ impl Transfer {
     }
 
     pub fn record(&self, end: Timestamp) -> TransferRecord {
-        let (status, missing_bytes, reason) = self.verdict();
+        let (status, missing_bytes, mut reason) = self.verdict();
+        // RFC 5246 §7.2.1 / RFC 8446 §6.1: a TLS stream ends with close_notify; without one
+        // the plaintext may have been cut by an attacker or a crash, whatever TCP says.
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.decrypted && !t.close_notify)
+        {
+            reason.push_str(
+                "; decrypted, no TLS close_notify seen (a TLS truncation cannot be ruled out)",
+            );
+        }
         let cmd = self.command.as_ref();
         TransferRecord {
             transfer: self.id,
@@ -212,6 +237,7 @@ impl Transfer {
             reason,
             reply_code: reply_code(self.state),
             listing: cmd.is_some_and(|c| c.command.is_listing()),
+            tls: self.tls.clone(),
         }
     }
 }

@@ -1,0 +1,269 @@
+//! FTPS with key logs, on the committed captures of real servers and clients
+//! (tests/fixtures/ftps/, see its README): every file decrypted byte for byte (the manifests'
+//! sha256 were checked against the originals when they were recorded), the dialogue read, the
+//! TLS facts shown; keys in a pcapng Decryption Secrets Block; a key log missing one
+//! connection's lines; and no key log at all.
+//!
+//! tests/ftps_lab.rs does the same on sessions recorded at test time (as root, in CI).
+
+// Test code: a failed unwrap is a failed test, said with its place.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{fixtures_dir, ftpscope, temp_dir};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn ftps_dir() -> PathBuf {
+    fixtures_dir().join("ftps")
+}
+
+fn run(args: &[&str]) -> Vec<Value> {
+    let out = ftpscope(args, None);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn of<'a>(records: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == ty).collect()
+}
+
+fn manifest(name: &str) -> Value {
+    let text = std::fs::read_to_string(ftps_dir().join(format!("{name}.expect.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+const FIXTURES: &[&str] = &[
+    "vsftpd-curl-tls13-passive",
+    "vsftpd-ftplib-tls12-gcm-active",
+    "vsftpd-ftplib-tls12-cbc-sha384",
+    "vsftpd-ftplib-tls12-aes128-sha-noetm",
+    "vsftpd-curl-implicit",
+    "proftpd-lftp-tls13-chacha-mirror",
+    "pureftpd-curl-tls12-chacha-rest",
+    "pyftpdlib-ftplib-tls13-prot-p-then-c",
+];
+
+/// Every transfer of the manifest, in order, with its command, path, size and plaintext
+/// sha256; the session logged in as the client did and says how its TLS went.
+fn check_decrypted(name: &str, records: &[Value]) {
+    let expected = manifest(name);
+    let want = expected["transfers"].as_array().unwrap();
+    let got = of(records, "transfer");
+    assert_eq!(got.len(), want.len(), "{name}: {records:#?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g["command"], w["command"], "{name}: {g}");
+        // The manifest says "" for a command sent without an argument; the record, null.
+        let path = w["path"].as_str().filter(|p| !p.is_empty());
+        assert_eq!(g["path"].as_str(), path, "{name}: {g}");
+        assert_eq!(g["bytes"], w["bytes"], "{name}: {g}");
+        assert_eq!(g["sha256"], w["sha256"], "{name}: {g}");
+        assert_eq!(g["status"], "complete", "{name}: {g}");
+        assert_eq!(g["offset"], w["offset"], "{name}: {g}");
+        if let Some(tls) = w.get("tls").filter(|_| w["protected"] == true) {
+            assert_eq!(g["tls"]["version"], tls["version"], "{name}: {g}");
+            assert_eq!(g["tls"]["cipher_suite"], tls["cipher_suite"], "{name}: {g}");
+            assert_eq!(
+                g["tls"]["resumed"].is_string(),
+                tls["resumed"] == true,
+                "{name}: {g}"
+            );
+            assert_eq!(g["tls"]["decrypted"], true, "{name}: {g}");
+        }
+    }
+    let sessions = of(records, "session");
+    assert_eq!(sessions.len(), 1, "{name}");
+    let s = sessions[0];
+    assert_eq!(s["user"], "fxuser", "{name}: {s}");
+    assert_eq!(s["login"], "ok", "{name}: {s}");
+    assert_eq!(s["tls"]["decrypted"], true, "{name}: {s}");
+    let control = &expected["control"]["tls"];
+    assert_eq!(s["tls"]["version"], control["version"], "{name}: {s}");
+    assert_eq!(
+        s["tls"]["cipher_suite"], control["cipher_suite"],
+        "{name}: {s}"
+    );
+    let anomalies: Vec<&str> = of(records, "anomaly")
+        .iter()
+        .filter_map(|a| a["kind"].as_str())
+        .filter(|k| k.starts_with("tls_") || *k == "data_encrypted")
+        .collect();
+    assert!(anomalies.is_empty(), "{name}: {anomalies:?}");
+}
+
+#[test]
+fn every_ftps_fixture_decrypts_with_its_key_log() {
+    for name in FIXTURES {
+        let dir = ftps_dir();
+        let pcap = dir.join(format!("{name}.pcap"));
+        let keys = dir.join(format!("{name}.keys"));
+        let records = run(&[
+            "-r",
+            pcap.to_str().unwrap(),
+            "--keylog",
+            keys.to_str().unwrap(),
+            "--json",
+        ]);
+        check_decrypted(name, &records);
+    }
+}
+
+/// Extraction of decrypted files is the clear path's: files on disk with the plaintext.
+#[test]
+fn decrypted_files_are_extracted() {
+    let name = "vsftpd-curl-tls13-passive";
+    let dir = ftps_dir();
+    let out = temp_dir("ftps", "extract").join("out");
+    let args = [
+        "-r",
+        &dir.join(format!("{name}.pcap")).display().to_string(),
+        "--keylog",
+        &dir.join(format!("{name}.keys")).display().to_string(),
+        "-x",
+        &out.display().to_string(),
+    ]
+    .map(String::from);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let status = ftpscope(&argv, None);
+    assert!(status.status.success(), "{status:?}");
+    let expected = manifest(name);
+    for t in expected["transfers"].as_array().unwrap() {
+        if t["command"] == "LIST" {
+            continue;
+        }
+        // Named by the full remote path (curl CWDs first).
+        let path = t["path"].as_str().unwrap();
+        let file = ["pub", "incoming"]
+            .iter()
+            .map(|dir| out.join("session-1").join(dir).join(path))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{path} not extracted"));
+        let bytes = std::fs::read(file).unwrap();
+        assert_eq!(common::sha256_hex(&bytes), t["sha256"].as_str().unwrap());
+    }
+}
+
+/// `editcap --inject-secrets`: the keys travel in the pcapng, no --keylog needed.
+#[test]
+fn keys_embedded_in_a_pcapng_decrypt() {
+    let pcapng = ftps_dir().join("vsftpd-curl-tls13-passive-dsb.pcapng");
+    let records = run(&["-r", pcapng.to_str().unwrap(), "--json"]);
+    check_decrypted("vsftpd-curl-tls13-passive", &records);
+}
+
+/// A key log without the RETR's data connection: that transfer stays encrypted (never a
+/// file, said once), the others decrypt.
+#[test]
+fn a_connection_missing_from_the_key_log_stays_encrypted() {
+    let dir = ftps_dir();
+    let pcap = dir.join("vsftpd-curl-tls13-passive.pcap");
+    let keys = dir.join("vsftpd-curl-tls13-passive-partial.keys");
+    let records = run(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "--keylog",
+        keys.to_str().unwrap(),
+        "--json",
+    ]);
+    let transfers = of(&records, "transfer");
+    let status: Vec<(&str, &str)> = transfers
+        .iter()
+        .map(|t| {
+            (
+                t["command"].as_str().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("LIST", "complete"),
+            ("RETR", "encrypted"),
+            ("STOR", "complete")
+        ]
+    );
+    let retr = transfers[1];
+    assert_eq!(retr["sha256"], Value::Null);
+    assert_eq!(retr["tls"]["decrypted"], false);
+    let missing = of(&records, "anomaly")
+        .iter()
+        .filter(|a| a["kind"] == "tls_keys_missing")
+        .count();
+    assert_eq!(missing, 1);
+}
+
+/// Without keys the session still says what its TLS showed, and its dialogue stays unread.
+#[test]
+fn without_keys_the_handshake_is_still_shown() {
+    let pcap = ftps_dir().join("vsftpd-ftplib-tls12-gcm-active.pcap");
+    let records = run(&["-r", pcap.to_str().unwrap(), "--json"]);
+    let sessions = of(&records, "session");
+    let s = sessions[0];
+    assert_eq!(s["tls"]["version"], "TLS 1.2", "{s}");
+    assert_eq!(
+        s["tls"]["cipher_suite"], "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "{s}"
+    );
+    assert_eq!(s["tls"]["decrypted"], false, "{s}");
+    // TLS 1.2 sends the server's certificate in the clear.
+    let cert = &s["tls"]["certificate"];
+    assert!(
+        cert["subject"].as_str().is_some_and(|x| !x.is_empty()),
+        "{s}"
+    );
+    assert_eq!(cert["sha256"].as_str().map(str::len), Some(64), "{s}");
+    assert_eq!(s["user"], Value::Null, "{s}");
+    for t in of(&records, "transfer") {
+        assert_eq!(t["status"], "encrypted", "{t}");
+        assert_eq!(t["sha256"], Value::Null, "{t}");
+    }
+}
+
+/// A key log that cannot be read is an error that names it; one with no secret is said.
+#[test]
+fn bad_key_logs_are_said() {
+    let pcap = ftps_dir().join("vsftpd-curl-implicit.pcap");
+    let out = ftpscope(
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "--keylog",
+            "/nonexistent/keys.log",
+            "--json",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open key log /nonexistent/keys.log"),
+        "{err}"
+    );
+
+    let junk = temp_dir("ftps", "junk").join("junk.keys");
+    std::fs::write(&junk, "not a key log\n").unwrap();
+    let out = ftpscope(
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "--keylog",
+            junk.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 lines not understood (line 1"), "{err}");
+    assert!(err.contains("holds no TLS secret"), "{err}");
+}
