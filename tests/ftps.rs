@@ -267,3 +267,36 @@ fn bad_key_logs_are_said() {
     assert!(err.contains("1 lines not understood (line 1"), "{err}");
     assert!(err.contains("holds no TLS secret"), "{err}");
 }
+
+/// The report says what the session's TLS was, and whether the key log opened it.
+#[test]
+fn the_report_shows_the_tls_facts() {
+    let dir = ftps_dir();
+    let pcap = dir.join("vsftpd-ftplib-tls12-gcm-active.pcap");
+    let keys = dir.join("vsftpd-ftplib-tls12-gcm-active.keys");
+    let report = |extra: &[&str]| {
+        let mut args = vec!["-r", pcap.to_str().unwrap(), "--report"];
+        args.extend_from_slice(extra);
+        let out = ftpscope(&args, None);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let with_keys = report(&["--keylog", keys.to_str().unwrap()]);
+    assert!(
+        with_keys.contains(
+            "TLS: TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, decrypted with the key log"
+        ),
+        "{with_keys}"
+    );
+    assert!(with_keys.contains("certificate: CN=127.0.0.1 issued by CN=127.0.0.1"));
+    assert!(
+        with_keys.contains("RETR pub/report.bin → 226"),
+        "{with_keys}"
+    );
+    let without = report(&[]);
+    assert!(
+        without.contains("not decrypted (no key for it"),
+        "{without}"
+    );
+    assert!(!without.contains("RETR pub/report.bin"), "{without}");
+}

@@ -6,7 +6,7 @@ use crate::pipeline::{Output, Record, RunSummary};
 use crate::store::{Store, TransferRow};
 use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
-use ftpscope_core::event::LoginState;
+use ftpscope_core::event::{LoginState, TlsFacts};
 use ftpscope_core::limits::SECOND;
 use ftpscope_core::{AnomalyKind, Exchange, Timestamp, TransferStatus};
 use std::collections::{HashMap, HashSet};
@@ -122,6 +122,45 @@ fn row_line(r: &TransferRow) -> String {
         human_bytes(r.bytes),
         r.status.as_str().to_uppercase(),
     )
+}
+
+/// What a session's TLS showed (FTPS): version, suite, SNI, resumption, whether keys
+/// decrypted it, and the server's certificate when it was seen.
+fn tls_lines(facts: Option<&TlsFacts>) -> Vec<String> {
+    let Some(t) = facts else {
+        return vec!["TLS: no handshake seen".into()];
+    };
+    let mut first = format!(
+        "TLS: {} {}",
+        t.version.as_deref().unwrap_or("version unknown"),
+        t.cipher_suite.as_deref().unwrap_or("suite unknown")
+    );
+    if let Some(sni) = &t.sni {
+        first.push_str(&format!(", SNI {}", escape(sni)));
+    }
+    if let Some(alpn) = &t.alpn {
+        first.push_str(&format!(", ALPN {}", escape(alpn)));
+    }
+    if let Some(how) = &t.resumed {
+        first.push_str(&format!(", resumed ({how})"));
+    }
+    first.push_str(if t.decrypted {
+        ", decrypted with the key log"
+    } else {
+        ", not decrypted (no key for it: the dialogue and its files stay unread)"
+    });
+    let mut lines = vec![first];
+    if let Some(c) = &t.certificate {
+        lines.push(format!(
+            "certificate: {} issued by {}, valid {} to {}, sha256 {}",
+            escape(c.subject.as_bytes()),
+            escape(c.issuer.as_bytes()),
+            rfc3339(c.not_before.saturating_mul(1_000_000_000)),
+            rfc3339(c.not_after.saturating_mul(1_000_000_000)),
+            crate::text::hex(&c.sha256)
+        ));
+    }
+    lines
 }
 
 fn transfer_line(t: &TransferOutcome) -> String {
@@ -521,6 +560,11 @@ impl<W: Write> Output for Report<W> {
                     secs(st.ts, end.end),
                     end.reason.as_str()
                 )?;
+                if end.tls {
+                    for line in tls_lines(end.tls_info.as_deref()) {
+                        writeln!(o, "  {line}")?;
+                    }
+                }
             } else {
                 writeln!(o)?;
             }

@@ -74,6 +74,8 @@ pub struct SessionEnd {
     /// The password is an e-mail address, shown as is.
     pub anonymous: bool,
     pub tls: bool,
+    /// What its TLS showed (FTPS), when it went under TLS.
+    pub tls_info: Option<Box<ftpscope_core::event::TlsFacts>>,
     pub commands: u64,
     pub reason: EndReason,
     /// PASS commands answered.
@@ -88,6 +90,7 @@ impl From<&SessionSummary> for SessionEnd {
             login: s.login,
             anonymous: s.anonymous,
             tls: s.tls,
+            tls_info: s.tls_info.clone(),
             commands: s.commands,
             reason: s.end_reason,
             login_attempts: s.login_attempts,
