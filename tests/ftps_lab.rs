@@ -169,6 +169,11 @@ fn pyftpdlib_ftplib_prot_p_then_c() {
     check(Scenario::PyftpdlibFtplibProtPThenC);
 }
 
+#[test]
+fn proftpd_curl_tls12_ccc() {
+    check(Scenario::ProftpdCurlTls12Ccc);
+}
+
 /// Re-records tests/fixtures/ftps/ (or `$FTPS_LAB_SAVE`): each scenario's pcap and key log,
 /// then `mkexpect_ftps.py` writes its manifest (decrypting with tshark) and the derived
 /// fixtures (pcapng with embedded secrets, partial key log). `$FTPS_LAB_ONLY` = a

@@ -75,6 +75,13 @@ impl Analyzer {
         }
     }
 
+    /// CCC was accepted on control connection `key`.
+    pub(crate) fn ccc_accepted(&mut self, key: FlowKey) {
+        if let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) {
+            t.ccc_accepted();
+        }
+    }
+
     /// Whether data connections are decrypted: a key log was given (or may still come).
     pub(crate) fn decrypts_data(&self) -> bool {
         self.keys.any()
@@ -92,9 +99,16 @@ impl Analyzer {
         let Some(conn) = self.flows.get_mut(&key) else {
             return false;
         };
-        let Some(t) = conn.tls.as_mut() else {
+        let first = chunks.iter().find_map(|c| match c {
+            Chunk::Data(d) => Some(d.as_slice()),
+            Chunk::Gap(_) => None,
+        });
+        let Some(t) = conn.tls.as_mut().filter(|t| !t.is_clear(dir)) else {
             return false;
         };
+        if first.is_some_and(|f| t.leaves_tls(dir, f)) {
+            return false;
+        }
         let mut out = Vec::new();
         for chunk in chunks {
             match chunk {
@@ -114,9 +128,17 @@ impl Analyzer {
         ts: Timestamp,
         bytes: &[u8],
     ) -> bool {
-        let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
+        let Some(t) = self
+            .flows
+            .get_mut(&key)
+            .and_then(|c| c.tls.as_mut())
+            .filter(|t| !t.is_clear(dir))
+        else {
             return false;
         };
+        if t.leaves_tls(dir, bytes) {
+            return false;
+        }
         let mut out = Vec::new();
         t.push(dir, bytes, &mut self.keys, &mut out);
         self.tls_route(key, ts, out);
@@ -237,6 +259,13 @@ impl Analyzer {
                 // file as its FIN would.
                 (TlsEvent::CloseNotify { from }, target) => {
                     self.refresh_tls_facts(key);
+                    // RFC 4217 §12.3: a control connection that goes on after its TLS close
+                    // does so in clear text (CCC); nothing else may follow a close_notify.
+                    if let Target::Session(_) = target
+                        && let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut())
+                    {
+                        t.set_clear(stream::dir(from));
+                    }
                     if let Target::Transfer(tid) = target {
                         let control_open = self.control_open(tid);
                         let dir = stream::dir(from);

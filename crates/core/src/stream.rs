@@ -53,6 +53,12 @@ pub struct Transform {
     pub keys_missing: bool,
     /// close_notify seen from each side.
     pub close_notify: [bool; 2],
+    /// Each side's bytes are clear text again (RFC 4217 §12.3, CCC: after its TLS close, a
+    /// control connection goes on in clear).
+    clear: [bool; 2],
+    /// CCC was accepted: each side leaves TLS with its close_notify, or with its first bytes
+    /// that are not a TLS record (curl sends its next command in clear without one).
+    ccc: bool,
 }
 
 impl Transform {
@@ -66,6 +72,8 @@ impl Transform {
             established: false,
             keys_missing: false,
             close_notify: [false; 2],
+            clear: [false; 2],
+            ccc: false,
         }
     }
 
@@ -94,6 +102,33 @@ impl Transform {
 
     pub fn info(&self) -> &TlsInfo {
         self.tls.info()
+    }
+
+    /// Whether bytes sent in `dir` are clear text again (after CCC and that side's TLS close).
+    pub fn is_clear(&self, dir: Dir) -> bool {
+        self.clear.get(dir_index(dir)).copied().unwrap_or(false)
+    }
+
+    /// CCC was accepted (RFC 4217 §12.3).
+    pub fn ccc_accepted(&mut self) {
+        self.ccc = true;
+    }
+
+    /// After CCC, bytes that do not start a TLS record (content type 20-24, version 3.x) mean
+    /// their side has gone back to clear text.
+    pub fn leaves_tls(&mut self, dir: Dir, first: &[u8]) -> bool {
+        let record = matches!(first, [20..=24, 3, ..]);
+        if self.ccc && !first.is_empty() && !record {
+            self.set_clear(dir);
+        }
+        self.is_clear(dir)
+    }
+
+    /// From now on, bytes sent in `dir` are clear text.
+    pub fn set_clear(&mut self, dir: Dir) {
+        if let Some(c) = self.clear.get_mut(dir_index(dir)) {
+            *c = true;
+        }
     }
 
     /// Raw bytes held while waiting for keys.
@@ -152,6 +187,10 @@ impl std::fmt::Debug for Transform {
             .field("keys_missing", &self.keys_missing)
             .finish()
     }
+}
+
+fn dir_index(dir: Dir) -> usize {
+    usize::from(dir == Dir::FromResponder)
 }
 
 /// The TLS side that sent bytes travelling in `dir`.

@@ -32,6 +32,8 @@ pub enum CommandKind {
     Abor,
     Quit,
     Rein,
+    /// RFC 2228 CCC: clear the command channel (RFC 4217 §12.3).
+    Ccc,
     Other,
 }
 
@@ -128,6 +130,7 @@ pub fn kind_of(verb: &[u8]) -> CommandKind {
         b"ABOR" => K::Abor,
         b"QUIT" => K::Quit,
         b"REIN" => K::Rein,
+        b"CCC" => K::Ccc,
         _ => K::Other,
     }
 }

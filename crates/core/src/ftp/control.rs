@@ -790,6 +790,8 @@ impl Analyzer {
         let mut anomalies: Vec<(AnomalyKind, String)> = Vec::new();
         let to = done.command.is_some().then_some(done.kind);
         let mut tls_from_next_byte = None;
+        // RFC 4217 §12.3: CCC accepted, the control connection goes back to clear text.
+        let clear_after_ccc = (done.kind == CommandKind::Ccc && ok).then_some(session.flow);
         if session.on(SessionInput::Reply { to, code }) == SessionOutput::Protected {
             // No clear line will be framed again: TLS starts with the next byte (the client
             // waits for the 234 to send its ClientHello, so the framers hold nothing of it).
@@ -891,6 +893,9 @@ impl Analyzer {
         }
         if let Some(key) = tls_from_next_byte {
             self.start_tls(key);
+        }
+        if let Some(key) = clear_after_ccc {
+            self.ccc_accepted(key);
         }
         // The virtual greeting entry carries no command; emit it like any other exchange.
         self.emit(Event::Exchange(Exchange {
