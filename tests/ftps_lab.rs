@@ -174,6 +174,11 @@ fn proftpd_curl_tls12_ccc() {
     check(Scenario::ProftpdCurlTls12Ccc);
 }
 
+#[test]
+fn vsftpd_curl_implicit_other_port() {
+    check(Scenario::VsftpdCurlImplicitOtherPort);
+}
+
 /// Re-records tests/fixtures/ftps/ (or `$FTPS_LAB_SAVE`): each scenario's pcap and key log,
 /// then `mkexpect_ftps.py` writes its manifest (decrypting with tshark) and the derived
 /// fixtures (pcapng with embedded secrets, partial key log). `$FTPS_LAB_ONLY` = a

@@ -104,6 +104,9 @@ pub enum Scenario {
     /// proftpd mod_tls + curl `--ftp-ssl-ccc`, TLS 1.2: after the login, CCC clears the
     /// control connection (RFC 4217 §12.3); the RETR's data connection stays under TLS.
     ProftpdCurlTls12Ccc,
+    /// vsftpd `implicit_ssl=YES` on port 2990 (not 990) + curl `ftps://`: RETR. Found by its
+    /// greeting once decrypted.
+    VsftpdCurlImplicitOtherPort,
 }
 
 /// What a scenario is made of.
@@ -119,7 +122,7 @@ pub struct Spec {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::VsftpdCurlTls13Passive,
         Scenario::VsftpdFtplibTls12GcmActive,
         Scenario::VsftpdFtplibTls12CbcSha384,
@@ -129,6 +132,7 @@ impl Scenario {
         Scenario::PureftpdCurlTls12ChachaRest,
         Scenario::PyftpdlibFtplibProtPThenC,
         Scenario::ProftpdCurlTls12Ccc,
+        Scenario::VsftpdCurlImplicitOtherPort,
     ];
 
     pub fn spec(self) -> Spec {
@@ -229,6 +233,18 @@ impl Scenario {
                 DataMode::Passive,
                 false,
                 21,
+            ),
+            Scenario::VsftpdCurlImplicitOtherPort => (
+                "vsftpd-curl-implicit-port-2990",
+                Server::Vsftpd {
+                    reuse: true,
+                    implicit: true,
+                },
+                Client::Curl,
+                TlsChoice::V13,
+                DataMode::Passive,
+                true,
+                2990,
             ),
             Scenario::ProftpdCurlTls12Ccc => (
                 "proftpd-curl-tls12-ccc",
@@ -607,7 +623,9 @@ pub fn record(scenario: Scenario) -> FtpsRecording {
             put_server("pub/docs/gamma.bin", 20_500, 3);
         }
         Scenario::PureftpdCurlTls12ChachaRest => put_server("pub/resume.bin", 60_000, 1),
-        Scenario::VsftpdCurlImplicit => put_server("pub/implicit.bin", 40_000, 1),
+        Scenario::VsftpdCurlImplicit | Scenario::VsftpdCurlImplicitOtherPort => {
+            put_server("pub/implicit.bin", 40_000, 1)
+        }
         _ => {
             put_server("pub/report.bin", 50_000, 1);
             put_server("pub/notes.bin", 20_000, 2);
@@ -1104,7 +1122,7 @@ fn run_client(
                         url("incoming/upload.bin"),
                     ]);
                 }
-                Scenario::VsftpdCurlImplicit => {
+                Scenario::VsftpdCurlImplicit | Scenario::VsftpdCurlImplicitOtherPort => {
                     transfers.push(t("RETR", "pub/implicit.bin", false, 0, true));
                     urls.push(vec![
                         "-o".into(),

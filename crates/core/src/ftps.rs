@@ -326,6 +326,36 @@ impl Analyzer {
     }
 }
 
+/// Whether a connection that opens with a ClientHello greets like an FTP server once its TLS
+/// is decrypted (implicit FTPS on a port other than 990): Some(true) when the server's first
+/// plaintext line is a greeting, Some(false) when it is not (or no key opens it), None while
+/// the held bytes do not tell yet. A trial on a transform of its own, thrown away after.
+pub(crate) fn greets_inside_tls(
+    chunks: &[(Timestamp, Dir, Vec<u8>)],
+    keys: &mut stream::Keys,
+) -> Option<bool> {
+    let mut trial = Transform::new(keys);
+    let mut out = Vec::new();
+    let mut from_server = Vec::new();
+    for (_, dir, bytes) in chunks {
+        trial.push(*dir, bytes, keys, &mut out);
+        for event in out.drain(..) {
+            match event {
+                TlsEvent::Plaintext { from, data } if stream::dir(from) == Dir::FromResponder => {
+                    from_server.extend_from_slice(&data);
+                }
+                TlsEvent::KeysMissing => return Some(false),
+                _ => {}
+            }
+        }
+        if let Some(end) = memchr::memchr(b'\n', &from_server) {
+            let line = from_server.get(..end).unwrap_or_default();
+            return Some(crate::ftp::control::is_greeting(line));
+        }
+    }
+    None
+}
+
 /// What a connection under TLS is to the analyzer.
 #[derive(Clone, Copy)]
 enum Target {

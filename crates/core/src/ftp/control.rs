@@ -22,6 +22,10 @@ use crate::ftp::transfer::{TransferInput, opens_tls};
 use std::net::SocketAddr;
 
 /// What the first lines of an unclassified connection say.
+/// Bytes held of a connection that opens with a ClientHello, while a key log may show an
+/// implicit FTPS greeting behind its handshake.
+const MAX_TLS_CLASSIFY_BYTES: usize = 16 * 1024;
+
 /// Implicit FTPS's port (IANA "ftps").
 const IMPLICIT_FTPS_PORT: u16 = 990;
 
@@ -59,7 +63,7 @@ fn lines_of(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir, max: usize) -> Vec<V
     lines
 }
 
-fn is_greeting(line: &[u8]) -> bool {
+pub(crate) fn is_greeting(line: &[u8]) -> bool {
     let upper = line.to_ascii_uppercase();
     // SMTP also greets with 220; when its greeting names the protocol, that settles it.
     matches!(reply::reply_code(line), Some((120 | 220 | 421, _)))
@@ -308,14 +312,26 @@ impl Analyzer {
         });
         if client_hello_first && conn.responder.port() == IMPLICIT_FTPS_PORT {
             verdict = Verdict::ImplicitTls;
+        } else if client_hello_first && self.keys.any() {
+            // Implicit FTPS on another port: TLS from the first byte, and once decrypted the
+            // server's first words are an FTP greeting. Tried on what is held (bounded).
+            match crate::ftps::greets_inside_tls(chunks, &mut self.keys) {
+                Some(true) => verdict = Verdict::ImplicitTls,
+                Some(false) => {}
+                None => verdict = Verdict::Undecided,
+            }
         }
         // The bounds on waiting for the dialogue to tell: its end, its bytes, its time.
         let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
         let waited = ts.saturating_sub(first_ts);
+        // A TLS handshake (certificates included) comes before an implicit FTPS greeting.
+        let max_bytes = if client_hello_first && self.keys.any() {
+            self.limits.max_classify_bytes.max(MAX_TLS_CLASSIFY_BYTES)
+        } else {
+            self.limits.max_classify_bytes
+        };
         if verdict == Verdict::Undecided
-            && (closing
-                || *bytes > self.limits.max_classify_bytes
-                || waited > self.limits.max_classify_wait)
+            && (closing || *bytes > max_bytes || waited > self.limits.max_classify_wait)
         {
             verdict = Verdict::NotFtp;
         }
