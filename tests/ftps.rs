@@ -194,6 +194,8 @@ fn a_connection_missing_from_the_key_log_stays_encrypted() {
     );
     let retr = transfers[1];
     assert_eq!(retr["sha256"], Value::Null);
+    // Its size is its ciphertext's: more than the 50 000-byte file, never the file.
+    assert!(retr["bytes"].as_u64().unwrap() > 50_000, "{retr}");
     assert_eq!(retr["tls"]["decrypted"], false);
     let missing = of(&records, "anomaly")
         .iter()

@@ -110,14 +110,34 @@ impl Analyzer {
             return false;
         }
         let mut out = Vec::new();
+        let mut raw = 0u64;
         for chunk in chunks {
             match chunk {
-                Chunk::Data(bytes) => t.push(dir, bytes, &mut self.keys, &mut out),
+                Chunk::Data(bytes) => {
+                    raw += bytes.len() as u64;
+                    t.push(dir, bytes, &mut self.keys, &mut out);
+                }
                 Chunk::Gap(len) => t.gap(dir, *len, &mut out),
             }
         }
         self.tls_route(key, ts, out);
+        self.count_ciphertext(key, dir, ts, raw);
         true
+    }
+
+    /// A data connection no key opens counts its ciphertext, as one read without a key log
+    /// does: an `encrypted` transfer has sizes, never a file.
+    fn count_ciphertext(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, len: u64) {
+        let Some(conn) = self.flows.get(&key) else {
+            return;
+        };
+        let keys_missing = conn.tls.as_ref().is_some_and(|t| t.keys_missing);
+        let Role::Data(tid) = conn.role else {
+            return;
+        };
+        if keys_missing && len > 0 {
+            self.drive_transfer(tid, ts, TransferInput::Ciphertext { dir, ts, len });
+        }
     }
 
     /// Like [`Analyzer::tls_chunks`] for bytes borrowed from a frame.
@@ -142,6 +162,7 @@ impl Analyzer {
         let mut out = Vec::new();
         t.push(dir, bytes, &mut self.keys, &mut out);
         self.tls_route(key, ts, out);
+        self.count_ciphertext(key, dir, ts, bytes.len() as u64);
         true
     }
 
@@ -179,17 +200,7 @@ impl Analyzer {
                 }
                 // Lost for want of keys: the control dialogue simply stays unread; a data
                 // connection's ciphertext is counted, never the file's.
-                (
-                    TlsEvent::Lost {
-                        from,
-                        len,
-                        why: LossReason::NoKeys,
-                    },
-                    Target::Transfer(tid),
-                ) => {
-                    let (dir, len) = (stream::dir(from), len.unwrap_or(0));
-                    self.drive_transfer(tid, ts, TransferInput::Ciphertext { dir, ts, len });
-                }
+                // (its ciphertext is counted as it comes: `count_ciphertext`).
                 (
                     TlsEvent::Lost {
                         why: LossReason::NoKeys,
