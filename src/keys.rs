@@ -158,3 +158,33 @@ impl KeyLogs {
 fn shown(path: &Path) -> String {
     crate::text::escape(path.as_os_str().as_encoded_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    // A followed key log hands over complete lines only, each once, as the client appends.
+    #[test]
+    fn a_growing_key_log_gives_complete_lines_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("keys.log");
+        let mut file = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        file.write_all(b"# a comment\nCLIENT_RANDOM aa")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut logs = KeyLogs::open(std::slice::from_ref(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let mut analyzer = Analyzer::new(ftpscope_core::Limits::default());
+        logs.load(&mut analyzer, false);
+        std::thread::sleep(POLL_EVERY);
+        assert_eq!(logs.poll(), None, "nothing new: the partial line waits");
+        file.write_all(b"bb 11\nCLIENT_RANDOM cc")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(POLL_EVERY);
+        assert_eq!(
+            logs.poll().as_deref(),
+            Some(&b"CLIENT_RANDOM aabb 11\n"[..])
+        );
+        std::thread::sleep(POLL_EVERY);
+        assert_eq!(logs.poll(), None);
+    }
+}

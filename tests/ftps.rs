@@ -302,3 +302,64 @@ fn the_report_shows_the_tls_facts() {
     );
     assert!(!without.contains("RETR pub/report.bin"), "{without}");
 }
+
+/// Live capture: the client writes its keys while the capture runs, so records can come
+/// before their keys. The analyzer holds them (keys_may_grow) and decrypts them when the key
+/// log grows: here the keys come after the control connection's handshake and login.
+#[test]
+fn records_held_for_keys_that_come_later_decrypt_whole() {
+    use ftpscope::capture::CaptureReader;
+    use ftpscope_core::{Analyzer, Event, Limits};
+    use std::collections::HashMap;
+
+    let name = "vsftpd-curl-tls13-passive";
+    let dir = ftps_dir();
+    let file = std::fs::File::open(dir.join(format!("{name}.pcap"))).unwrap();
+    let mut reader = CaptureReader::open(file).unwrap();
+    let mut analyzer = Analyzer::new(Limits::default());
+    analyzer.keys_may_grow(true);
+    let mut files: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut ended = Vec::new();
+    let mut users = Vec::new();
+    let mut drain = |a: &mut Analyzer, files: &mut HashMap<u64, Vec<u8>>| {
+        while let Some(e) = a.poll_event() {
+            match e {
+                Event::TransferData { transfer, data } => {
+                    files.entry(transfer).or_default().extend_from_slice(&data)
+                }
+                Event::TransferEnded(r) => ended.push(*r),
+                Event::SessionEnded(s) => users.push(s.user),
+                _ => {}
+            }
+        }
+    };
+    let keys = std::fs::read(dir.join(format!("{name}.keys"))).unwrap();
+    let mut frames = 0;
+    let mut added = false;
+    while let Some(frame) = reader.next_record().unwrap() {
+        analyzer.handle_frame(&frame);
+        drain(&mut analyzer, &mut files);
+        frames += 1;
+        // The control connection's handshake, AUTH, USER and PASS are in the first 30.
+        if frames == 30 {
+            assert!(files.is_empty(), "nothing decrypts before the keys come");
+            assert!(analyzer.add_tls_keys(&keys).added > 0);
+            added = true;
+        }
+    }
+    assert!(added);
+    analyzer.finish();
+    drain(&mut analyzer, &mut files);
+    // The login, sent before the keys came, was held and read when they did.
+    assert_eq!(users, vec![Some(b"fxuser".to_vec())]);
+    let expected = manifest(name);
+    for t in expected["transfers"].as_array().unwrap() {
+        let want = t["sha256"].as_str().unwrap();
+        assert!(
+            files.values().any(|f| common::sha256_hex(f) == want),
+            "{} {} not decrypted after the keys came",
+            t["command"],
+            t["path"]
+        );
+    }
+}
