@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use ftpscope::capture::{CaptureReader, Damage, Format, MergedCapture, OpenError};
 use ftpscope_core::LinkType;
 
+mod common;
+use common::corpus_dir;
+
 /// Remembers the largest single allocation of each thread (so of each test), to check that
 /// lying length fields cost nothing.
 struct MaxAlloc;
@@ -1321,16 +1324,6 @@ fn epoch_ns(s: &str) -> i64 {
     let (sec, frac) = s.split_once('.').unwrap();
     assert_eq!(frac.len(), 9);
     sec.parse::<i64>().unwrap() * SEC + frac.parse::<i64>().unwrap()
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("note: {} is absent; corpus checks skipped", dir.display());
-        None
-    }
 }
 
 #[test]
