@@ -691,10 +691,23 @@ impl Analyzer {
     /// Like [`Analyzer::deliver`] for the new bytes of one in-order segment, borrowed from the
     /// frame: a data connection's bytes are copied once, into their event.
     fn deliver_bytes(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, bytes: &[u8]) {
-        if bytes.is_empty() || self.tls_bytes(key, dir, ts, bytes) {
+        if bytes.is_empty() {
             return;
         }
-        match self.flows.get(&key).map(|c| &c.role) {
+        // One lookup on the hot path: TLS is the exception.
+        let Some(mut conn) = self.flows.get(&key) else {
+            return;
+        };
+        if conn.tls.is_some() {
+            if self.tls_bytes(key, dir, ts, bytes) {
+                return;
+            }
+            let Some(again) = self.flows.get(&key) else {
+                return;
+            };
+            conn = again;
+        }
+        match Some(&conn.role) {
             Some(Role::Data(tid)) => {
                 let tid = *tid;
                 self.data_piece(tid, dir, ts, DataPiece::Bytes(bytes.into()));
@@ -727,12 +740,23 @@ impl Analyzer {
     /// Hands reassembled chunks of one direction, all of one time, to whatever the connection
     /// is.
     pub(crate) fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
-        if chunks.is_empty() || self.tls_chunks(key, dir, ts, &chunks) {
+        if chunks.is_empty() {
             return;
         }
-        let Some(conn) = self.flows.get_mut(&key) else {
+        let Some(mut conn) = self.flows.get_mut(&key) else {
             return;
         };
+        // One lookup on the hot path: TLS is the exception.
+        if conn.tls.is_some() {
+            if self.tls_chunks(key, dir, ts, &chunks) {
+                return;
+            }
+            // Clear text again (CCC).
+            let Some(again) = self.flows.get_mut(&key) else {
+                return;
+            };
+            conn = again;
+        }
         match &mut conn.role {
             Role::Control(sid) => {
                 let sid = *sid;
