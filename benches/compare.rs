@@ -7,7 +7,14 @@
 //! cargo bench --bench compare -- --size 1G --sessions 100000 --tools json,extract
 //! cargo bench --bench compare -- --size 1G --max-file 4M             # many files (~3 400)
 //! cargo bench --bench compare -- --capture some.pcap   # a capture of your own (no manifest: no exactness column)
+//! cargo bench --bench compare -- --ftps --size 512M     # FTPS against clear, same workload
 //! ```
+//!
+//! With `--ftps [SUITE]` it compares decryption with the clear path instead: the same workload
+//! (same seed and size: the same files, byte for byte) generated clear and as explicit FTPS
+//! with its key log (`ftpscope-gen --ftps`), then `ftpscope -x` on the clear capture and
+//! `ftpscope --keylog KEYS -x` on the FTPS one, runs alternating, and the ratio of the two; and
+//! `tshark -o tls.keylog_file:KEYS --export-objects ftp-data,DIR` on the FTPS capture.
 //!
 //! For each capture it runs, one after the other: `ftpscope --json` (standard output to
 //! /dev/null), `ftpscope -x DIR`, `tshark -q -r FILE --export-objects ftp-data,DIR` and
@@ -50,7 +57,17 @@ usage: cargo bench --bench compare -- [options]
   --other-runs N       runs of tshark and tcpflow (default 1)
   --nice N             run every measured command under `nice -n N` (e.g. -10 as root, so
                        that other work on the machine disturbs the measurements less)
-  --keep               keep the last extraction outputs";
+  --keep               keep the last extraction outputs
+  --ftps [SUITE]       FTPS against clear on the same workload (SUITE: tls13-aes128-gcm, the
+                       default, tls13-chacha20, tls12-aes128-gcm, tls12-chacha20); tools: json,
+                       extract, tshark (default extract,tshark)";
+
+const SUITES: [&str; 4] = [
+    "tls13-aes128-gcm",
+    "tls13-chacha20",
+    "tls12-aes128-gcm",
+    "tls12-chacha20",
+];
 
 struct Options {
     sizes: Vec<String>,
@@ -65,6 +82,7 @@ struct Options {
     other_runs: usize,
     nice: Option<String>,
     keep: bool,
+    ftps: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -93,9 +111,23 @@ fn parse_args() -> Result<Options, String> {
         other_runs: 1,
         nice: None,
         keep: false,
+        ftps: None,
     };
-    let mut args = std::env::args().skip(1);
+    let mut tools_given = false;
+    let args = std::env::args().skip(1);
+    let mut args = args.peekable();
     while let Some(a) = args.next() {
+        if a == "--ftps" {
+            let suite = match args.peek() {
+                Some(v) if !v.starts_with('-') => args.next().unwrap_or_default(),
+                _ => SUITES[0].to_string(),
+            };
+            if !SUITES.contains(&suite.as_str()) {
+                return Err(format!("unknown suite {suite}\n{USAGE}"));
+            }
+            o.ftps = Some(suite);
+            continue;
+        }
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--bench" => {} // added by `cargo bench`
@@ -107,7 +139,10 @@ fn parse_args() -> Result<Options, String> {
             "--seed" => o.seed = value()?,
             "--capture" => o.capture = Some(PathBuf::from(value()?)),
             "--data-dir" => o.data_dir = PathBuf::from(value()?),
-            "--tools" => o.tools = value()?.split(',').map(String::from).collect(),
+            "--tools" => {
+                o.tools = value()?.split(',').map(String::from).collect();
+                tools_given = true;
+            }
             "--runs" => o.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--other-runs" => {
                 o.other_runs = value()?.parse().map_err(|e| format!("--other-runs: {e}"))?
@@ -122,6 +157,9 @@ fn parse_args() -> Result<Options, String> {
         if !["json", "extract", "tshark", "tcpflow"].contains(&t.as_str()) {
             return Err(format!("unknown tool {t}\n{USAGE}"));
         }
+    }
+    if o.ftps.is_some() && !tools_given {
+        o.tools = vec!["extract".into(), "tshark".into()];
     }
     Ok(o)
 }
@@ -406,6 +444,8 @@ struct Manifest {
     files: HashMap<String, u64>,
     total: u64,
     frames: Option<u64>,
+    /// Bytes of every file and listing together (the plaintext).
+    file_bytes: Option<u64>,
 }
 
 fn read_manifest(path: &Path) -> io::Result<Manifest> {
@@ -419,7 +459,10 @@ fn read_manifest(path: &Path) -> io::Result<Manifest> {
                     m.total += 1;
                 }
             }
-            Some("summary") => m.frames = v["frames"].as_u64(),
+            Some("summary") => {
+                m.frames = v["frames"].as_u64();
+                m.file_bytes = v["file_bytes"].as_u64();
+            }
             _ => {}
         }
     }
@@ -845,6 +888,304 @@ fn print_rows(capture: &Path, bytes: u64, manifest: Option<&Manifest>, rows: &[R
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// FTPS against clear text (`--ftps`).
+
+/// The FTPS twin of the clear capture of `size`: same seed, same plan, same files.
+fn ftps_capture_for(o: &Options, size: &str, suite: &str) -> io::Result<(PathBuf, PathBuf)> {
+    fs::create_dir_all(&o.data_dir)?;
+    let mut name = format!("ftps-{suite}-{size}-seed{}", o.seed);
+    if let Some(s) = &o.sessions {
+        let _ = write!(name, "-s{s}");
+    }
+    if let Some(c) = &o.concurrent {
+        let _ = write!(name, "-c{c}");
+    }
+    if let Some(m) = &o.max_file {
+        let _ = write!(name, "-m{m}");
+    }
+    let path = o.data_dir.join(format!("{name}.pcap"));
+    let mut keys = path.as_os_str().to_owned();
+    keys.push(".keys");
+    let keys = PathBuf::from(keys);
+    if path.exists() && manifest_path(&path).exists() && keys.exists() {
+        return Ok((path, keys));
+    }
+    let mut cmd = Command::new(GENERATOR);
+    cmd.args(["--out".as_ref(), path.as_os_str()])
+        .args(["--size", size, "--seed", &o.seed, "--ftps", suite]);
+    if let Some(s) = &o.sessions {
+        cmd.args(["--sessions", s]);
+    }
+    if let Some(c) = &o.concurrent {
+        cmd.args(["--concurrent", c]);
+    }
+    if let Some(m) = &o.max_file {
+        cmd.args(["--max-file", m]);
+    }
+    eprintln!("generating {} ...", path.display());
+    let u = run_measured(&mut cmd)?;
+    if u.exit != 0 {
+        return Err(io::Error::other(format!(
+            "ftpscope-gen --ftps exited with {}",
+            u.exit
+        )));
+    }
+    Ok((path, keys))
+}
+
+/// One measured command of the FTPS comparison.
+struct FtpsRow {
+    tool: String,
+    capture_bytes: u64,
+    usage: Usage,
+    runs: usize,
+    exact: Option<u64>,
+    written: Option<u64>,
+    command: String,
+}
+
+fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::Result<()> {
+    let clear = capture_for(o, size)?;
+    let (ftps, keys) = ftps_capture_for(o, size, suite)?;
+    let clear_manifest = read_manifest(&manifest_path(&clear))?;
+    let ftps_manifest = read_manifest(&manifest_path(&ftps))?;
+    let same = clear_manifest.files == ftps_manifest.files;
+    let m = &ftps_manifest;
+    let (clear_bytes, ftps_bytes) = (fs::metadata(&clear)?.len(), fs::metadata(&ftps)?.len());
+    let tmp = o.data_dir.join("bench-out");
+    fs::create_dir_all(&tmp)?;
+    let want = |t: &str| o.tools.iter().any(|x| x == t);
+    let mut rows = Vec::new();
+    for (name, path, bytes) in [("clear", &clear, clear_bytes), ("FTPS", &ftps, ftps_bytes)] {
+        let usage = best_of(runner, 2, None, || {
+            let mut c = measured(o, "cat");
+            c.arg(path).stdout(Stdio::null());
+            c
+        })?;
+        rows.push(FtpsRow {
+            tool: format!("cat {name} (read only)"),
+            capture_bytes: bytes,
+            usage,
+            runs: 2,
+            exact: None,
+            written: None,
+            command: format!("cat {} > /dev/null", path.display()),
+        });
+    }
+    // The two ftpscope commands of a mode, run alternately so that a change of load on the
+    // machine touches both alike; the fastest run of each is kept.
+    let ftpscope = |capture: &Path, with_keys: bool, out: Option<&Path>| {
+        let mut c = measured(o, FTPSCOPE);
+        c.args(["--no-progress", "--json", "-r"]).arg(capture);
+        if with_keys {
+            c.arg("--keylog").arg(&keys);
+        }
+        if let Some(d) = out {
+            c.arg("-x").arg(d);
+        }
+        c.stdout(Stdio::null());
+        c
+    };
+    let describe = |c: &Command| {
+        let mut s = String::from("ftpscope");
+        for a in c.get_args().skip(if o.nice.is_some() { 3 } else { 0 }) {
+            let a = a.to_string_lossy();
+            s.push(' ');
+            s.push_str(&a);
+        }
+        s + " > /dev/null"
+    };
+    let mut pair = |extract: bool| -> io::Result<[FtpsRow; 2]> {
+        let dirs = [tmp.join("clear-x"), tmp.join("ftps-x")];
+        let mut best: [Option<Usage>; 2] = [None, None];
+        for _ in 0..o.runs.max(1) {
+            for (i, (capture, with_keys)) in [(&clear, false), (&ftps, true)].iter().enumerate() {
+                let out = extract.then_some(dirs[i].as_path());
+                if let Some(d) = out {
+                    remove_dir(d);
+                }
+                let u = runner.run(&ftpscope(capture, *with_keys, out))?;
+                if best[i].is_none_or(|b| u.wall < b.wall) {
+                    best[i] = Some(u);
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        for (i, (name, capture, bytes, with_keys)) in [
+            ("clear", &clear, clear_bytes, false),
+            ("FTPS", &ftps, ftps_bytes, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (exact, written) = if extract {
+                let (found, _) = extract_found(&dirs[i])?;
+                let n = found.values().sum();
+                if !o.keep {
+                    remove_dir(&dirs[i]);
+                }
+                (Some(matched(m, &found)), Some(n))
+            } else {
+                let json = tmp.join("ftpscope.jsonl");
+                let mut c = Command::new(FTPSCOPE);
+                c.args(["--no-progress", "--json", "-r"]).arg(capture);
+                if with_keys {
+                    c.arg("--keylog").arg(&keys);
+                }
+                c.stdout(File::create(&json)?).status()?;
+                let found = json_found(&json)?;
+                let _ = fs::remove_file(&json);
+                (Some(matched(m, &found)), None)
+            };
+            let mode = if extract { "-x" } else { "--json" };
+            rows.push(FtpsRow {
+                tool: format!("ftpscope {mode}, {name}"),
+                capture_bytes: bytes,
+                usage: best[i].unwrap_or(Usage {
+                    wall: Duration::ZERO,
+                    user: Duration::ZERO,
+                    sys: Duration::ZERO,
+                    max_rss_kib: 0,
+                    exit: -1,
+                }),
+                runs: o.runs.max(1),
+                exact,
+                written,
+                command: describe(&ftpscope(capture, with_keys, extract.then_some(&dirs[i]))),
+            });
+        }
+        let [a, b]: [FtpsRow; 2] = rows.try_into().map_err(|_| io::Error::other("rows"))?;
+        Ok([a, b])
+    };
+    let mut ratios = Vec::new();
+    for (tool, extract) in [("json", false), ("extract", true)] {
+        if want(tool) {
+            let [c, f] = pair(extract)?;
+            ratios.push((c.tool.clone(), f.tool.clone(), c.usage, f.usage));
+            rows.push(c);
+            rows.push(f);
+        }
+    }
+    if want("tshark") && installed("tshark") {
+        let dir = tmp.join("tshark-ftps");
+        let usage = best_of(runner, o.other_runs, Some(&dir), || {
+            let mut c = measured(o, "tshark");
+            c.arg("-q")
+                .arg("-r")
+                .arg(&ftps)
+                .arg("-o")
+                .arg(format!("tls.keylog_file:{}", keys.display()))
+                .arg("--export-objects")
+                .arg(format!("ftp-data,{}", dir.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        })?;
+        let mut found = HashMap::new();
+        if dir.exists() {
+            hash_tree(&dir, &[], &mut found)?;
+        }
+        if !o.keep {
+            remove_dir(&dir);
+        }
+        rows.push(FtpsRow {
+            tool: "tshark --export-objects, FTPS + keys".into(),
+            capture_bytes: ftps_bytes,
+            usage,
+            runs: o.other_runs,
+            exact: Some(matched(m, &found)),
+            written: Some(found.values().sum()),
+            command: format!(
+                "tshark -q -r {} -o tls.keylog_file:{} --export-objects ftp-data,{}",
+                ftps.display(),
+                keys.display(),
+                dir.display()
+            ),
+        });
+    }
+
+    println!();
+    println!(
+        "clear {}: {:.1} MB{}; FTPS ({suite}) {}: {:.1} MB{}, key log {}",
+        clear.display(),
+        clear_bytes as f64 / 1e6,
+        clear_manifest
+            .frames
+            .map_or(String::new(), |f| format!(", {f} frames")),
+        ftps.display(),
+        ftps_bytes as f64 / 1e6,
+        m.frames.map_or(String::new(), |f| format!(", {f} frames")),
+        keys.display()
+    );
+    println!(
+        "the same workload: {} files and listings, {:.1} MB of plaintext{}",
+        m.total,
+        m.file_bytes.unwrap_or(0) as f64 / 1e6,
+        if same {
+            ", identical sha256 in both manifests"
+        } else {
+            " (THE MANIFESTS DIFFER)"
+        }
+    );
+    println!(
+        "| run | wall s | capture MB/s | plaintext MB/s | user s | sys s | peak RSS MiB | files exact | files written | exit |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let plain = m.file_bytes.unwrap_or(0) as f64 / 1e6;
+    for r in &rows {
+        let u = &r.usage;
+        let secs = u.wall.as_secs_f64().max(1e-9);
+        let plain_rate = if r.tool.starts_with("cat") {
+            "-".to_string()
+        } else {
+            format!("{:.0}", plain / secs)
+        };
+        println!(
+            "| {} | {:.2} | {:.0} | {plain_rate} | {:.2} | {:.2} | {:.1} | {} | {} | {} |",
+            r.tool,
+            u.wall.as_secs_f64(),
+            r.capture_bytes as f64 / 1e6 / secs,
+            u.user.as_secs_f64(),
+            u.sys.as_secs_f64(),
+            u.max_rss_kib as f64 / 1024.0,
+            r.exact.map_or("-".into(), |e| format!("{e}/{}", m.total)),
+            r.written.map_or("-".into(), |w| w.to_string()),
+            u.exit,
+        );
+    }
+    println!();
+    for (c, f, cu, fu) in &ratios {
+        let capture_ratio = (ftps_bytes as f64 / fu.wall.as_secs_f64().max(1e-9))
+            / (clear_bytes as f64 / cu.wall.as_secs_f64().max(1e-9));
+        let time_ratio = cu.wall.as_secs_f64() / fu.wall.as_secs_f64().max(1e-9);
+        println!(
+            "ratio {f} / {c}: {:.0} % in capture MB/s, {:.0} % in plaintext MB/s (wall {:.2} s / {:.2} s)",
+            capture_ratio * 100.0,
+            time_ratio * 100.0,
+            cu.wall.as_secs_f64(),
+            fu.wall.as_secs_f64(),
+        );
+    }
+    println!();
+    for r in &rows {
+        let runs = if r.runs > 1 {
+            format!(" (fastest of {})", r.runs)
+        } else {
+            String::new()
+        };
+        println!("  {}{runs}: {}", r.tool, r.command);
+    }
+    if rows.iter().any(|r| r.tool.starts_with("tshark")) {
+        println!(
+            "  tshark decrypts the control connection with the key log (it names the files from \
+             RETR/STOR) but writes each data connection's bytes as they are on the wire: TLS \
+             records, not the file"
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--runner") {
         return runner_main();
@@ -903,6 +1244,13 @@ fn main() -> ExitCode {
         o.sizes.clone()
     };
     for size in &sizes {
+        if let Some(suite) = &o.ftps {
+            if let Err(e) = bench_ftps(&o, &mut runner, size, suite) {
+                eprintln!("benchmark failed: {e}");
+                return ExitCode::FAILURE;
+            }
+            continue;
+        }
         let result = capture_for(&o, size).and_then(|c| bench_capture(&o, &mut runner, &c));
         if let Err(e) = result {
             eprintln!("benchmark failed: {e}");

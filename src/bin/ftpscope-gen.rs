@@ -14,14 +14,35 @@
 //! It streams: memory holds the sessions in flight and one flight of segments, never a file.
 //! Everything comes from `--seed`: the same flags give the same bytes.
 //!
+//! `--ftps [SUITE]` makes every session explicit FTPS (RFC 4217): `AUTH TLS`, `234`, a TLS
+//! handshake on the control connection, `PBSZ 0` and `PROT P` after the login, then every data
+//! connection opens with a TLS handshake of its own (the FTP client is the TLS client, also in
+//! active mode). TLS 1.3 with TLS_AES_128_GCM_SHA256 by default; `tls13-chacha20`,
+//! `tls12-aes128-gcm` and `tls12-chacha20` choose another suite. The handshakes are made of the
+//! messages real peers send (ClientHello with SNI, key share and supported versions,
+//! ServerHello, a certificate, Finished with its real `verify_data`; in TLS 1.3 the server's
+//! messages sealed with the handshake keys, a NewSessionTicket after them), and the secrets are
+//! chosen by the generator (random, from the seed) instead of agreed by a key exchange. Data
+//! goes in full 16 KiB records, control lines one per record, each side sends close_notify
+//! before its FIN. The NSS key log of every connection is written beside the capture
+//! (`FILE.keys` unless `--keys` says otherwise). With the same seed and size, the files,
+//! their contents and the manifest's sha256 are those of the clear capture: the same workload,
+//! clear or protected. Sealing uses `ftpscope_tls::testing` (RustCrypto ciphers and the engine's
+//! key schedule): nothing cryptographic is written here.
+//!
 //! `--syn-flood N` writes something else: N unanswered SYNs to port 21, for the memory figure of
 //! a SYN flood (README, "Hostile input").
 //!
 //! The manifest (`FILE.manifest.jsonl` unless `--manifest` says otherwise) has one line per
 //! file or listing, `{"type":"file", "session", "command", "path", "mode", "announced_by",
-//! "bytes", "sha256"}`, then one `{"type":"summary", ...}` line with the frame and byte counts.
+//! "bytes", "sha256"}` (`sha256` is the plaintext's, also with `--ftps`), then one
+//! `{"type":"summary", ...}` line with the frame and byte counts (and, with `--ftps`, the
+//! cipher suite and the key log's path).
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use ftpscope_tls::testing::{
+    self as tls, Sealer, change_cipher_spec, client_hello, handshake, record, server_hello,
+};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -67,9 +88,45 @@ struct Args {
     /// memory figure in the README's "Hostile input"). No manifest is written.
     #[arg(long, value_name = "N")]
     syn_flood: Option<u32>,
+    /// Explicit FTPS (AUTH TLS, PROT P) with this TLS version and suite; the NSS key log goes
+    /// to FILE.keys.
+    #[arg(long, value_enum, value_name = "SUITE", num_args = 0..=1,
+          default_missing_value = "tls13-aes128-gcm")]
+    ftps: Option<TlsSuite>,
+    /// The key log to write with `--ftps` (default: FILE.keys).
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
     /// Say nothing on standard error.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// The TLS of `--ftps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TlsSuite {
+    /// TLS 1.3, TLS_AES_128_GCM_SHA256.
+    Tls13Aes128Gcm,
+    /// TLS 1.3, TLS_CHACHA20_POLY1305_SHA256.
+    Tls13Chacha20,
+    /// TLS 1.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256.
+    Tls12Aes128Gcm,
+    /// TLS 1.2, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256.
+    Tls12Chacha20,
+}
+
+impl TlsSuite {
+    fn id(self) -> u16 {
+        match self {
+            TlsSuite::Tls13Aes128Gcm => 0x1301,
+            TlsSuite::Tls13Chacha20 => 0x1303,
+            TlsSuite::Tls12Aes128Gcm => 0xC02B,
+            TlsSuite::Tls12Chacha20 => 0xCCA9,
+        }
+    }
+
+    fn tls13(self) -> bool {
+        matches!(self, TlsSuite::Tls13Aes128Gcm | TlsSuite::Tls13Chacha20)
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -367,6 +424,299 @@ impl Conn {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS for `--ftps`: handshakes of real messages, records sealed by the engine's test helpers.
+
+/// Plaintext bytes per data record: full records, as OpenSSL writes a large buffer.
+const RECORD: usize = 16 << 10;
+const APPLICATION_DATA: u8 = 23;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const SNI: &str = "ftp.example.net";
+
+/// The server's certificate: a self-signed P-256 one made once with
+/// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj
+/// "/CN=ftp.example.net/O=ftpscope benchmark" -days 3650 -nodes`.
+const CERT_PEM: &str = "\
+MIIBwjCCAWmgAwIBAgIUAqPTV1p6a0WlyP78U6OgxmG2TecwCgYIKoZIzj0EAwIw\
+NzEYMBYGA1UEAwwPZnRwLmV4YW1wbGUubmV0MRswGQYDVQQKDBJmdHBzY29wZSBi\
+ZW5jaG1hcmswHhcNMjYxMjA2MDk1MDA2WhcNMzYxMjAzMDk1MDA2WjA3MRgwFgYD\
+VQQDDA9mdHAuZXhhbXBsZS5uZXQxGzAZBgNVBAoMEmZ0cHNjb3BlIGJlbmNobWFy\
+azBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABEVQCTymJtSCNPLK/c4Qj9hYGNoI\
+zx912ytk3zsh/Gd64eiAnUeRhWSBWw3jB6Q5cKojPyE+N1JBom9yCVwaZPWjUzBR\
+MB0GA1UdDgQWBBRm4HsAF8Hmw7Mg1hwUUEQWxmLziTAfBgNVHSMEGDAWgBRm4HsA\
+F8Hmw7Mg1hwUUEQWxmLziTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cA\
+MEQCIDRl0KvTAmgLLWwASHfF5IjZZYFJx+v2J3Sgjmcaaq39AiAOh7QV8+ZNaEhn\
+h9lt7LXjE4G7LpsrTr6EB3OkG43Qgw==";
+
+fn cert_der() -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(CERT_PEM)
+        .unwrap_or_default()
+}
+
+fn u16_prefixed(body: &[u8]) -> Vec<u8> {
+    let mut v = (body.len() as u16).to_be_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+fn u24(n: usize) -> [u8; 3] {
+    let b = (n as u32).to_be_bytes();
+    [b[1], b[2], b[3]]
+}
+
+fn random<const N: usize>(rng: &mut Rng) -> [u8; N] {
+    let mut b = [0u8; N];
+    rng.fill(&mut b);
+    b
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// One connection's handshake, flight by flight, and its application-data sealers.
+struct Handshake {
+    /// ClientHello.
+    client1: Vec<u8>,
+    /// TLS 1.3: ServerHello, ChangeCipherSpec, {EncryptedExtensions, Certificate,
+    /// CertificateVerify, Finished}. TLS 1.2: ServerHello, Certificate, ServerKeyExchange,
+    /// ServerHelloDone.
+    server1: Vec<u8>,
+    /// TLS 1.3: ChangeCipherSpec, {Finished}. TLS 1.2: ClientKeyExchange, ChangeCipherSpec,
+    /// {Finished}.
+    client2: Vec<u8>,
+    /// TLS 1.3: {NewSessionTicket}. TLS 1.2: ChangeCipherSpec, {Finished}.
+    server2: Vec<u8>,
+    client: Sealer,
+    server: Sealer,
+}
+
+/// The handshake message inside a one-message record made by the test helpers.
+fn message_of(rec: &[u8]) -> &[u8] {
+    &rec[5..]
+}
+
+/// Builds a handshake of `suite` with fresh randoms and secrets, and appends its key log lines.
+fn tls_handshake(suite: TlsSuite, rng: &mut Rng, keylog: &mut String) -> Option<Handshake> {
+    let id = suite.id();
+    let (cr, sr) = (random::<32>(rng), random::<32>(rng));
+    let session_id = random::<32>(rng);
+    let (client_share, server_share) = (random::<32>(rng), random::<32>(rng));
+    let der = cert_der();
+    let sni = {
+        let mut name = vec![0u8];
+        name.extend_from_slice(&u16_prefixed(SNI.as_bytes()));
+        u16_prefixed(&name)
+    };
+    // x25519, secp256r1; ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256.
+    let groups = u16_prefixed(&[0, 0x1d, 0, 0x17]);
+    let sigalgs = u16_prefixed(&[4, 3, 8, 4, 4, 1]);
+    // A signature's worth of bytes: nobody checks it (the key log gives the secrets).
+    let signature = {
+        let mut s = vec![4, 3];
+        s.extend_from_slice(&u16_prefixed(&random::<72>(rng)));
+        s
+    };
+    let offered = [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xCCA9, 0xCCA8];
+    if suite.tls13() {
+        let key_share = |share: &[u8]| {
+            let mut e = vec![0, 0x1d];
+            e.extend_from_slice(&u16_prefixed(share));
+            e
+        };
+        let client1 = client_hello(
+            &cr,
+            &session_id,
+            &offered,
+            &[
+                (0, sni),
+                (10, groups),
+                (13, sigalgs),
+                (43, vec![4, 3, 4, 3, 3]),
+                (45, vec![1, 1]),
+                (51, u16_prefixed(&key_share(&client_share))),
+            ],
+        );
+        let hello = server_hello(
+            &sr,
+            &session_id,
+            id,
+            &[(43, vec![3, 4]), (51, key_share(&server_share))],
+        );
+        let secrets: [[u8; 32]; 4] = [random(rng), random(rng), random(rng), random(rng)];
+        let [chs, shs, cts, sts] = &secrets;
+        for (label, secret) in [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0",
+        ]
+        .iter()
+        .zip(&secrets)
+        {
+            let _ = writeln!(keylog, "{label} {} {}", hex_of(&cr), hex_of(secret));
+        }
+        let mut transcript = message_of(&client1).to_vec();
+        transcript.extend_from_slice(message_of(&hello));
+        // EncryptedExtensions (empty), Certificate (RFC 8446 §4.4.2), CertificateVerify.
+        let mut flight = handshake(8, &[0, 0]);
+        let mut cert = vec![0u8];
+        cert.extend_from_slice(&u24(3 + der.len() + 2));
+        cert.extend_from_slice(&u24(der.len()));
+        cert.extend_from_slice(&der);
+        cert.extend_from_slice(&[0, 0]);
+        flight.extend(handshake(11, &cert));
+        flight.extend(handshake(15, &signature));
+        transcript.extend_from_slice(&flight);
+        let finished = tls::tls13_finished(id, shs, &transcript).unwrap_or_default();
+        let finished = handshake(20, &finished);
+        flight.extend_from_slice(&finished);
+        transcript.extend_from_slice(&finished);
+        let mut server_hs = tls::tls13_sealer(id, shs)?;
+        let mut server1 = hello;
+        server1.extend(change_cipher_spec());
+        server_hs.seal_into(HANDSHAKE, &flight, &mut server1);
+        let finished = tls::tls13_finished(id, chs, &transcript).unwrap_or_default();
+        let mut client_hs = tls::tls13_sealer(id, chs)?;
+        let mut client2 = change_cipher_spec();
+        client_hs.seal_into(HANDSHAKE, &handshake(20, &finished), &mut client2);
+        let client = tls::tls13_sealer(id, cts)?;
+        let mut server = tls::tls13_sealer(id, sts)?;
+        // NewSessionTicket (RFC 8446 §4.6.1): lifetime, age_add, nonce, ticket, extensions.
+        let mut ticket = 7200u32.to_be_bytes().to_vec();
+        ticket.extend_from_slice(&random::<4>(rng));
+        ticket.extend_from_slice(&[1, 0]);
+        ticket.extend_from_slice(&u16_prefixed(&random::<64>(rng)));
+        ticket.extend_from_slice(&[0, 0]);
+        let mut server2 = Vec::new();
+        server.seal_into(HANDSHAKE, &handshake(4, &ticket), &mut server2);
+        Some(Handshake {
+            client1,
+            server1,
+            client2,
+            server2,
+            client,
+            server,
+        })
+    } else {
+        let master = random::<48>(rng);
+        let _ = writeln!(keylog, "CLIENT_RANDOM {} {}", hex_of(&cr), hex_of(&master));
+        let client1 = client_hello(
+            &cr,
+            &[],
+            &offered,
+            &[
+                (0, sni),
+                (10, groups),
+                (11, vec![1, 0]),
+                (13, sigalgs),
+                (23, Vec::new()),
+                (0xff01, vec![0]),
+            ],
+        );
+        let hello = server_hello(
+            &sr,
+            &session_id,
+            id,
+            &[(23, Vec::new()), (0xff01, vec![0]), (11, vec![1, 0])],
+        );
+        let mut transcript = message_of(&client1).to_vec();
+        // ServerHello, Certificate (RFC 5246 §7.4.2), ServerKeyExchange (RFC 8422 §5.4: named
+        // curve x25519, the share, a signature), ServerHelloDone, in one record.
+        let mut flight = message_of(&hello).to_vec();
+        let mut cert = u24(3 + der.len()).to_vec();
+        cert.extend_from_slice(&u24(der.len()));
+        cert.extend_from_slice(&der);
+        flight.extend(handshake(11, &cert));
+        let mut ske = vec![3, 0, 0x1d, 32];
+        ske.extend_from_slice(&server_share);
+        ske.extend_from_slice(&signature);
+        flight.extend(handshake(12, &ske));
+        flight.extend(handshake(14, &[]));
+        transcript.extend_from_slice(&flight);
+        let server1 = record(HANDSHAKE, &flight);
+        let mut cke = vec![32u8];
+        cke.extend_from_slice(&client_share);
+        let cke = handshake(16, &cke);
+        transcript.extend_from_slice(&cke);
+        let (mut client, mut server) = tls::tls12_sealers(id, &master, &cr, &sr, false)?;
+        let finished =
+            tls::tls12_finished(id, &master, b"client finished", &transcript).unwrap_or_default();
+        let finished = handshake(20, &finished);
+        let mut client2 = record(HANDSHAKE, &cke);
+        client2.extend(change_cipher_spec());
+        client.seal_into(HANDSHAKE, &finished, &mut client2);
+        transcript.extend_from_slice(&finished);
+        let finished =
+            tls::tls12_finished(id, &master, b"server finished", &transcript).unwrap_or_default();
+        let mut server2 = change_cipher_spec();
+        server.seal_into(HANDSHAKE, &handshake(20, &finished), &mut server2);
+        Some(Handshake {
+            client1,
+            server1,
+            client2,
+            server2,
+            client,
+            server,
+        })
+    }
+}
+
+/// The application-data sealers of a connection under TLS.
+struct ConnTls {
+    client: Sealer,
+    server: Sealer,
+}
+
+impl Conn {
+    /// Sends `bytes` from `from` in segments of at most [`MSS`].
+    fn send_all<W: Write>(&mut self, p: &mut Pcap<W>, from: usize, bytes: &[u8]) -> io::Result<()> {
+        for piece in bytes.chunks(MSS) {
+            self.send(p, from, piece)?;
+        }
+        Ok(())
+    }
+
+    /// A TLS handshake in which side `client` is the TLS client; appends the key log lines.
+    fn tls_handshake<W: Write>(
+        &mut self,
+        p: &mut Pcap<W>,
+        client: usize,
+        suite: TlsSuite,
+        rng: &mut Rng,
+        keylog: &mut String,
+    ) -> io::Result<ConnTls> {
+        let h = tls_handshake(suite, rng, keylog)
+            .ok_or_else(|| io::Error::other("the TLS engine cannot seal this suite"))?;
+        let server = 1 - client;
+        self.send_all(p, client, &h.client1)?;
+        p.wait(rng.range(60_000, 200_000));
+        self.send_all(p, server, &h.server1)?;
+        p.wait(rng.range(60_000, 200_000));
+        self.send_all(p, client, &h.client2)?;
+        p.wait(rng.range(20_000, 60_000));
+        self.send_all(p, server, &h.server2)?;
+        Ok(ConnTls {
+            client: h.client,
+            server: h.server,
+        })
+    }
+}
+
+/// A close_notify alert (RFC 8446 §6.1), sealed.
+fn close_notify(sealer: &mut Sealer) -> Vec<u8> {
+    let mut out = Vec::new();
+    sealer.seal_into(ALERT, &[1, 0], &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sessions: a plan of steps built when the session starts, run a step at a time.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +748,8 @@ struct Xfer {
 #[derive(Debug)]
 enum Step {
     Open,
+    /// The control connection's TLS handshake (after `234`).
+    ControlTls,
     Client(String),
     Server(String),
     /// Opens the next planned transfer's data connection.
@@ -413,6 +765,29 @@ enum Source {
     Bytes(Vec<u8>, usize),
 }
 
+impl Source {
+    /// The next `buf.len()` bytes of the file.
+    fn produce(&mut self, buf: &mut [u8]) {
+        match self {
+            Source::Random(r) => r.fill(buf),
+            Source::Bytes(bytes, pos) => {
+                buf.copy_from_slice(&bytes[*pos..*pos + buf.len()]);
+                *pos += buf.len();
+            }
+        }
+    }
+}
+
+/// A data connection under TLS: the sealers of both sides and the ciphertext not yet sent.
+struct DataTls {
+    sender: Sealer,
+    receiver: Sealer,
+    /// Plaintext not yet sealed, and ciphertext not yet sent (`sent` bytes of it went).
+    plain: Vec<u8>,
+    pending: Vec<u8>,
+    sent: usize,
+}
+
 struct Active {
     xfer: Xfer,
     conn: Conn,
@@ -421,6 +796,7 @@ struct Active {
     source: Source,
     left: u64,
     hasher: Sha256,
+    tls: Option<DataTls>,
 }
 
 struct Session {
@@ -430,6 +806,11 @@ struct Session {
     xfers: VecDeque<Xfer>,
     active: Option<Active>,
     rng: Rng,
+    /// `--ftps`: the suite, randomness of its own (the plan and the files do not depend on
+    /// it), and the control connection's sealers once its handshake is done.
+    ftps: Option<TlsSuite>,
+    tls_rng: Rng,
+    ctrl_tls: Option<ConnTls>,
 }
 
 const SERVERS: [(&str, [u8; 4]); 6] = [
@@ -471,6 +852,7 @@ struct Planner {
     started: u64,
     /// Next passive port per server.
     pasv_port: [u16; SERVERS.len()],
+    ftps: Option<TlsSuite>,
 }
 
 impl Planner {
@@ -528,6 +910,12 @@ impl Planner {
         let mut steps = VecDeque::new();
         steps.push_back(Step::Open);
         steps.push_back(Step::Server(format!("{greeting}\r\n")));
+        if self.ftps.is_some() {
+            // RFC 4217 §4: TLS from the byte after the 234 reply.
+            steps.push_back(Step::Client("AUTH TLS\r\n".into()));
+            steps.push_back(Step::Server("234 Proceed with negotiation.\r\n".into()));
+            steps.push_back(Step::ControlTls);
+        }
         let anonymous = rng.chance(600);
         let (user, pass) = if anonymous {
             ("anonymous".to_string(), format!("guest{id}@example.com"))
@@ -548,6 +936,11 @@ impl Planner {
             format!("PASS {pass}"),
             "230 Login successful.".into(),
         );
+        if self.ftps.is_some() {
+            // RFC 4217 §8-9: every later data connection under TLS.
+            exchange(&mut steps, "PBSZ 0".into(), "200 PBSZ set to 0.".into());
+            exchange(&mut steps, "PROT P".into(), "200 PROT now Private.".into());
+        }
         exchange(&mut steps, "SYST".into(), "215 UNIX Type: L8".into());
         exchange(
             &mut steps,
@@ -739,6 +1132,9 @@ impl Planner {
             xfers,
             active: None,
             rng: Rng::new(seed),
+            ftps: self.ftps,
+            tls_rng: Rng::new(seed ^ 0x7f15_0000_0000_0001),
+            ctrl_tls: None,
         }
     }
 }
@@ -781,6 +1177,9 @@ struct Gen<W: Write, M: Write> {
     retransmit: u32,
     files: u64,
     file_bytes: u64,
+    /// Key log lines not yet written, and where they go (`--ftps`).
+    keylog: String,
+    keys: Option<BufWriter<File>>,
 }
 
 impl Session {
@@ -792,13 +1191,34 @@ impl Session {
         let p = &mut g.pcap;
         match step {
             Step::Open => self.ctrl.open(p)?,
+            Step::ControlTls => {
+                if let Some(suite) = self.ftps {
+                    p.wait(self.rng.range(20_000, 100_000));
+                    let t =
+                        self.ctrl
+                            .tls_handshake(p, A, suite, &mut self.tls_rng, &mut g.keylog)?;
+                    self.ctrl_tls = Some(t);
+                }
+            }
             Step::Client(line) => {
                 p.wait(self.rng.range(20_000, 400_000));
-                self.ctrl.send(p, A, line.as_bytes())?;
+                match self.ctrl_tls.as_mut() {
+                    Some(t) => {
+                        let rec = t.client.seal(APPLICATION_DATA, line.as_bytes());
+                        self.ctrl.send_all(p, A, &rec)?;
+                    }
+                    None => self.ctrl.send(p, A, line.as_bytes())?,
+                }
             }
             Step::Server(line) => {
                 p.wait(self.rng.range(50_000, 200_000));
-                self.ctrl.send(p, B, line.as_bytes())?;
+                match self.ctrl_tls.as_mut() {
+                    Some(t) => {
+                        let rec = t.server.seal(APPLICATION_DATA, line.as_bytes());
+                        self.ctrl.send_all(p, B, &rec)?;
+                    }
+                    None => self.ctrl.send(p, B, line.as_bytes())?,
+                }
                 if self.rng.chance(500) {
                     self.ctrl.ack(p, A)?;
                 }
@@ -813,6 +1233,28 @@ impl Session {
                 let passive = xfer.announce != Announce::Port;
                 // In passive mode the client is the initiator (A); in active mode the server is.
                 let sender = if server_sends == passive { B } else { A };
+                // PROT P: the FTP client (the initiator in passive mode) is the TLS client.
+                let tls = match self.ftps {
+                    Some(suite) => {
+                        let client = if passive { A } else { B };
+                        p.wait(self.rng.range(20_000, 60_000));
+                        let t =
+                            conn.tls_handshake(p, client, suite, &mut self.tls_rng, &mut g.keylog)?;
+                        let (sender_sealer, receiver_sealer) = if sender == client {
+                            (t.client, t.server)
+                        } else {
+                            (t.server, t.client)
+                        };
+                        Some(DataTls {
+                            sender: sender_sealer,
+                            receiver: receiver_sealer,
+                            plain: Vec::with_capacity(FLIGHT * MSS + RECORD),
+                            pending: Vec::with_capacity(FLIGHT * MSS + 2 * RECORD),
+                            sent: 0,
+                        })
+                    }
+                    None => None,
+                };
                 let mut rng = Rng::new(xfer.seed);
                 let (source, left) = if xfer.kind == Kind::List {
                     let bytes = listing(&mut rng, xfer.size);
@@ -828,6 +1270,7 @@ impl Session {
                     source,
                     left,
                     hasher: Sha256::new(),
+                    tls,
                 });
             }
             Step::DataSend => {
@@ -839,6 +1282,14 @@ impl Session {
             }
             Step::DataClose => {
                 if let Some(mut a) = self.active.take() {
+                    if let Some(t) = a.tls.as_mut() {
+                        // Each side's close_notify before its FIN, the sender's first.
+                        let rec = close_notify(&mut t.sender);
+                        a.conn.send(&mut g.pcap, a.sender, &rec)?;
+                        g.pcap.wait(30_000);
+                        let rec = close_notify(&mut t.receiver);
+                        a.conn.send(&mut g.pcap, 1 - a.sender, &rec)?;
+                    }
                     a.conn.close(&mut g.pcap, a.sender)?;
                     let sha = a.hasher.finalize();
                     let mut hex = String::with_capacity(64);
@@ -878,6 +1329,12 @@ impl Session {
             }
             Step::Close => {
                 p.wait(50_000);
+                if let Some(t) = self.ctrl_tls.as_mut() {
+                    let rec = close_notify(&mut t.client);
+                    self.ctrl.send(p, A, &rec)?;
+                    let rec = close_notify(&mut t.server);
+                    self.ctrl.send(p, B, &rec)?;
+                }
                 self.ctrl.close(p, A)?;
                 return Ok(true);
             }
@@ -893,18 +1350,43 @@ fn send_flight<W: Write, M: Write>(
     g: &mut Gen<W, M>,
     rng: &mut Rng,
 ) -> io::Result<bool> {
-    let total = a.left.min((FLIGHT * MSS) as u64) as usize;
-    let segments = total.div_ceil(MSS);
-    g.flight.resize(total, 0);
-    match &mut a.source {
-        Source::Random(r) => r.fill(&mut g.flight[..total]),
-        Source::Bytes(bytes, pos) => {
-            g.flight[..total].copy_from_slice(&bytes[*pos..*pos + total]);
-            *pos += total;
+    let want = FLIGHT * MSS;
+    let total = match a.tls.as_mut() {
+        None => {
+            let total = a.left.min(want as u64) as usize;
+            g.flight.resize(total, 0);
+            a.source.produce(&mut g.flight[..total]);
+            a.hasher.update(&g.flight[..total]);
+            a.left -= total as u64;
+            total
         }
-    }
-    a.hasher.update(&g.flight[..total]);
-    a.left -= total as u64;
+        Some(t) => {
+            // Whole records are sealed ahead; a flight takes the next bytes of ciphertext.
+            t.pending.drain(..t.sent);
+            while t.pending.len() < want && (a.left > 0 || !t.plain.is_empty()) {
+                if t.plain.len() < RECORD && a.left > 0 {
+                    // Plaintext made in the clear path's pieces: the same bytes, clear or not.
+                    let n = a.left.min(want as u64) as usize;
+                    let start = t.plain.len();
+                    t.plain.resize(start + n, 0);
+                    a.source.produce(&mut t.plain[start..]);
+                    a.hasher.update(&t.plain[start..]);
+                    a.left -= n as u64;
+                    continue;
+                }
+                let n = t.plain.len().min(RECORD);
+                t.sender
+                    .seal_into(APPLICATION_DATA, &t.plain[..n], &mut t.pending);
+                t.plain.drain(..n);
+            }
+            let total = t.pending.len().min(want);
+            g.flight.clear();
+            g.flight.extend_from_slice(&t.pending[..total]);
+            t.sent = total;
+            total
+        }
+    };
+    let segments = total.div_ceil(MSS);
     // The order segments go out in: mostly in order, a few swapped, a few sent twice.
     let mut order: Vec<usize> = (0..segments).collect();
     let mut i = 0;
@@ -948,7 +1430,11 @@ fn send_flight<W: Write, M: Write>(
         }
     }
     a.conn.next[a.sender] = base.wrapping_add(total as u32);
-    Ok(a.left == 0)
+    let unsent = a
+        .tls
+        .as_ref()
+        .map_or(0, |t| t.pending.len() - t.sent + t.plain.len());
+    Ok(a.left == 0 && unsent == 0)
 }
 
 /// `--syn-flood`: `n` SYNs to 10.0.0.2:21, a microsecond apart, from 10.x.y.z:1024-1279.
@@ -1003,6 +1489,15 @@ fn run(args: &Args) -> io::Result<()> {
     });
     let out = BufWriter::with_capacity(4 << 20, File::create(&args.out)?);
     let manifest = BufWriter::new(File::create(&manifest_path)?);
+    let keys_path = args.keys.clone().unwrap_or_else(|| {
+        let mut p = args.out.clone().into_os_string();
+        p.push(".keys");
+        p.into()
+    });
+    let keys = match args.ftps {
+        Some(_) => Some(BufWriter::new(File::create(&keys_path)?)),
+        None => None,
+    };
     let mut g = Gen {
         pcap: Pcap::new(out)?,
         manifest,
@@ -1011,6 +1506,8 @@ fn run(args: &Args) -> io::Result<()> {
         retransmit: args.retransmit_permille,
         files: 0,
         file_bytes: 0,
+        keylog: String::new(),
+        keys,
     };
     // Payload is about 96% of a capture of full-size frames (headers, ACKs, pcap records).
     let budget = (args.size as f64 * 0.955) as i64;
@@ -1022,6 +1519,7 @@ fn run(args: &Args) -> io::Result<()> {
         sessions_left: args.sessions,
         started: 0,
         pasv_port: [50000; SERVERS.len()],
+        ftps: args.ftps,
     };
     let mut sched = Rng::new(args.seed.wrapping_mul(31).wrapping_add(7));
     let mut active: Vec<Session> = Vec::new();
@@ -1037,18 +1535,36 @@ fn run(args: &Args) -> io::Result<()> {
         if active[i].step(&mut g)? {
             active.swap_remove(i);
         }
+        if let Some(k) = g.keys.as_mut()
+            && !g.keylog.is_empty()
+        {
+            k.write_all(g.keylog.as_bytes())?;
+            g.keylog.clear();
+        }
     }
     let Gen {
         mut pcap,
         mut manifest,
         files,
         file_bytes,
+        keys,
         ..
     } = g;
     pcap.out.flush()?;
+    if let Some(mut k) = keys {
+        k.flush()?;
+    }
+    let tls = match args.ftps {
+        Some(suite) => format!(
+            ",\"ftps\":\"explicit\",\"cipher_suite\":\"{}\",\"keylog\":\"{}\"",
+            ftpscope_tls::suite::suite_name(suite.id()),
+            keys_path.display()
+        ),
+        None => String::new(),
+    };
     writeln!(
         manifest,
-        "{{\"type\":\"summary\",\"seed\":{},\"frames\":{},\"bytes\":{},\"sessions\":{},\"files\":{files},\"file_bytes\":{file_bytes},\"duration_s\":{:.6}}}",
+        "{{\"type\":\"summary\",\"seed\":{},\"frames\":{},\"bytes\":{},\"sessions\":{},\"files\":{files},\"file_bytes\":{file_bytes},\"duration_s\":{:.6}{tls}}}",
         args.seed,
         pcap.frames,
         pcap.bytes,

@@ -1,9 +1,13 @@
-//! Builds TLS records for tests, fuzz seeds and the throughput example: hellos in the clear
-//! and protected records with the same RustCrypto primitives the decryptor uses. Not for
-//! talking to real peers (fixed IVs, no handshake cryptography).
+//! Builds TLS records for tests, fuzz seeds, the throughput example and the benchmark capture
+//! generator (`ftpscope-gen --ftps`): hellos in the clear, protected records, transcript
+//! hashes and Finished messages, with the same RustCrypto primitives and key schedule the
+//! decryptor uses. Not for talking to real peers (fixed IVs, secrets chosen by the caller
+//! rather than agreed by a key exchange).
 
-use crate::crypt::Protector;
-use crate::suite::{self, Lookup};
+use crate::crypt::{self, Protector};
+use crate::suite::{self, HashAlg, Lookup};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256, Sha384};
 
 /// Seals records of one direction, counting sequence numbers.
 pub struct Sealer {
@@ -18,6 +22,67 @@ impl Sealer {
         self.seq += 1;
         rec
     }
+
+    /// Like [`Sealer::seal`], appending the record to `out`.
+    pub fn seal_into(&mut self, typ: u8, plaintext: &[u8], out: &mut Vec<u8>) {
+        if let Some(rec) = self.p.seal(self.seq, typ, plaintext) {
+            out.extend_from_slice(&rec);
+        }
+        self.seq += 1;
+    }
+}
+
+fn hash_of(suite_id: u16) -> Option<HashAlg> {
+    match suite::lookup(suite_id) {
+        Lookup::Supported(s) => Some(s.hash),
+        Lookup::Unsupported => None,
+    }
+}
+
+/// The hash of a suite's key schedule over `messages` (the handshake transcript, RFC 8446
+/// §4.4.1; RFC 5246 §7.4.9 `handshake_messages`).
+pub fn transcript_hash(suite_id: u16, messages: &[u8]) -> Option<Vec<u8>> {
+    Some(match hash_of(suite_id)? {
+        HashAlg::Sha256 => Sha256::digest(messages).to_vec(),
+        HashAlg::Sha384 => Sha384::digest(messages).to_vec(),
+    })
+}
+
+/// TLS 1.3 Finished `verify_data` (RFC 8446 §4.4.4): HMAC(finished_key, transcript hash), with
+/// `finished_key = HKDF-Expand-Label(base_key, "finished", "", Hash.length)`; `base_key` is the
+/// sender's handshake traffic secret.
+pub fn tls13_finished(suite_id: u16, base_key: &[u8], transcript: &[u8]) -> Option<Vec<u8>> {
+    let hash = hash_of(suite_id)?;
+    let mut key = vec![0u8; hash.len()];
+    crypt::hkdf_expand_label(hash, base_key, b"finished", &mut key)?;
+    let th = transcript_hash(suite_id, transcript)?;
+    Some(match hash {
+        HashAlg::Sha256 => {
+            let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).ok()?;
+            m.update(&th);
+            m.finalize().into_bytes().to_vec()
+        }
+        HashAlg::Sha384 => {
+            let mut m = <Hmac<Sha384> as KeyInit>::new_from_slice(&key).ok()?;
+            m.update(&th);
+            m.finalize().into_bytes().to_vec()
+        }
+    })
+}
+
+/// TLS 1.2 Finished `verify_data` (RFC 5246 §7.4.9): `PRF(master_secret, finished_label,
+/// Hash(handshake_messages))[0..11]`, `label` being `client finished` or `server finished`.
+pub fn tls12_finished(
+    suite_id: u16,
+    master: &[u8; 48],
+    label: &[u8],
+    transcript: &[u8],
+) -> Option<[u8; 12]> {
+    let hash = hash_of(suite_id)?;
+    let th = transcript_hash(suite_id, transcript)?;
+    let mut out = [0u8; 12];
+    crypt::prf(hash, master, label, &th, &mut out);
+    Some(out)
 }
 
 /// TLS 1.2 sealers (client, server) of a suite from a master secret.
