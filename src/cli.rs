@@ -1,10 +1,12 @@
 //! Command-line arguments.
 
+use crate::capture::filter::{FilterOptions, parse_time};
 use crate::transfers::HashChoice;
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, ValueHint};
-use ftpscope_core::Limits;
 use ftpscope_core::limits::SECOND;
+use ftpscope_core::{Limits, Timestamp};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// How `--zeek-logs` writes its logs.
@@ -57,15 +59,32 @@ pub struct Cli {
     #[arg(short = 'D', long = "list-interfaces", conflicts_with_all = ["read", "files"])]
     pub list_interfaces: bool,
 
-    /// Live capture: BPF filter [default: tcp] (data connections use ports no one knows in
-    /// advance: keep every TCP port unless you know better).
-    #[arg(
-        short = 'f',
-        long = "filter",
-        value_name = "FILTER",
-        requires = "interface"
-    )]
+    /// BPF filter, in tcpdump's language. Live: what the kernel keeps [default: tcp] (data
+    /// connections use ports no one knows in advance: keep every TCP port unless you know
+    /// better). With -r: only the frames it accepts are analysed, as `tcpdump -r FILE FILTER`
+    /// would keep them (needs a build with --features live).
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filter: Option<String>,
+
+    /// Capture files: analyse only frames from or to ADDR (IPv4 or IPv6; a connection matches
+    /// when either end does). Repeat for several hosts. Frames without TCP never match.
+    #[arg(long = "host", value_name = "ADDR", conflicts_with = "interface")]
+    pub hosts: Vec<IpAddr>,
+
+    /// Capture files: analyse only frames from or to TCP port PORT (either end). Repeat for
+    /// several ports. Data connections use other ports: `--port 21` alone keeps the control
+    /// connections only; --host keeps a server's sessions whole.
+    #[arg(long = "port", value_name = "PORT", conflicts_with = "interface")]
+    pub ports: Vec<u16>,
+
+    /// Capture files: analyse only frames captured at or after TIME: RFC 3339
+    /// (2024-05-01T10:00:00Z, 2024-05-01T12:00:00+02:00) or Unix seconds (1714557600).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "interface")]
+    pub from: Option<Timestamp>,
+
+    /// Capture files: analyse only frames captured before TIME (same forms as --from).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with = "interface")]
+    pub until: Option<Timestamp>,
 
     /// Live capture: bytes kept of each packet [default: 262144]; a shorter snaplen leaves
     /// transfers truncated.
@@ -84,15 +103,28 @@ pub struct Cli {
     #[arg(short = 'p', long = "no-promisc", requires = "interface")]
     pub no_promisc: bool,
 
-    /// Live capture: also write every captured packet to FILE (pcap), for later analysis.
+    /// Write packets to FILE, a new file (0600; an existing one is an error, never
+    /// overwritten). Live: every captured packet (pcap). With -r: carve, keeping only the
+    /// packets of FTP sessions (control and data connections) for Wireshark: a pcap with the
+    /// input's link type, or a pcapng when an input is one. The input is read twice, so not
+    /// from standard input.
     #[arg(
         short = 'w',
         long = "write",
         value_name = "FILE",
         value_hint = ValueHint::FilePath,
-        requires = "interface"
     )]
     pub write: Option<PathBuf>,
+
+    /// With -r and -w: carve only session N (its `session` number in --json), with its data
+    /// connections.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "write",
+        conflicts_with = "interface"
+    )]
+    pub session: Option<u64>,
 
     /// Live capture: drop root privileges to USER right after the interface is opened
     /// (supplementary groups cleared); -w and -x files are then created as USER.
@@ -270,7 +302,54 @@ impl Cli {
                 "standard input (`-`) can be read only once".to_owned(),
             );
         }
+        if self.write.as_deref() == Some(std::path::Path::new("-")) {
+            return error(
+                ErrorKind::InvalidValue,
+                "-w -: packets are written to a file only (standard output carries JSON Lines \
+                 or the report); give a file name"
+                    .to_owned(),
+            );
+        }
+        if self.carving() && self.read.iter().any(|name| name == "-") {
+            return error(
+                ErrorKind::ArgumentConflict,
+                "-w with -r -: carving reads the capture twice, and standard input can be read \
+                 only once; save it to a file first"
+                    .to_owned(),
+            );
+        }
+        #[cfg(not(feature = "live"))]
+        if self.filter.is_some() && self.interface.is_none() {
+            return error(
+                ErrorKind::ArgumentConflict,
+                crate::capture::filter::NO_BPF.to_owned(),
+            );
+        }
+        if let (Some(from), Some(until)) = (self.from, self.until)
+            && from >= until
+        {
+            return error(
+                ErrorKind::ArgumentConflict,
+                "--from must come before --until: no frame could be analysed".to_owned(),
+            );
+        }
         Ok(())
+    }
+
+    /// `-r IN -w OUT`: the packets of FTP sessions are carved into OUT.
+    pub fn carving(&self) -> bool {
+        self.write.is_some() && self.interface.is_none() && !self.list_interfaces
+    }
+
+    /// What the command line asks of the frames of capture files.
+    pub fn filter_options(&self) -> FilterOptions {
+        FilterOptions {
+            hosts: self.hosts.clone(),
+            ports: self.ports.clone(),
+            from: self.from,
+            until: self.until,
+            bpf: self.filter.clone().filter(|_| self.interface.is_none()),
+        }
     }
 
     /// The terminal UI: on a terminal, when no other output was asked for.
@@ -280,6 +359,7 @@ impl Cli {
             && self.extract.is_none()
             && self.report.is_none()
             && self.zeek_logs.is_none()
+            && !self.carving()
     }
 
     /// Where the text report goes, if anywhere: standard output unless that carries JSON
@@ -290,7 +370,8 @@ impl Cli {
             Some(Some(file)) => Some(ReportDestination::File(file.clone())),
             Some(None) if self.json => Some(ReportDestination::Stderr),
             Some(None) => Some(ReportDestination::Stdout),
-            None if self.json => None,
+            // Carving alone prints one line on standard error, not the report.
+            None if self.json || self.carving() => None,
             None => Some(ReportDestination::Stdout),
         }
     }
@@ -322,6 +403,12 @@ Examples:
     ftpscope part1.pcap.zst part2.pcap.zst --json > out.jsonl
   Standard input; with --json the report goes to standard error:
     ssh sensor cat ftp.pcap | ftpscope - --json --report 2> report.txt
+  Only the sessions of one host, in one hour (pure Rust, every build):
+    ftpscope capture.pcap --host 10.0.0.5 --from 2024-05-01T10:00:00Z --until 1714561200
+  tcpdump's filter language on a file (a build with --features live):
+    ftpscope capture.pcap -f 'net 10.0.0.0/8' --json > out.jsonl
+  Carve the FTP sessions out of a big capture, for Wireshark (session 3 only):
+    ftpscope big.pcap -w ftp.pcap; ftpscope big.pcap -w session3.pcap --session 3
   Follow FTP live in the terminal UI (q stops; needs a build with --features live):
     sudo ftpscope -i eth0 -Z nobody
   MD5 and SHA-1 besides SHA-256; Zeek's ftp.log and files.log too:

@@ -2,6 +2,7 @@
 //! the `ftpscope` binary and by the integration tests. The analysis itself is the sans-IO
 //! `ftpscope-core` crate.
 pub mod capture;
+pub mod carve;
 pub mod cli;
 pub mod keys;
 pub mod output;

@@ -58,7 +58,7 @@ mod enabled {
     use super::{Cli, Exit, Result};
     use crate::outputs::{Delivery, Outputs};
     use anyhow::{Context, anyhow, bail};
-    use ftpscope::output::outdir::OutDir;
+    use ftpscope::output::outdir::create_new_file;
     use ftpscope::pipeline::{
         CaptureStats, FrameSource, Output, Pipeline, Record, RunSummary, SourceItem,
     };
@@ -1104,25 +1104,7 @@ mod enabled {
     /// through a link (libpcap would follow one and truncate what it points to).
     fn open_savefile(capture: &Capture<Active>, path: &Path) -> Result<Savefile> {
         use std::os::fd::IntoRawFd;
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
-            bail!("-w {}: give a file name (UTF-8)", path.display());
-        };
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        let file = OutDir::open_or_create(parent)
-            .and_then(|dir| dir.create_new(name, true))
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => anyhow!(
-                    "cannot write {}: it already exists (ftpscope never overwrites a file \
-                     nor follows a link; remove it or choose another name)",
-                    path.display()
-                ),
-                _ => anyhow!("cannot write {}: {e}", path.display()),
-            })?;
+        let (_, _, file) = create_new_file(path).map_err(|e| anyhow!("{e}"))?;
         // SAFETY: the descriptor is ours and open for writing; libpcap takes it over (fdopen)
         // and closes it with the savefile.
         unsafe { capture.savefile_raw_fd(file.into_raw_fd()) }

@@ -1,17 +1,26 @@
 //! ftpscope: the binary. Every side effect lives here: files, standard streams, the terminal.
 
-use anyhow::{Context, Result};
-use ftpscope::capture::{CaptureReader, MergedCapture, decompressing};
+use anyhow::{Context, Result, anyhow};
+use ftpscope::capture::filter::FrameFilter;
+use ftpscope::capture::{CaptureReader, MergeStep, MergedCapture, decompressing};
+use ftpscope::carve::{CarveFormat, CarveWriter, Carver, FlowCollector};
 use ftpscope::cli::{Cli, Exit};
+use ftpscope::output::outdir::create_new_file;
 use ftpscope::pipeline::Pipeline;
 use ftpscope::text;
+use ftpscope_core::LinkType;
 use outputs::{Delivery, ExtractionUnusable, Outputs};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 mod live;
 mod outputs;
+
+/// What a capture's header says of its link type: `(link type number, nanoseconds)` for a
+/// pcap, `None` for a pcapng (see [`CaptureReader::pcap_link`]).
+type PcapLink = Option<(u32, bool)>;
 
 /// A capture opened for reading, and its size when known (for the progress bar).
 type OpenedInput = (CaptureReader<Box<dyn Read + Send>>, Option<u64>);
@@ -74,15 +83,18 @@ fn run(cli: Cli) -> Result<Exit> {
     if cli.interface.is_some() || cli.list_interfaces {
         return live::run(cli);
     }
-    let mut inputs = Vec::new();
-    let mut total: Option<u64> = Some(0);
-    for name in &cli.read {
-        let (capture, size) = open_input(name)?;
-        total = total.zip(size).map(|(a, b)| a + b);
-        inputs.push((name.clone(), capture));
+    let (mut capture, total, links) = open_inputs(&cli.read)?;
+    let filter_options = cli.filter_options();
+    if !filter_options.is_empty() {
+        match FrameFilter::new(filter_options, first_link(&links)) {
+            Ok(filter) => capture.set_filter(filter),
+            Err(e) => {
+                eprintln!("ftpscope: {}", printable(&e));
+                return Ok(Exit::Usage);
+            }
+        }
     }
-    let names: Vec<String> = inputs.iter().map(|(n, _)| n.clone()).collect();
-    let mut capture = MergedCapture::new(inputs);
+    let names = cli.read.clone();
 
     // On a terminal with nothing else asked for: the TUI. Files go to its private temporary
     // folder so the transfer view can show them and `s` can save them; it is removed when the
@@ -98,13 +110,33 @@ fn run(cli: Cli) -> Result<Exit> {
         return Ok(Exit::Success);
     }
 
+    // `-w FILE` is made first, before a packet is read: an existing file fails at once.
+    let carve_file = match &cli.write {
+        Some(path) if cli.carving() => Some(create_new_file(path).map_err(|e| anyhow!("{e}"))?),
+        _ => None,
+    };
     // An output folder that cannot be used fails here (exit status 4), before a packet is
     // read.
-    let mut outputs = Outputs::from_cli(&cli, Delivery::Batched)?;
+    let mut outputs = match Outputs::from_cli(&cli, Delivery::Batched) {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            // An empty -w file would only stand in the way of the next run.
+            if let Some((dir, name, _)) = &carve_file {
+                let _ = dir.remove_file(name);
+            }
+            return Err(e);
+        }
+    };
+    let tracker = outputs.take_tracker()?;
+    let mut collector = FlowCollector::new(cli.session);
+    let mut chosen = outputs.chosen();
+    if carve_file.is_some() {
+        chosen.push(&mut collector);
+    }
     let mut pipeline = Pipeline {
         analyzer: ftpscope::keys::analyzer(&cli)?,
-        tracker: outputs.take_tracker()?,
-        outputs: outputs.chosen(),
+        tracker,
+        outputs: chosen,
     };
     let show_progress = !cli.no_progress && io::stderr().is_terminal();
     let mut bar = progress_bar(total);
@@ -114,8 +146,16 @@ fn run(cli: Cli) -> Result<Exit> {
         }
     };
     let summary = pipeline.run(names, &mut capture, &mut progress)?;
+    drop(pipeline);
     if show_progress {
         eprint!("\r\x1b[2K");
+    }
+    if let Some(e) = capture.filter().and_then(|f| f.error()) {
+        eprintln!(
+            "ftpscope: {} (the frames before it were analysed)",
+            printable(e)
+        );
+        return Ok(Exit::Usage);
     }
     for d in &summary.damage {
         eprintln!(
@@ -124,6 +164,25 @@ fn run(cli: Cli) -> Result<Exit> {
             d.damage.offset,
             text::escape(d.damage.what.as_bytes())
         );
+    }
+    if let Some((dir, name, file)) = carve_file {
+        let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
+        if let Some(n) = cli.session
+            && collector.sessions.is_empty()
+        {
+            let _ = dir.remove_file(&name);
+            eprintln!(
+                "ftpscope: no session {n} in the capture ({} sessions); nothing written to {}",
+                collector.sessions_seen,
+                printable(&path.display().to_string())
+            );
+            return Ok(Exit::Failure);
+        }
+        carve(&cli, &links, collector, file, &mut progress)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if show_progress {
+            eprint!("\r\x1b[2K");
+        }
     }
     if let Some(e) = summary.extract_error.as_ref() {
         eprintln!(
@@ -137,6 +196,90 @@ fn run(cli: Cli) -> Result<Exit> {
     } else {
         Exit::Damaged
     })
+}
+
+/// The captures `names` (`-` is standard input) merged in time order, their total size when
+/// known (for the progress bar), and what each says of its link type (see
+/// [`CaptureReader::pcap_link`]).
+fn open_inputs(names: &[String]) -> Result<(MergedCapture, Option<u64>, Vec<PcapLink>)> {
+    let mut inputs = Vec::new();
+    let mut links = Vec::new();
+    let mut total: Option<u64> = Some(0);
+    for name in names {
+        let (capture, size) = open_input(name)?;
+        total = total.zip(size).map(|(a, b)| a + b);
+        links.push(capture.pcap_link());
+        inputs.push((name.clone(), capture));
+    }
+    Ok((MergedCapture::new(inputs), total, links))
+}
+
+/// The first input's link type, when its header says it (pcap): `-f` is compiled for it
+/// before a frame is read.
+fn first_link(links: &[PcapLink]) -> Option<LinkType> {
+    links
+        .first()
+        .copied()
+        .flatten()
+        .map(|(linktype, _)| LinkType::from_linktype(linktype))
+}
+
+/// `-r IN -w OUT`, second pass: the inputs read again through the same filters, and the
+/// frames of the connections the first pass found written to `file`.
+fn carve(
+    cli: &Cli,
+    links: &[PcapLink],
+    collector: FlowCollector,
+    file: File,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let (mut capture, _, _) = open_inputs(&cli.read)?;
+    let filter_options = cli.filter_options();
+    if !filter_options.is_empty() {
+        capture.set_filter(
+            FrameFilter::new(filter_options, first_link(links)).map_err(|e| anyhow!(e))?,
+        );
+    }
+    let format = CarveFormat::for_inputs(links);
+    let mut writer = CarveWriter::new(io::BufWriter::with_capacity(1 << 20, file), format)?;
+    let (sessions, connections) = (collector.sessions.len(), collector.flows.len());
+    let mut carver = Carver::new(collector.flows);
+    let mut steps = 0u64;
+    while let Some(step) = capture.next_step() {
+        match step {
+            MergeStep::Frame(frame) => {
+                if carver.wants(&frame.record) {
+                    writer.frame(&frame.record)?;
+                }
+            }
+            MergeStep::Secrets(logs) => {
+                for log in logs {
+                    writer.secrets(&log)?;
+                }
+            }
+            // Said after the first pass.
+            MergeStep::Damage(_) => {}
+        }
+        steps += 1;
+        if steps.is_multiple_of(8192) {
+            progress(capture.bytes_read());
+        }
+    }
+    let (packets, bytes) = (writer.packets, writer.bytes);
+    writer.finish()?;
+    let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
+    let what = match cli.session {
+        Some(n) => format!("session {n}"),
+        None if sessions == 1 => "1 session".to_owned(),
+        None => format!("{sessions} sessions"),
+    };
+    eprintln!(
+        "ftpscope: carved {what} ({connections} connections): {packets} packets, {} into {} ({})",
+        text::human_bytes(bytes),
+        printable(&path.display().to_string()),
+        format.name()
+    );
+    Ok(())
 }
 
 /// An error message with its control characters escaped: paths in it may hold anything (wire

@@ -2,7 +2,7 @@
 //! worker and live capture): frames from a [`FrameSource`] into the analyzer, events out into
 //! the transfer tracker and the outputs.
 
-use crate::capture::{InputDamage, MergedCapture};
+use crate::capture::{InputDamage, MergeStep, MergedCapture};
 use crate::transfers::{TransferOutcome, TransferTracker};
 use ftpscope_core::event::DataMode;
 use ftpscope_core::{Analyzer, Anomaly, Event, Exchange, SessionStart, SessionSummary, Stats};
@@ -87,16 +87,10 @@ pub trait FrameSource {
 
 impl FrameSource for MergedCapture {
     fn next_item(&mut self) -> Option<SourceItem<'_>> {
-        if let Some(damage) = self.advance_inputs() {
-            return Some(SourceItem::Damage(damage));
-        }
-        let secrets = self.take_secrets();
-        if !secrets.is_empty() {
-            return Some(SourceItem::Secrets(secrets));
-        }
-        Some(match self.next_frame()? {
-            Ok(frame) => SourceItem::Frame(frame.record),
-            Err(damage) => SourceItem::Damage(damage),
+        Some(match self.next_step()? {
+            MergeStep::Frame(frame) => SourceItem::Frame(frame.record),
+            MergeStep::Damage(damage) => SourceItem::Damage(damage),
+            MergeStep::Secrets(logs) => SourceItem::Secrets(logs),
         })
     }
 

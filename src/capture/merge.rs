@@ -1,5 +1,6 @@
 //! Several capture files read as one, in timestamp order (rotated captures).
 
+use super::filter::FrameFilter;
 use super::{CaptureReader, Damage, RecordRef};
 use ftpscope_core::Timestamp;
 use std::cmp::Reverse;
@@ -53,6 +54,18 @@ pub struct MergedCapture {
     to_advance: Vec<usize>,
     /// TLS key logs the inputs carried (pcapng Decryption Secrets Blocks), not yet taken.
     secrets: Vec<Vec<u8>>,
+    /// `--host`, `--port`, the time window, `-f`: frames it refuses are skipped.
+    filter: Option<FrameFilter>,
+}
+
+/// What comes next from a [`MergedCapture`], in the order a reader must take it.
+#[derive(Debug)]
+pub enum MergeStep<'a> {
+    Frame(MergedFrame<'a>),
+    /// Damage in one input, which is then dropped.
+    Damage(InputDamage),
+    /// TLS key logs, before the frames they may decrypt.
+    Secrets(Vec<Vec<u8>>),
 }
 
 impl MergedCapture {
@@ -74,6 +87,34 @@ impl MergedCapture {
             heads: BinaryHeap::new(),
             to_advance,
             secrets: Vec::new(),
+            filter: None,
+        }
+    }
+
+    /// Skips every frame `filter` refuses, from the next frame on.
+    pub fn set_filter(&mut self, filter: FrameFilter) {
+        self.filter = Some(filter);
+    }
+
+    /// The filter, with its counters and its error (see [`FrameFilter::error`]).
+    pub fn filter(&self) -> Option<&FrameFilter> {
+        self.filter.as_ref()
+    }
+
+    /// The next frame the filter keeps, damage or key logs, in the order they must be taken
+    /// (key logs before the frames they may decrypt); `None` when every input is done, or
+    /// when the filter failed.
+    pub fn next_step(&mut self) -> Option<MergeStep<'_>> {
+        loop {
+            if let Some(damage) = self.advance_inputs() {
+                return Some(MergeStep::Damage(damage));
+            }
+            if !self.secrets.is_empty() {
+                return Some(MergeStep::Secrets(self.take_secrets()));
+            }
+            if let Some(i) = self.pick_kept()? {
+                return self.frame_at(i).map(MergeStep::Frame);
+            }
         }
     }
 
@@ -82,10 +123,14 @@ impl MergedCapture {
     /// then dropped; call again to go on with the others. `None` when every input is done.
     /// Key logs met on the way wait in [`MergedCapture::take_secrets`].
     pub fn next_frame(&mut self) -> Option<Result<MergedFrame<'_>, InputDamage>> {
-        if let Some(damage) = self.advance_inputs() {
-            return Some(Err(damage));
+        loop {
+            if let Some(damage) = self.advance_inputs() {
+                return Some(Err(damage));
+            }
+            if let Some(i) = self.pick_kept()? {
+                return self.frame_at(i).map(Ok);
+            }
         }
-        self.pick().map(Ok)
     }
 
     /// Reads the next frame of every input that needs one (first all, then the one whose
@@ -119,10 +164,28 @@ impl MergedCapture {
         None
     }
 
-    /// The earliest frame read ahead (after [`MergedCapture::advance_inputs`]).
-    fn pick(&mut self) -> Option<MergedFrame<'_>> {
+    /// Takes the earliest frame read ahead (after [`MergedCapture::advance_inputs`]): the
+    /// index of its input when the filter keeps it, `Some(None)` when it skips it, `None`
+    /// when no input has a frame left or the filter failed.
+    fn pick_kept(&mut self) -> Option<Option<usize>> {
+        if self.filter.as_ref().is_some_and(|f| f.error().is_some()) {
+            return None;
+        }
         let Reverse((_, i)) = self.heads.pop()?;
         self.to_advance.push(i);
+        let Some(filter) = self.filter.as_mut() else {
+            return Some(Some(i));
+        };
+        let record = self
+            .inputs
+            .get(i)
+            .and_then(|m| m.reader.as_ref())
+            .and_then(|r| r.current());
+        Some(record.filter(|r| filter.keep(r)).map(|_| i))
+    }
+
+    /// The frame input `i` read ahead.
+    fn frame_at(&self, i: usize) -> Option<MergedFrame<'_>> {
         let input = self.inputs.get(i)?;
         let record = input.reader.as_ref()?.current()?;
         Some(MergedFrame {

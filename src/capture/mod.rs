@@ -32,10 +32,15 @@
 //! [`decompressing`] (`compressed.rs`): the offsets of their damage count decompressed bytes.
 //!
 //! The reader is [`CaptureReader`] (this file); its buffered input is `input.rs`, the two
-//! formats `pcap.rs` and `pcapng.rs`, the merge [`MergedCapture`] `merge.rs`.
+//! formats `pcap.rs` and `pcapng.rs`, the merge [`MergedCapture`] `merge.rs`, the frame
+//! filter the merge applies (`--host`, `--port`, `--from`/`--until`) `filter.rs`, and `-f`'s
+//! BPF (libpcap, `live` feature) `bpf.rs`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[cfg(feature = "live")]
+mod bpf;
 mod compressed;
+pub mod filter;
 mod input;
 mod merge;
 mod pcap;
@@ -47,7 +52,7 @@ use std::io::{self, Read};
 pub use compressed::{Compression, decompressing};
 use ftpscope_core::Frame;
 use input::{Input, Pending, Step, take};
-pub use merge::{InputDamage, MergedCapture, MergedFrame};
+pub use merge::{InputDamage, MergeStep, MergedCapture, MergedFrame};
 use pcap::{PcapState, open_pcap};
 use pcapng::{PcapngState, SHB, open_pcapng};
 
@@ -192,6 +197,15 @@ impl<R: Read> CaptureReader<R> {
         match self.state {
             State::Pcap(_) => Format::Pcap,
             State::Pcapng(_) => Format::Pcapng,
+        }
+    }
+
+    /// A classic pcap file's link type number (as its header has it) and whether its
+    /// timestamps are in nanoseconds; `None` for pcapng, whose interfaces each say their own.
+    pub fn pcap_link(&self) -> Option<(u32, bool)> {
+        match &self.state {
+            State::Pcap(p) => Some((p.linktype, p.nanosecond())),
+            State::Pcapng(_) => None,
         }
     }
 

@@ -16,6 +16,8 @@ pub(super) struct PcapState {
     /// Nanoseconds per unit of the record's fraction field (1000 for microsecond files).
     frac_ns: i64,
     link: LinkType,
+    /// The header's link type number as written (`link` maps several numbers to one).
+    pub(super) linktype: u32,
     /// Largest captured length accepted: the snaplen as a hint, within sane bounds.
     max_caplen: u32,
     /// 16, or 24 for the "modified" pcap format.
@@ -23,6 +25,11 @@ pub(super) struct PcapState {
 }
 
 impl PcapState {
+    /// Whether the file's timestamps are in nanoseconds (else microseconds).
+    pub(super) fn nanosecond(&self) -> bool {
+        self.frac_ns == 1
+    }
+
     pub(super) fn step<R: Read>(&mut self, input: &mut Input<R>) -> Result<Step, String> {
         let hl = self.header_len;
         let have = input.need(hl)?;
@@ -97,6 +104,7 @@ pub(super) fn open_pcap<R: Read>(
         endian,
         frac_ns,
         link: LinkType::from_linktype(linktype & 0xFFFF),
+        linktype: linktype & 0xFFFF,
         max_caplen,
         header_len,
     })

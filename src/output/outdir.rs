@@ -253,6 +253,42 @@ impl OutDir {
     }
 }
 
+/// Creates the file at `path` the way every file ftpscope names for the user is made (`-w`):
+/// beneath a handle on its folder (made when missing), new (`O_EXCL`: an existing file is an
+/// error, never overwritten), never through a link, readable by its owner only (0600). The
+/// error names the path and, when something is already there, says what to do. The folder's
+/// handle and the name come back too, to remove the file if the run cannot go on.
+pub fn create_new_file(path: &Path) -> io::Result<(OutDir, String, File)> {
+    let shown = path.display();
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot write {shown}: give a file name (UTF-8)"),
+        ));
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    OutDir::open_or_create(parent)
+        .and_then(|dir| {
+            let file = dir.create_new(name, true)?;
+            Ok((dir, name.to_owned(), file))
+        })
+        .map_err(|e| {
+            let message = match e.kind() {
+                io::ErrorKind::AlreadyExists => format!(
+                    "cannot write {shown}: it already exists (ftpscope never overwrites a file \
+                     nor follows a link; remove it or choose another name)"
+                ),
+                _ => format!("cannot write {shown}: {e}"),
+            };
+            io::Error::new(e.kind(), message)
+        })
+}
+
 /// `name`, then `stem (2).ext`, `stem (3).ext` ... : the names tried for a file, in order.
 fn candidates(name: &str) -> impl Iterator<Item = String> + '_ {
     let (stem, ext) = match name.rfind('.') {
