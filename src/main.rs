@@ -94,8 +94,15 @@ fn run(cli: Cli) -> Result<Exit> {
             show_passwords: cli.show_passwords,
         };
         let job = ftpscope::tui::file_job(names, capture, ftpscope::keys::analyzer(&cli)?);
-        ftpscope::tui::run(options, job).context("terminal UI")?;
-        return Ok(Exit::Success);
+        let end = ftpscope::tui::run(options, job).context("terminal UI")?;
+        // As the report's: 1 when the analysis failed, 3 on a damaged capture.
+        return Ok(if end.failed {
+            Exit::Failure
+        } else if end.damaged {
+            Exit::Damaged
+        } else {
+            Exit::Success
+        });
     }
 
     // An output folder that cannot be used fails here (exit status 4), before a packet is
