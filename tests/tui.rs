@@ -1133,3 +1133,117 @@ fn sessions_and_transfers_past_the_caps_are_counted_and_said() {
     );
     assert!(screen.contains("/pub/photo.jpg"), "{screen}");
 }
+
+/// The real binary: `ftpscope -r FILE` in a 100×30 tmux, its exit status echoed after it.
+fn ui_on(tag: &str, capture: &Path, width: u16, height: u16) -> Tmux {
+    let cmd = format!(
+        "{} -r {}; echo EXITED $?; sleep 30",
+        env!("CARGO_BIN_EXE_ftpscope"),
+        capture.display()
+    );
+    Tmux::start(tag, &cmd, width, height)
+}
+
+/// Overview, a field search, `G` in a file and save-all, driven through the real binary.
+#[test]
+fn overview_search_end_and_save_all_in_tmux() {
+    if !Tmux::available("overview_search_end_and_save_all_in_tmux") {
+        return;
+    }
+    let dir = temp("e2e-cockpit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let term = ui_on("cockpit", &root().join("samples/demo.pcap"), 80, 24);
+    let screen = term.wait_for("· done ·");
+    assert!(screen.contains("Overview · Enter opens"), "{screen}");
+    assert!(screen.contains("Largest files"), "{screen}");
+    // Enter on the verdict line: the Transfers tab, filtered.
+    let complete = screen
+        .lines()
+        .position(|l| l.contains("complete  "))
+        .unwrap();
+    let overview_top = screen.lines().position(|l| l.contains("Capture")).unwrap();
+    for _ in 0..complete - overview_top {
+        term.key("j");
+    }
+    term.key("Enter");
+    let screen = term.wait_for("filter: status:complete");
+    assert!(screen.contains("Transfers 4/5"), "{screen}");
+    // A field search on the sessions tab, in the title; one that matches nothing says so.
+    term.key("2");
+    term.key("/");
+    term.type_text("host:10.77.0.1 user:fxuser");
+    term.key("Enter");
+    term.wait_for("Sessions 1/1 · sort start ↑ · filter: host:10.77.0.1 user:fxuser");
+    term.key("/");
+    for _ in 0.."host:10.77.0.1 user:fxuser".len() {
+        term.key("BSpace");
+    }
+    term.type_text("host:10.77.0.10");
+    term.key("Enter");
+    term.wait_for("no session matches 'host:10.77.0.10'");
+    term.key("Escape");
+    term.wait_for("Sessions 1/1 · sort start ↑ ─");
+    // G in a file: its last bytes.
+    term.key("3");
+    term.key("Escape");
+    term.wait_for("Transfers 5/5");
+    term.key("j");
+    term.key("Enter");
+    term.wait_for("Transfer #2");
+    term.key("G");
+    term.wait_for("of 60000");
+    let screen = term.wait_for("0000ea50");
+    assert!(screen.contains("59840-60000 of 60000"), "{screen}");
+    term.key("Escape");
+    // Save all of the session's files.
+    term.key("2");
+    term.key("S");
+    term.wait_for("save all files to folder");
+    term.key("BSpace");
+    term.type_text(dir.to_str().unwrap());
+    term.key("Enter");
+    let screen = term.wait_for("files to");
+    assert!(
+        screen.contains(&format!("saved 3 files to {}", dir.display())),
+        "{screen}"
+    );
+    term.key("q");
+    term.wait_for("EXITED 0");
+    drop(term);
+    for name in ["photo.jpg", "report.pdf"] {
+        assert!(dir.join(name).exists(), "{name} saved");
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The UI's exit status is the report's: 0 on a whole capture, 3 on a damaged one (whose
+/// damage the overview names with its byte offset).
+#[test]
+fn exit_statuses_follow_the_report_in_tmux() {
+    if !Tmux::available("exit_statuses_follow_the_report_in_tmux") {
+        return;
+    }
+    let dir = temp("e2e-exit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = std::fs::read(root().join("samples/demo.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &pcap[..pcap.len() - 100]).unwrap();
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .arg("-r")
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(3), "the report's status");
+    for (capture, status) in [(root().join("samples/demo.pcap"), 0), (cut.clone(), 3)] {
+        let term = ui_on("exit", &capture, 100, 30);
+        let screen = term.wait_for("· done ·");
+        if status == 3 {
+            assert!(screen.contains("cut.pcap at byte 141774"), "{screen}");
+            assert!(screen.contains("DAMAGED at byte"), "status bar: {screen}");
+        }
+        term.key("q");
+        term.wait_for(&format!("EXITED {status}"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
