@@ -175,7 +175,11 @@ impl Keys {
         println!("{what:<48} {worst:>10.1} ms  (slowest key)");
     }
 
-    fn typed(&mut self, app: &mut App, text: &str) {
+    /// `/` and `text`, after Esc has cleared the list's filter when `clear`.
+    fn typed(&mut self, app: &mut App, text: &str, clear: bool) {
+        if clear {
+            app.update(Action::Back);
+        }
         let actions: Vec<Action> = std::iter::once(Action::Search)
             .chain(text.chars().map(Action::Input))
             .chain([Action::Enter])
@@ -222,11 +226,11 @@ fn main() {
         "G, g: last and first session",
         vec![Action::End, Action::Home],
     );
-    keys.typed(&mut app, "file-42");
+    keys.typed(&mut app, "file-42", true);
     println!("  sessions matching: {}", app.order.len());
-    keys.typed(&mut app, "user:user42 host:10.0.1. -status:failed");
+    keys.typed(&mut app, "user:user42 host:10.0.4. -status:failed", true);
     println!("  sessions matching: {}", app.order.len());
-    keys.typed(&mut app, "path:/run-4\\d*/ port:40000-40100");
+    keys.typed(&mut app, "path:/run-4\\d*/ port:40000-40100", true);
     println!("  sessions matching: {}", app.order.len());
     keys.presses(&mut app, "Esc: clear the filter", vec![Action::Back]);
     keys.presses(
@@ -239,14 +243,14 @@ fn main() {
         "Enter, /RETR, n: find in a dialogue",
         vec![Action::Enter],
     );
-    keys.typed(&mut app, "retr");
+    keys.typed(&mut app, "retr", false);
     keys.presses(&mut app, "n", vec![Action::FindNext]);
     keys.presses(
         &mut app,
         "3: the Transfers tab (first list build)",
         vec![Action::Tab(2)],
     );
-    keys.typed(&mut app, "status:complete cmd:retr");
+    keys.typed(&mut app, "status:complete cmd:retr", true);
     keys.presses(
         &mut app,
         "o, O on transfers",

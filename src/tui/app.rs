@@ -476,7 +476,8 @@ impl App {
             "client" => order.sort_by_key(|&i| row(i).map(|s| s.start.client)),
             "server" => order.sort_by_key(|&i| row(i).map(|s| s.start.server)),
             "user" => {
-                order.sort_by_cached_key(|&i| row(i).and_then(|s| s.end.as_ref()?.user.clone()))
+                let user = |i: usize| row(i).and_then(|s| s.end.as_ref()?.user.as_deref());
+                order.sort_by(|&a, &b| user(a).cmp(&user(b)))
             }
             "login" => order.sort_by_key(|&i| {
                 row(i)

@@ -152,14 +152,23 @@ fn value(v: &str) -> String {
     }
 }
 
-fn top<K: Clone>(map: &HashMap<K, Logins>, key: impl Fn(&K) -> String) -> Vec<(String, Logins)> {
-    let mut rows: Vec<(String, Logins)> = map.iter().map(|(k, v)| (key(k), v.clone())).collect();
-    rows.sort_by(|a, b| {
-        (b.1.sessions, b.1.failed)
-            .cmp(&(a.1.sessions, a.1.failed))
-            .then(a.0.cmp(&b.0))
-    });
-    rows
+/// The rows of a table, most sessions first; only the first `limit` are named and sorted
+/// (a capture of a million clients costs a selection, not a sort). The count is the map's.
+fn top<K: Clone>(
+    map: &HashMap<K, Logins>,
+    limit: usize,
+    key: impl Fn(&K) -> String,
+) -> Vec<(String, Logins)> {
+    let mut rows: Vec<(&K, &Logins)> = map.iter().collect();
+    let rank = |l: &Logins| std::cmp::Reverse((l.sessions, l.failed));
+    if rows.len() > limit {
+        rows.select_nth_unstable_by_key(limit, |r| rank(r.1));
+        rows.truncate(limit);
+    }
+    let mut named: Vec<(String, Logins)> =
+        rows.into_iter().map(|(k, v)| (key(k), v.clone())).collect();
+    named.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then(a.0.cmp(&b.0)));
+    named
 }
 
 /// The lines of the Overview tab. `time` formats a timestamp as the UI shows times.
@@ -223,10 +232,13 @@ pub fn lines(
         }
     }
 
-    let brute: Vec<(String, Logins)> = top(&stats.clients, |ip| ip.to_string())
-        .into_iter()
+    let mut brute: Vec<(String, Logins)> = stats
+        .clients
+        .iter()
         .filter(|(_, l)| l.failed >= BRUTE_FORCE)
+        .map(|(ip, l)| (ip.to_string(), l.clone()))
         .collect();
+    brute.sort_by(|a, b| b.1.failed.cmp(&a.1.failed).then(a.0.cmp(&b.0)));
     if !brute.is_empty() {
         out.push(heading("Brute force?"));
         for (ip, l) in brute {
@@ -240,11 +252,15 @@ pub fn lines(
         }
     }
 
-    let table = |out: &mut Vec<Line>, title: &str, field: &str, rows: Vec<(String, Logins)>| {
+    let table = |out: &mut Vec<Line>,
+                 title: &str,
+                 field: &str,
+                 total: usize,
+                 rows: Vec<(String, Logins)>| {
         if rows.is_empty() {
             return;
         }
-        let title = format!("{title} ({})", rows.len());
+        let title = format!("{title} ({total})");
         let width = rows
             .iter()
             .take(TOP)
@@ -266,22 +282,30 @@ pub fn lines(
                 Some(Jump::List(1, format!("{field}:{}", value(name)))),
             ));
         }
-        if rows.len() > TOP {
-            out.push(row(format!("  … {} more", rows.len() - TOP), None));
+        if total > TOP {
+            out.push(row(format!("  … {} more", total - TOP), None));
         }
     };
-    table(&mut out, "Users", "user", top(&stats.users, |u| escape(u)));
+    table(
+        &mut out,
+        "Users",
+        "user",
+        stats.users.len(),
+        top(&stats.users, TOP, |u| escape(u)),
+    );
     table(
         &mut out,
         "Clients",
         "host",
-        top(&stats.clients, |ip| ip.to_string()),
+        stats.clients.len(),
+        top(&stats.clients, TOP, |ip| ip.to_string()),
     );
     table(
         &mut out,
         "Servers",
         "host",
-        top(&stats.servers, |ip| ip.to_string()),
+        stats.servers.len(),
+        top(&stats.servers, TOP, |ip| ip.to_string()),
     );
 
     if stats.transfers > 0 {

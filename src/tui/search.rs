@@ -45,6 +45,8 @@ impl Field {
 pub enum Text {
     /// Somewhere in the text (lower-cased).
     Contains(String),
+    /// The whole text (lower-cased).
+    Exact(String),
     /// The whole text, with `*` wildcards (lower-cased).
     Glob(Regex),
     Regex(Regex),
@@ -56,7 +58,10 @@ impl Text {
         if lower.len() >= 2 && lower.starts_with('/') && lower.ends_with('/') {
             return Regex::new(&lower[1..lower.len() - 1]).map(Text::Regex);
         }
-        if lower.contains('*') || whole {
+        if whole && !lower.contains('*') {
+            return Ok(Text::Exact(lower));
+        }
+        if lower.contains('*') {
             let mut pattern = String::from("^");
             for c in lower.chars() {
                 match c {
@@ -84,13 +89,18 @@ impl Text {
     pub fn matches(&self, text: &str) -> bool {
         match self {
             Text::Contains(s) => text.contains(s.as_str()),
+            Text::Exact(s) => text == s,
             Text::Glob(r) | Text::Regex(r) => r.is_match(text.as_bytes()),
         }
     }
 
     /// Matches raw bytes (lower-cased here when needed).
     pub fn matches_bytes(&self, bytes: &[u8]) -> bool {
-        self.matches(&String::from_utf8_lossy(bytes).to_lowercase())
+        // Most names are lower-case ASCII already: no copy for them.
+        match std::str::from_utf8(bytes) {
+            Ok(s) if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => self.matches(s),
+            _ => self.matches(&String::from_utf8_lossy(bytes).to_lowercase()),
+        }
     }
 }
 
@@ -384,12 +394,13 @@ impl Regex {
         let mut clist: Vec<(usize, usize)> = Vec::with_capacity(n);
         let mut nlist: Vec<(usize, usize)> = Vec::with_capacity(n);
         let mut seen = vec![usize::MAX; n];
+        let mut stack = Vec::with_capacity(n);
         let mut found: Option<(usize, usize)> = None;
         for pos in from..=text.len() {
             // A new thread starts at each position until a match is found.
             if found.is_none() && (!self.anchored || pos == 0 || text.get(pos - 1) == Some(&b'\n'))
             {
-                self.add(&mut clist, &mut seen, 0, pos, pos, text);
+                self.add(&mut clist, &mut seen, &mut stack, 0, pos, pos, text);
             }
             if clist.is_empty() {
                 if found.is_some() || (self.anchored && !text[pos..].contains(&b'\n')) {
@@ -421,23 +432,26 @@ impl Regex {
                 if found.is_some_and(|(s, _)| start > s) {
                     continue;
                 }
-                self.add(&mut clist, &mut seen, pc, start, pos + 1, text);
+                self.add(&mut clist, &mut seen, &mut stack, pc, start, pos + 1, text);
             }
         }
         found
     }
 
     /// Adds a thread at `pc` and the threads its jumps lead to, each once per position.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         list: &mut Vec<(usize, usize)>,
         seen: &mut [usize],
+        stack: &mut Vec<usize>,
         pc: usize,
         start: usize,
         pos: usize,
         text: &[u8],
     ) {
-        let mut stack = vec![pc];
+        stack.clear();
+        stack.push(pc);
         while let Some(pc) = stack.pop() {
             if seen[pc] == pos {
                 continue;
@@ -670,6 +684,15 @@ mod tests {
         assert_eq!(re("[^a-z]", "abc1"), Some((3, 4)));
         assert_eq!(re(r"\d\d", "a1b22"), Some((3, 5)));
         assert_eq!(re("x*", "abc"), Some((0, 0)));
+        assert_eq!(re(r"run-4\d*", "/data/run-4/file-4.bin"), Some((6, 11)));
+        let q = Query::parse(r"path:/run-4\d*/ port:40000-40100");
+        assert!(q.error.is_none(), "{:?}", q.error);
+        assert!(
+            q.terms[0]
+                .text()
+                .unwrap()
+                .matches_bytes(b"/data/run-4/file-4.bin")
+        );
         assert!(Regex::new("(a").is_err());
         assert!(Regex::new("*a").is_err());
         // Linear time: a pattern that backtracking engines take forever on.
