@@ -1236,7 +1236,7 @@ fn exit_statuses_follow_the_report_in_tmux() {
         .unwrap();
     assert_eq!(report.status.code(), Some(3), "the report's status");
     for (capture, status) in [(root().join("samples/demo.pcap"), 0), (cut.clone(), 3)] {
-        let term = ui_on("exit", &capture, 100, 30);
+        let term = ui_on(&format!("exit{status}"), &capture, 100, 30);
         let screen = term.wait_for("· done ·");
         if status == 3 {
             assert!(screen.contains("cut.pcap at byte 141774"), "{screen}");
