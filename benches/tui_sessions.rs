@@ -170,7 +170,12 @@ impl Keys {
     fn presses(&mut self, app: &mut App, what: &str, actions: Vec<Action>) {
         let mut worst: f64 = 0.0;
         for a in actions {
-            worst = worst.max(self.press(app, what, a));
+            let shown = format!("{a:?}");
+            let ms = self.press(app, what, a);
+            if ms >= 50.0 {
+                println!("  over 50 ms: {shown} {ms:.1} ms");
+            }
+            worst = worst.max(ms);
         }
         println!("{what:<48} {worst:>10.1} ms  (slowest key)");
     }

@@ -531,7 +531,7 @@ impl App {
                     || bytes(t.command.as_deref())
                     || m.matches(t.status.as_str())
                     || m.matches(&t.sha256_prefix)
-                    || hosts().any(|h| m.matches(&h.to_string()))
+                    || (m.could_match_address() && hosts().any(|h| m.matches(&h.to_string())))
                     || session
                         .and_then(|s| s.end.as_ref()?.user.as_deref())
                         .is_some_and(|u| m.matches_bytes(u))

@@ -94,6 +94,17 @@ impl Text {
         }
     }
 
+    /// Whether the text of an address (digits, hex, `.`, `:`, brackets) could match: when
+    /// not, addresses need not be formatted to be tried.
+    pub fn could_match_address(&self) -> bool {
+        match self {
+            Text::Contains(s) | Text::Exact(s) => s
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')),
+            Text::Glob(_) | Text::Regex(_) => true,
+        }
+    }
+
     /// Matches raw bytes (lower-cased here when needed).
     pub fn matches_bytes(&self, bytes: &[u8]) -> bool {
         // Most names are lower-case ASCII already: no copy for them.
@@ -337,6 +348,9 @@ fn parse_term(word: &str) -> Result<Option<Term>, String> {
 pub struct Regex {
     prog: Vec<Inst>,
     anchored: bool,
+    /// Bytes every match contains: a text without them is skipped without running the
+    /// program (most rows of a large list).
+    required: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -380,11 +394,36 @@ impl Regex {
         compile(&node, &mut prog)?;
         prog.push(Inst::Match);
         let anchored = matches!(prog.first(), Some(Inst::Bol));
-        Ok(Regex { prog, anchored })
+        let mut required = Vec::new();
+        if let Node::Concat(items) = &node {
+            let mut run = Vec::new();
+            for item in items {
+                match item {
+                    Node::Byte(b) => run.push(*b),
+                    _ => {
+                        if run.len() > required.len() {
+                            required = std::mem::take(&mut run);
+                        }
+                        run.clear();
+                    }
+                }
+            }
+            if run.len() > required.len() {
+                required = run;
+            }
+        }
+        Ok(Regex {
+            prog,
+            anchored,
+            required,
+        })
     }
 
     /// Whether the pattern matches anywhere in `text`.
     pub fn is_match(&self, text: &[u8]) -> bool {
+        if !self.required.is_empty() && memchr::memmem::find(text, &self.required).is_none() {
+            return false;
+        }
         self.find_at(text, 0).is_some()
     }
 
