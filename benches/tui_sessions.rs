@@ -148,6 +148,51 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Keystrokes, each applied and the screen drawn, as the UI does; the slowest is kept.
+struct Keys {
+    slowest: (f64, String),
+}
+
+impl Keys {
+    /// One key press (update + redraw), timed.
+    fn press(&mut self, app: &mut App, what: &str, action: Action) -> f64 {
+        let start = Instant::now();
+        app.update(action);
+        let _ = render_text(app, 120, 40);
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if ms > self.slowest.0 {
+            self.slowest = (ms, what.to_owned());
+        }
+        ms
+    }
+
+    /// Several presses: their slowest is printed.
+    fn presses(&mut self, app: &mut App, what: &str, actions: Vec<Action>) {
+        let mut worst: f64 = 0.0;
+        for a in actions {
+            let shown = format!("{a:?}");
+            let ms = self.press(app, what, a);
+            if ms >= 50.0 {
+                println!("  over 50 ms: {shown} {ms:.1} ms");
+            }
+            worst = worst.max(ms);
+        }
+        println!("{what:<48} {worst:>10.1} ms  (slowest key)");
+    }
+
+    /// `/` and `text`, after Esc has cleared the list's filter when `clear`.
+    fn typed(&mut self, app: &mut App, text: &str, clear: bool) {
+        if clear {
+            app.update(Action::Back);
+        }
+        let actions: Vec<Action> = std::iter::once(Action::Search)
+            .chain(text.chars().map(Action::Input))
+            .chain([Action::Enter])
+            .collect();
+        self.presses(app, &format!("type /{text}"), actions);
+    }
+}
+
 fn main() {
     let mut tracker = TransferTracker::new(None).expect("tracker without extraction");
     let mut app = App::new("synthetic".into(), None, false);
@@ -170,31 +215,71 @@ fn main() {
             app.refresh();
         },
     );
+    timed("draw the overview (120×40)", || render_text(&app, 120, 40));
+    let mut keys = Keys {
+        slowest: (0.0, String::new()),
+    };
+    keys.presses(
+        &mut app,
+        "2: the Sessions tab (first list build)",
+        vec![Action::Tab(1)],
+    );
     assert_eq!(app.order.len() as u64, SESSIONS);
-    timed("draw one 120×40 screen", || render_text(&app, 120, 40));
-    timed("scroll: 200 × PageDown, each with a redraw", || {
-        for _ in 0..200 {
-            app.update(Action::PageDown);
-            let _ = render_text(&app, 120, 40);
+    keys.presses(&mut app, "200 × PageDown", vec![Action::PageDown; 200]);
+    keys.presses(
+        &mut app,
+        "G, g: last and first session",
+        vec![Action::End, Action::Home],
+    );
+    keys.typed(&mut app, "file-42", true);
+    println!("  sessions matching: {}", app.order.len());
+    keys.typed(&mut app, "user:user42 host:10.0.4. -status:failed", true);
+    println!("  sessions matching: {}", app.order.len());
+    keys.typed(&mut app, "path:/run-4\\d*/ port:40000-40100", true);
+    println!("  sessions matching: {}", app.order.len());
+    keys.presses(&mut app, "Esc: clear the filter", vec![Action::Back]);
+    keys.presses(
+        &mut app,
+        "o × 8, O: every sort key, then reversed",
+        [vec![Action::CycleSort; 8], vec![Action::ReverseSort]].concat(),
+    );
+    keys.presses(
+        &mut app,
+        "Enter, /RETR, n: find in a dialogue",
+        vec![Action::Enter],
+    );
+    keys.typed(&mut app, "retr", false);
+    keys.presses(&mut app, "n", vec![Action::FindNext]);
+    keys.presses(
+        &mut app,
+        "3: the Transfers tab (first list build)",
+        vec![Action::Tab(2)],
+    );
+    keys.typed(&mut app, "status:complete cmd:retr", true);
+    keys.presses(
+        &mut app,
+        "o, O on transfers",
+        vec![Action::CycleSort, Action::ReverseSort],
+    );
+    keys.presses(
+        &mut app,
+        "4, 1: Anomalies, Overview",
+        vec![Action::Tab(3), Action::Tab(0)],
+    );
+    keys.presses(
+        &mut app,
+        "Tab × 4: every tab again",
+        vec![Action::NextTab; 4],
+    );
+    println!(
+        "slowest keystroke: {:.1} ms ({}){}",
+        keys.slowest.0,
+        keys.slowest.1,
+        if keys.slowest.0 < 50.0 {
+            ""
+        } else {
+            "  OVER 50 ms"
         }
-    });
-    timed("jump to the end and draw", || {
-        app.update(Action::End);
-        render_text(&app, 120, 40)
-    });
-    app.update(Action::StartFilter);
-    for c in "file-42".chars() {
-        timed(&format!("filter: type {c:?} (refresh + redraw)"), || {
-            app.update(Action::Input(c));
-            render_text(&app, 120, 40)
-        });
-    }
-    println!("sessions matching \"file-42\": {}", app.order.len());
-    app.update(Action::Back);
-    timed("sort by bytes (refresh + redraw)", || {
-        app.update(Action::CycleSort);
-        app.update(Action::CycleSort);
-        render_text(&app, 120, 40)
-    });
+    );
     println!("peak RSS {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
 }

@@ -1071,7 +1071,7 @@ mod enabled {
             summary.capture = Some(capture_stats(&shared, &interface));
             Ok(summary)
         });
-        tui::run(options, job).context("terminal UI")
+        tui::run(options, job).map(drop).context("terminal UI")
     }
 
     /// Live capture into JSON Lines, `-x DIR` and the report.

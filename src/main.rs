@@ -106,8 +106,15 @@ fn run(cli: Cli) -> Result<Exit> {
             show_passwords: cli.show_passwords,
         };
         let job = ftpscope::tui::file_job(names, capture, ftpscope::keys::analyzer(&cli)?);
-        ftpscope::tui::run(options, job).context("terminal UI")?;
-        return Ok(Exit::Success);
+        let end = ftpscope::tui::run(options, job).context("terminal UI")?;
+        // As the report's: 1 when the analysis failed, 3 on a damaged capture.
+        return Ok(if end.failed {
+            Exit::Failure
+        } else if end.damaged {
+            Exit::Damaged
+        } else {
+            Exit::Success
+        });
     }
 
     // `-w FILE` is made first, before a packet is read: an existing file fails at once.

@@ -83,40 +83,437 @@ fn snapshot(name: &str, app: &App, width: u16, height: u16) {
     assert_eq!(text, want, "{name} differs from {}", path.display());
 }
 
+/// Types `text` at the prompt `key` opened.
+fn prompt(app: &mut App, key: Action, text: &str) {
+    app.update(key);
+    assert!(app.prompt.is_some(), "a prompt is open");
+    let old = app.prompt.as_ref().unwrap().text.chars().count();
+    for _ in 0..old {
+        app.update(Action::InputBackspace);
+    }
+    for c in text.chars() {
+        app.update(Action::Input(c));
+    }
+    app.update(Action::Enter);
+}
+
+/// Every view, at 80×24 (complete) and 60×15 (still usable: the tab bar and `?`/`q` shown).
 #[test]
 fn views_render_as_their_snapshots() {
-    let dir = temp("snap");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
-    snapshot("sessions", &app, 80, 24);
-    app.update(Action::Enter);
-    assert_eq!(app.pane, Pane::Dialogue);
-    for _ in 0..14 {
+    for (w, h) in [(80u16, 24u16), (60, 15)] {
+        let dir = temp(&format!("snap-{w}"));
+        let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+        app.update(Action::Resize(w, h));
+        let snap = |name: &str, app: &App| {
+            let screen = render_text(app, w, h);
+            let title = screen.lines().next().unwrap();
+            assert!(
+                title.contains("1 Over") && title.contains("4 Anom"),
+                "{name}: {title}"
+            );
+            assert!(title.contains("?help q quit"), "{name}: {title}");
+            snapshot(&format!("{name}-{w}x{h}"), app, w, h);
+        };
+        assert_eq!(app.tab, 0, "the UI opens on the overview");
+        snap("overview", &app);
+        app.update(Action::Tab(1));
+        snap("sessions", &app);
+        app.update(Action::Enter);
+        assert_eq!(app.pane, Pane::Dialogue);
+        for _ in 0..14 {
+            app.update(Action::Down);
+        }
+        snap("dialogue", &app);
+        app.update(Action::Enter);
+        assert!(
+            matches!(app.overlay, Overlay::Detail(_)),
+            "Enter on a transfer opens it"
+        );
+        assert!(app.hex, "binary content opens in hex");
+        snap("detail-hex", &app);
+        app.update(Action::End);
+        snap("detail-hex-end", &app);
+        app.update(Action::Back);
+        for _ in 0..6 {
+            app.update(Action::Up);
+        }
+        app.update(Action::Enter); // the LIST transfer: parsed entries
+        snap("detail-listing", &app);
+        app.update(Action::ToggleHex);
+        app.update(Action::ToggleHex);
+        app.update(Action::Back);
+        app.update(Action::Info);
+        snap("info", &app);
+        app.update(Action::Back);
+        app.update(Action::Follow);
+        snap("follow", &app);
+        app.update(Action::Back);
+        app.update(Action::Back); // to the session list
+        app.update(Action::Search);
+        for c in "user:fxuser".chars() {
+            app.update(Action::Input(c));
+        }
+        snap("filter-prompt", &app);
+        app.update(Action::Back);
+        app.update(Action::Tab(2));
+        snap("transfers", &app);
+        app.update(Action::Tab(3));
+        snap("anomalies", &app);
+        app.update(Action::Help);
+        snap("help", &app);
+        app.update(Action::Tab(0)); // any key but a scroll closes help
+        assert_eq!(app.overlay, Overlay::None);
+        for (w, h) in [(40, 10), (20, 6), (10, 3), (200, 60)] {
+            let _ = render_text(&app, w, h);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// FTPS: a lock on the session and its transfers, and the TLS facts in the session's facts.
+#[test]
+fn tls_sessions_show_a_lock_and_their_facts() {
+    let dir = temp("tls");
+    let mut app = app_for(
+        &root().join("tests/fixtures/ftps/vsftpd-curl-tls13-passive.pcap"),
+        &dir,
+    );
+    app.update(Action::Tab(1));
+    let screen = render_text(&app, 100, 24);
+    assert!(screen.contains("🔒"), "{screen}");
+    app.update(Action::Info);
+    let screen = render_text(&app, 100, 30);
+    assert!(
+        screen.contains("TLS 1.3 · TLS_AES_256_GCM_SHA384"),
+        "{screen}"
+    );
+    assert!(screen.contains("not decrypted (no keys)"), "{screen}");
+    assert!(screen.contains("server software: vsFTPd"), "{screen}");
+    assert!(
+        screen.contains("banner: ftpscope FTPS lab (vsftpd) ready."),
+        "{screen}"
+    );
+    snapshot("info-tls-100x30", &app, 100, 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Synthetic sessions from `clients`, each with a user and a RETR.
+fn app_with_clients(clients: &[(&str, &str, bool)]) -> App {
+    use ftpscope_core::event::{CommandLine, EndReason, LoginState, Reply};
+    use ftpscope_core::{Exchange, SessionStart, SessionSummary};
+    let mut app = App::new("synthetic".into(), None, false);
+    app.update(Action::Resize(100, 30));
+    let mut records = Vec::new();
+    for (i, (client, user, ok)) in clients.iter().enumerate() {
+        let id = i as u64 + 1;
+        let ts = 1_000_000_000 * id as i64;
+        let client: std::net::SocketAddr = client.parse().unwrap();
+        let server: std::net::SocketAddr = "192.0.2.1:21".parse().unwrap();
+        records.push(Record::SessionStarted(SessionStart {
+            session: id,
+            ts,
+            client,
+            server,
+            detected_by: DetectedBy::Port21,
+        }));
+        records.push(Record::Exchange(Exchange {
+            session: id,
+            command: Some(CommandLine {
+                ts: ts + 1,
+                verb: b"USER".to_vec(),
+                arg: user.as_bytes().to_vec(),
+                secret: false,
+            }),
+            replies: vec![Reply {
+                ts: ts + 2,
+                code: 331,
+                text: b"Password".to_vec(),
+                lines_dropped: 0,
+            }],
+        }));
+        records.push(Record::SessionEnded(SessionSummary {
+            session: id,
+            client,
+            server,
+            start: ts,
+            end: ts + 10,
+            user: Some(user.as_bytes().to_vec()),
+            password: None,
+            anonymous: false,
+            login: if *ok {
+                LoginState::Ok
+            } else {
+                LoginState::Failed
+            },
+            login_attempts: if *ok { 1 } else { 3 },
+            tls: false,
+            tls_info: None,
+            commands: 2,
+            transfers: 0,
+            end_reason: EndReason::Closed,
+        }));
+    }
+    app.apply(Msg::Records(records));
+    app.refresh();
+    app
+}
+
+fn filtered(app: &mut App, query: &str) -> Vec<u64> {
+    prompt(app, Action::Search, query);
+    app.order
+        .iter()
+        .map(|&i| app.store.sessions[i].start.session)
+        .collect()
+}
+
+#[test]
+fn field_searches_match_exactly_and_are_shown() {
+    let mut clients = vec![("10.0.11.1:4000", "alice", true)];
+    for n in 10..=19 {
+        clients.push((
+            Box::leak(format!("10.0.11.{n}:4000").into_boxed_str()),
+            "bob",
+            false,
+        ));
+    }
+    let mut app = app_with_clients(&clients);
+    app.update(Action::Tab(1));
+    assert_eq!(app.order.len(), 11);
+    assert_eq!(filtered(&mut app, "host:10.0.11.1"), vec![1], "not .10-.19");
+    assert_eq!(
+        filtered(&mut app, "10.0.11.1"),
+        vec![1],
+        "a bare address too"
+    );
+    assert_eq!(filtered(&mut app, "host:10.0.11.").len(), 11, "a prefix");
+    assert_eq!(
+        filtered(&mut app, "host:10.0.11.0/28").len(),
+        7,
+        "a block: .1, .10-.15"
+    );
+    assert_eq!(filtered(&mut app, "user:bob").len(), 10);
+    assert_eq!(
+        filtered(&mut app, "user:bo").len(),
+        0,
+        "user names are whole"
+    );
+    assert_eq!(filtered(&mut app, "user:b*").len(), 10);
+    assert_eq!(filtered(&mut app, "-user:bob"), vec![1]);
+    assert_eq!(filtered(&mut app, "!status:failed"), vec![1]);
+    assert_eq!(filtered(&mut app, "status:ok"), vec![1]);
+    assert_eq!(filtered(&mut app, "cmd:user port:4000").len(), 11);
+    assert_eq!(filtered(&mut app, "user:/^(alice|bob)$/").len(), 11);
+    assert_eq!(filtered(&mut app, "host:10.0.11.12 user:bob"), vec![4]);
+    let screen = render_text(&app, 100, 30);
+    assert!(
+        screen.contains("filter: host:10.0.11.12 user:bob"),
+        "{screen}"
+    );
+    assert!(filtered(&mut app, "nobody-here").is_empty());
+    let screen = render_text(&app, 100, 30);
+    assert!(
+        screen.contains("no session matches 'nobody-here'"),
+        "{screen}"
+    );
+    assert!(filtered(&mut app, "colour:red").is_empty() || app.filters[1].error.is_some());
+    assert!(render_text(&app, 100, 30).contains("unknown field colour"));
+    // Per tab: the Transfers tab has its own, empty filter.
+    app.update(Action::Tab(2));
+    assert!(app.filters[2].text.is_empty());
+    // Brute force on the overview: ten clients, three failures each, are not one client;
+    // one client failing often is.
+    app.update(Action::Tab(0));
+    let screen = render_text(&app, 100, 30);
+    assert!(!screen.contains("Brute force?"), "{screen}");
+    let mut app = app_with_clients(&[
+        ("10.9.9.9:1", "root", false),
+        ("10.9.9.9:2", "root", false),
+        ("10.0.0.5:3", "alice", true),
+    ]);
+    let screen = render_text(&app, 100, 30);
+    assert!(screen.contains("Brute force?"), "{screen}");
+    assert!(
+        screen.contains("10.9.9.9: 6 failed logins in 2 sessions"),
+        "{screen}"
+    );
+    // Enter on the notice opens the sessions it is about.
+    let at = app
+        .overview
+        .iter()
+        .position(|l| l.text.contains("6 failed"))
+        .unwrap();
+    for _ in 0..at {
         app.update(Action::Down);
     }
-    snapshot("dialogue", &app, 80, 24);
     app.update(Action::Enter);
-    assert!(
-        matches!(app.overlay, Overlay::Detail(_)),
-        "Enter on a transfer opens it"
-    );
-    assert!(app.hex, "binary content opens in hex");
-    snapshot("detail-hex", &app, 80, 24);
-    app.update(Action::Back);
-    for _ in 0..6 {
-        app.update(Action::Up);
+    assert_eq!(app.tab, 1);
+    assert_eq!(app.filters[1].text, "host:10.9.9.9 status:failed");
+    assert_eq!(app.order.len(), 2);
+}
+
+#[test]
+fn overview_lines_open_their_lists() {
+    let dir = temp("overview");
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    let text: Vec<&str> = app.overview.iter().map(|l| l.text.as_str()).collect();
+    let joined = text.join("\n");
+    for want in [
+        "Capture  ",
+        "Totals   1 sessions",
+        "Users (1)",
+        "Clients (1)",
+        "Servers (1)",
+        "Transfers by verdict",
+        "Largest files",
+        "Anomalies by kind",
+    ] {
+        assert!(joined.contains(want), "{want}: {joined}");
     }
-    app.update(Action::Enter); // the LIST transfer: parsed entries
-    snapshot("detail-listing", &app, 80, 24);
-    app.update(Action::Back);
+    let complete = app
+        .overview
+        .iter()
+        .position(|l| l.text.trim_start().starts_with("complete"))
+        .unwrap();
+    app.sel[0] = complete;
+    app.update(Action::Enter);
+    assert_eq!(
+        (app.tab, app.filters[2].text.as_str()),
+        (2, "status:complete")
+    );
+    assert!(!app.transfer_list.is_empty());
+    app.update(Action::Tab(0));
+    let kind = app
+        .overview
+        .iter()
+        .rposition(|l| {
+            l.text.starts_with("  ")
+                && l.jump
+                    .as_ref()
+                    .is_some_and(|j| matches!(j, ftpscope::tui::overview::Jump::List(3, _)))
+        })
+        .unwrap();
+    app.sel[0] = kind;
+    app.update(Action::Enter);
+    assert_eq!(app.tab, 3);
+    assert_eq!(app.anomaly_list.len(), 1);
+    // Enter on the anomaly: its session.
+    app.update(Action::Enter);
+    assert_eq!(app.tab, 1);
+    assert!(app.selected_session().is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sorting_every_list_both_ways() {
+    let dir = temp("sort");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    app.update(Action::Tab(2));
+    let by_start = app.transfer_list.clone();
+    while !render_text(&app, 120, 24).contains("sort bytes ↑") {
+        app.update(Action::CycleSort);
+    }
+    let bytes: Vec<u64> = app
+        .transfer_list
+        .iter()
+        .map(|&i| app.store.transfers[i].bytes)
+        .collect();
+    assert!(bytes.windows(2).all(|w| w[0] <= w[1]), "{bytes:?}");
+    app.update(Action::ReverseSort);
+    assert!(render_text(&app, 120, 24).contains("sort bytes ↓"));
+    let bytes: Vec<u64> = app
+        .transfer_list
+        .iter()
+        .map(|&i| app.store.transfers[i].bytes)
+        .collect();
+    assert!(bytes.windows(2).all(|w| w[0] >= w[1]), "{bytes:?}");
+    assert_ne!(app.transfer_list, by_start);
     app.update(Action::Tab(1));
-    snapshot("transfers", &app, 100, 20);
-    app.update(Action::Help);
-    snapshot("help", &app, 80, 24);
-    app.update(Action::Down); // any key closes help
-    assert_eq!(app.overlay, Overlay::None);
-    // 80×24 and smaller sizes render without panicking.
-    for (w, h) in [(80, 24), (40, 10), (20, 6), (10, 3), (200, 60)] {
-        let _ = render_text(&app, w, h);
+    app.update(Action::CycleSort);
+    assert!(render_text(&app, 120, 24).contains("sort client ↑"));
+    app.update(Action::Tab(3));
+    app.update(Action::CycleSort);
+    assert!(render_text(&app, 120, 24).contains("sort kind ↑"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In a file: `G` goes to its end, `:` to an offset, `/` and `n` find text (highlighted).
+#[test]
+fn file_navigation_end_offset_and_find() {
+    let dir = temp("file-nav");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    app.update(Action::Tab(2));
+    // The photo (binary, hex).
+    let photo = app
+        .transfer_list
+        .iter()
+        .position(|&i| app.store.transfers[i].path.as_deref() == Some(&b"/pub/photo.jpg"[..]))
+        .unwrap();
+    app.sel[2] = photo;
+    app.update(Action::Enter);
+    assert!(app.hex);
+    let len = app.detail.file_len;
+    app.update(Action::End);
+    let rows = app.detail_rows() as u64;
+    assert_eq!(
+        app.detail.offset,
+        ((len - 1) / 16 - (rows - 1)) * 16,
+        "the last page"
+    );
+    assert!(render_text(&app, 80, 24).contains(&format!("{:08x}", (len - 1) / 16 * 16)));
+    app.update(Action::Home);
+    assert_eq!(app.detail.offset, 0);
+    prompt(&mut app, Action::GoTo, "0x100");
+    assert_eq!(app.detail.offset, 0x100);
+    prompt(&mut app, Action::GoTo, "1000");
+    assert_eq!(app.detail.offset, 1000 / 16 * 16);
+    app.update(Action::Home);
+    // Hex bytes in hex view ("5d" is `]`): the first is at 7.
+    prompt(&mut app, Action::Search, "5d");
+    let (first, n) = app.find_hit.expect("found");
+    assert_eq!((first, n), (7, 1));
+    assert_eq!(app.detail.offset, 0);
+    app.update(Action::FindNext);
+    let (second, _) = app.find_hit.unwrap();
+    assert!(second > first);
+    app.update(Action::FindPrev);
+    assert_eq!(app.find_hit.unwrap().0, first);
+    app.update(Action::CopyHash);
+    assert!(app.take_clipboard().is_some_and(|h| h.len() == 64));
+    app.update(Action::CopyFilter);
+    let filter = app.take_clipboard().unwrap();
+    assert!(
+        filter.starts_with("ip.addr==10.77.0.") && filter.contains("tcp.port=="),
+        "{filter}"
+    );
+    assert!(render_text(&app, 100, 40).contains("the records carry no frame numbers"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In a dialogue: Enter on a command that moved data opens its transfer; `/` and `n` find.
+#[test]
+fn dialogue_enter_opens_the_transfer_and_find_moves() {
+    let dir = temp("dialogue");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    app.update(Action::Tab(1));
+    app.update(Action::Enter);
+    app.update(Action::Search);
+    for c in "RETR photo".chars() {
+        app.update(Action::Input(c));
+    }
+    app.update(Action::Enter);
+    let item = app.dialogue()[app.dialogue_sel];
+    assert!(
+        matches!(item, ftpscope::tui::app::DialogueItem::Exchange(_)),
+        "{item:?}"
+    );
+    assert!(render_text(&app, 100, 40).contains("find 'retr photo'"));
+    app.update(Action::Enter);
+    match &app.overlay {
+        Overlay::Detail(r) => assert_eq!(
+            app.store.transfers[*r].path.as_deref(),
+            Some(&b"/pub/photo.jpg"[..])
+        ),
+        other => panic!("{other:?}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -125,37 +522,37 @@ fn views_render_as_their_snapshots() {
 fn filter_sort_and_passwords() {
     let dir = temp("filter");
     let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    app.update(Action::Tab(1));
     assert_eq!(app.order.len(), 1);
-    app.update(Action::StartFilter);
+    app.update(Action::Search);
     for c in "nomatch".chars() {
         app.update(Action::Input(c));
     }
     assert_eq!(app.order.len(), 0, "filtered as typed");
     app.update(Action::Back);
     assert_eq!(app.order.len(), 1, "Esc clears the filter");
-    app.update(Action::StartFilter);
-    for c in "firmware".chars() {
-        app.update(Action::Input(c));
-    }
-    app.update(Action::Enter);
+    prompt(&mut app, Action::Search, "firmware");
     assert_eq!(app.order.len(), 1, "a path in the session matches");
-    assert_eq!(app.filter, "firmware");
-    app.update(Action::Tab(1));
+    app.update(Action::Tab(2));
+    prompt(&mut app, Action::Search, "path:firmware");
     assert_eq!(
         app.transfer_list.len(),
-        3,
-        "the session's transfers stay listed when the session matches"
+        1,
+        "the Transfers tab filters transfers"
     );
     let screen = render_text(&app, 120, 20);
-    assert!(screen.contains("nat_peers"));
-    app.update(Action::Tab(0));
+    assert!(screen.contains("filter: path:firmware"), "{screen}");
+    app.update(Action::Tab(1));
+    app.update(Action::Back);
     app.update(Action::CycleSort);
-    assert!(render_text(&app, 100, 24).contains("sort user"));
+    assert!(render_text(&app, 100, 24).contains("sort client"));
     app.update(Action::Enter);
     let masked = render_text(&app, 100, 40);
     assert!(masked.contains("PASS ********"), "{masked}");
     app.update(Action::RevealPasswords);
     assert!(render_text(&app, 100, 40).contains("PASS fxpass"));
+    app.update(Action::Follow);
+    assert!(render_text(&app, 100, 40).contains("→ PASS fxpass"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -165,23 +562,18 @@ fn filter_sort_and_passwords() {
 fn saving_is_a_job_done_off_the_ui_thread() {
     let dir = temp("save-job");
     let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
-    app.update(Action::Tab(1));
+    app.update(Action::Tab(2));
     app.update(Action::Enter);
     let source = app.open.as_ref().unwrap().file.clone().unwrap();
     let save_dir = dir.join("saved");
     for round in 1..=2 {
-        app.update(Action::Save);
-        for _ in 0..8 {
-            app.update(Action::InputBackspace);
-        }
-        for c in save_dir.to_str().unwrap().chars() {
-            app.update(Action::Input(c));
-        }
-        app.update(Action::Enter);
+        prompt(&mut app, Action::Save, save_dir.to_str().unwrap());
         assert_eq!(app.message.as_deref(), Some("saving..."));
         let job = app.take_file_job().expect("a save job");
         assert!(app.take_file_job().is_none(), "taken once");
-        let FileJob::Save { name, .. } = &job;
+        let FileJob::Save { name, .. } = &job else {
+            panic!("{job:?}")
+        };
         let name = name.clone();
         app.apply(job.run());
         let message = app.message.clone().unwrap();
@@ -198,6 +590,69 @@ fn saving_is_a_job_done_off_the_ui_thread() {
             std::fs::read(&source).unwrap()
         );
     }
+    // An error names the folder.
+    std::fs::write(dir.join("plain"), b"x").unwrap();
+    let bad = dir.join("plain/sub");
+    prompt(&mut app, Action::Save, bad.to_str().unwrap());
+    let job = app.take_file_job().unwrap();
+    app.apply(job.run());
+    let message = app.message.clone().unwrap();
+    assert!(
+        message.starts_with(&format!("could not save to {}: ", bad.display())),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `S` saves every file of a session (listings are not files); `e` exports the list as shown.
+#[test]
+fn save_all_and_export_the_view() {
+    let dir = temp("save-all");
+    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    app.update(Action::Tab(1));
+    let out = dir.join("all");
+    prompt(&mut app, Action::SaveAll, out.to_str().unwrap());
+    let job = app.take_file_job().expect("a job");
+    let FileJob::SaveAll { files, .. } = &job else {
+        panic!("{job:?}")
+    };
+    let n = files.len();
+    assert!(n >= 2, "{files:?}");
+    app.apply(job.run());
+    assert_eq!(
+        app.message.clone().unwrap(),
+        format!("saved {n} files to {}", out.display())
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), n);
+    assert!(out.join("photo.jpg").exists());
+    app.update(Action::Tab(2));
+    prompt(&mut app, Action::Search, "status:complete");
+    let shown = app.transfer_list.len();
+    let file = dir.join("view.jsonl");
+    prompt(&mut app, Action::Export, file.to_str().unwrap());
+    let job = app.take_file_job().unwrap();
+    app.apply(job.run());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), shown);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["type"], "transfer");
+        assert_eq!(v["status"], "complete");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_ui_reports_damage_as_the_report_does() {
+    let dir = temp("damage");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = std::fs::read(root().join("samples/demo.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &pcap[..pcap.len() - 100]).unwrap();
+    let app = app_for(&cut, &dir.join("out"));
+    assert!(app.damaged());
+    let screen = render_text(&app, 100, 24);
+    assert!(screen.contains("DAMAGED  cut.pcap at byte"), "{screen}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -215,10 +670,23 @@ fn wire_text_cannot_act_on_the_terminal() {
     let pcap = dir.join("x.pcap");
     std::fs::write(&pcap, w.pcap()).unwrap();
     let mut app = app_for(&pcap, &dir.join("out"));
+    app.update(Action::Tab(1));
     app.update(Action::Enter);
-    let screen = render_text(&app, 100, 30);
-    assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
-    assert!(screen.contains("\\x1b]0;owned\\x07\\x1b[2J hi"), "{screen}");
+    for screen in [
+        render_text(&app, 100, 30),
+        {
+            app.update(Action::Follow);
+            render_text(&app, 100, 30)
+        },
+        {
+            app.update(Action::Back);
+            app.update(Action::Info);
+            render_text(&app, 100, 30)
+        },
+    ] {
+        assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
+        assert!(screen.contains("\\x1b]0;owned\\x07\\x1b[2J hi"), "{screen}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -226,14 +694,15 @@ fn wire_text_cannot_act_on_the_terminal() {
 fn mouse_clicks_select_rows_where_they_were_drawn() {
     let dir = temp("mouse");
     let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
-    let layout = ftpscope::tui::app::layout(0, 24);
+    app.update(Action::Tab(1));
+    let layout = app.layout();
     app.update(Action::Click(layout.dialogue_top + 3));
     assert_eq!(app.pane, Pane::Dialogue);
     assert_eq!(app.dialogue_sel, 3);
     app.update(Action::ScrollDown);
     assert_eq!(app.dialogue_sel, 4);
     app.update(Action::Click(layout.list_top));
-    assert_eq!(app.pane, Pane::Sessions);
+    assert_eq!(app.pane, Pane::List);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -253,6 +722,7 @@ fn end_to_end_in_tmux() {
     );
     let term = Tmux::start("e2e", &cmd, 100, 30);
     term.wait_for("· done ·");
+    term.key("2");
     term.key("Enter");
     for _ in 0..14 {
         term.key("j");
@@ -594,7 +1064,7 @@ fn multi_line_replies_unfold_and_fold() {
             "Features:\n EPSV\n MLST type*;size*;\x1b[31m\nEnd",
         ),
     ]));
-    app.refresh();
+    app.update(Action::Tab(1));
     let screen = render_text(&app, 100, 24);
     assert!(screen.contains("FEAT → 211 Features: [+]"), "{screen}");
     assert!(!screen.contains("EPSV"), "{screen}");
@@ -648,17 +1118,132 @@ fn sessions_and_transfers_past_the_caps_are_counted_and_said() {
     assert_eq!(app.store.sessions_dropped, 1);
     assert_eq!(app.store.transfers.len(), 2);
     assert_eq!(app.store.transfers_dropped, 3);
+    app.update(Action::Tab(1));
     let screen = render_text(&app, 100, 24);
     assert!(
         screen.contains("Sessions 0/0 · 1 more not listed"),
         "{screen}"
     );
     assert!(screen.contains("1 sessions · 5 transfers"), "{screen}");
-    app.update(Action::Tab(1));
+    app.update(Action::Tab(2));
     let screen = render_text(&app, 100, 24);
     assert!(
-        screen.contains("Transfers 2 · 3 more not listed"),
+        screen.contains("Transfers 2/2 · 3 more not listed"),
         "{screen}"
     );
     assert!(screen.contains("/pub/photo.jpg"), "{screen}");
+}
+
+/// The real binary: `ftpscope -r FILE` in a 100×30 tmux, its exit status echoed after it.
+fn ui_on(tag: &str, capture: &Path, width: u16, height: u16) -> Tmux {
+    let cmd = format!(
+        "{} -r {}; echo EXITED $?; sleep 30",
+        env!("CARGO_BIN_EXE_ftpscope"),
+        capture.display()
+    );
+    Tmux::start(tag, &cmd, width, height)
+}
+
+/// Overview, a field search, `G` in a file and save-all, driven through the real binary.
+#[test]
+fn overview_search_end_and_save_all_in_tmux() {
+    if !Tmux::available("overview_search_end_and_save_all_in_tmux") {
+        return;
+    }
+    let dir = temp("e2e-cockpit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let term = ui_on("cockpit", &root().join("samples/demo.pcap"), 80, 24);
+    let screen = term.wait_for("· done ·");
+    assert!(screen.contains("Overview · Enter opens"), "{screen}");
+    assert!(screen.contains("Largest files"), "{screen}");
+    // Enter on the verdict line: the Transfers tab, filtered.
+    let complete = screen
+        .lines()
+        .position(|l| l.contains("complete  "))
+        .unwrap();
+    let overview_top = screen.lines().position(|l| l.contains("Capture")).unwrap();
+    for _ in 0..complete - overview_top {
+        term.key("j");
+    }
+    term.key("Enter");
+    let screen = term.wait_for("filter: status:complete");
+    assert!(screen.contains("Transfers 4/5"), "{screen}");
+    // A field search on the sessions tab, in the title; one that matches nothing says so.
+    term.key("2");
+    term.key("/");
+    term.type_text("host:10.77.0.1 user:fxuser");
+    term.key("Enter");
+    term.wait_for("Sessions 1/1 · sort start ↑ · filter: host:10.77.0.1 user:fxuser");
+    term.key("/");
+    for _ in 0.."host:10.77.0.1 user:fxuser".len() {
+        term.key("BSpace");
+    }
+    term.type_text("host:10.77.0.10");
+    term.key("Enter");
+    term.wait_for("no session matches 'host:10.77.0.10'");
+    term.key("Escape");
+    term.wait_for("Sessions 1/1 · sort start ↑ ─");
+    // G in a file: its last bytes.
+    term.key("3");
+    term.key("Escape");
+    term.wait_for("Transfers 5/5");
+    term.key("j");
+    term.key("Enter");
+    term.wait_for("Transfer #2");
+    term.key("G");
+    term.wait_for("of 60000");
+    let screen = term.wait_for("0000ea50");
+    assert!(screen.contains("59840-60000 of 60000"), "{screen}");
+    term.key("Escape");
+    // Save all of the session's files.
+    term.key("2");
+    term.key("S");
+    term.wait_for("save all files to folder");
+    term.key("BSpace");
+    term.type_text(dir.to_str().unwrap());
+    term.key("Enter");
+    let screen = term.wait_for("files to");
+    assert!(
+        screen.contains(&format!("saved 3 files to {}", dir.display())),
+        "{screen}"
+    );
+    term.key("q");
+    term.wait_for("EXITED 0");
+    drop(term);
+    for name in ["photo.jpg", "report.pdf"] {
+        assert!(dir.join(name).exists(), "{name} saved");
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The UI's exit status is the report's: 0 on a whole capture, 3 on a damaged one (whose
+/// damage the overview names with its byte offset).
+#[test]
+fn exit_statuses_follow_the_report_in_tmux() {
+    if !Tmux::available("exit_statuses_follow_the_report_in_tmux") {
+        return;
+    }
+    let dir = temp("e2e-exit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = std::fs::read(root().join("samples/demo.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &pcap[..pcap.len() - 100]).unwrap();
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .arg("-r")
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(3), "the report's status");
+    for (capture, status) in [(root().join("samples/demo.pcap"), 0), (cut.clone(), 3)] {
+        let term = ui_on(&format!("exit{status}"), &capture, 100, 30);
+        let screen = term.wait_for("· done ·");
+        if status == 3 {
+            assert!(screen.contains("cut.pcap at byte 141774"), "{screen}");
+            assert!(screen.contains("DAMAGED at byte"), "status bar: {screen}");
+        }
+        term.key("q");
+        term.wait_for(&format!("EXITED {status}"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

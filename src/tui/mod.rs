@@ -4,8 +4,11 @@
 //! mutation), and draws with the pure functions of [`view`]. The terminal is restored, and the
 //! UI's private folder of files removed, on `q`, Ctrl-C, SIGINT, SIGTERM, SIGHUP and panic.
 
+pub mod actions;
 pub mod app;
 pub mod keymap;
+pub mod overview;
+pub mod search;
 pub mod view;
 
 use crate::capture::MergedCapture;
@@ -208,7 +211,7 @@ const CLOSING_SIGNALS: [i32; 3] = [
 /// once (live capture's second-signal exit) would leave the terminal unrestored; live capture
 /// leaves them to the UI. They stay installed afterwards (signal-hook cannot put the default
 /// action back), which is harmless: the process ends right after the UI.
-pub fn run(options: UiOptions, job: Job) -> io::Result<()> {
+pub fn run(options: UiOptions, job: Job) -> io::Result<UiEnd> {
     // Registered before anything needs undoing: from here on a signal only sets the flag.
     let closing = Arc::new(AtomicBool::new(false));
     for signal in CLOSING_SIGNALS {
@@ -238,18 +241,31 @@ fn run_with_files(
     job: Job,
     files: PathBuf,
     closing: &AtomicBool,
-) -> io::Result<()> {
+) -> io::Result<UiEnd> {
     let worker = spawn_worker(job, files)?;
     let mut app = App::new(options.source, options.total_bytes, options.show_passwords);
     let result = UiTerminal::open()
         .and_then(|mut ui| event_loop(&mut ui.terminal, &mut app, &worker.messages, closing));
     // The terminal is back (`ui` is gone); now stop the worker and wait for it.
     drop(worker);
+    // What was read by then decides the exit status, as it would the report's.
+    let end = UiEnd {
+        damaged: app.damaged(),
+        failed: app.error.is_some(),
+    };
     match result {
         // SIGHUP: the terminal is gone, and with it whatever failed to read or draw on it.
-        Err(_) if closing.load(Ordering::Relaxed) => Ok(()),
-        result => result,
+        Err(_) if closing.load(Ordering::Relaxed) => Ok(end),
+        result => result.map(|()| end),
     }
+}
+
+/// How the UI's run went, for the exit status: as the report's (3 on a damaged capture, 1
+/// when the analysis failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UiEnd {
+    pub damaged: bool,
+    pub failed: bool,
 }
 
 /// The terminal in the UI's modes: raw, on the alternate screen, reporting the mouse. Dropping
@@ -308,7 +324,7 @@ fn event_loop(
         app.refresh();
         terminal.draw(|f| view::draw(f, app))?;
         if event::poll(Duration::from_millis(50))? {
-            let typing = matches!(app.overlay, app::Overlay::Filter | app::Overlay::Save(..));
+            let typing = app.prompt.is_some();
             let action = match event::read()? {
                 Event::Key(k) if k.kind == KeyEventKind::Press => keymap::action_for(k, typing),
                 Event::Mouse(m) => match m.kind {
@@ -332,6 +348,13 @@ fn event_loop(
                 .spawn(move || {
                     let _ = done.send(job.run());
                 })?;
+        }
+        if let Some(text) = app.take_clipboard() {
+            // OSC 52: the terminal (or tmux, or the SSH client's terminal) sets its clipboard.
+            use std::io::Write;
+            let mut out = io::stdout();
+            let _ = out.write_all(actions::osc52(&text).as_bytes());
+            let _ = out.flush();
         }
         while let Ok(msg) = files_rx.try_recv() {
             app.apply(msg);
