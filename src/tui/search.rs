@@ -340,365 +340,33 @@ fn parse_term(word: &str) -> Result<Option<Term>, String> {
     }))
 }
 
-/// A small regular expression engine (the crate has no dependency for it): literals, `.`,
-/// classes `[a-z]` `[^0-9]`, escapes `\d \w \s` and escaped punctuation, `* + ?`, `|`,
-/// groups, `^` and `$`. Matched over bytes by simulating all threads at once, so the time is
-/// linear in the text whatever the pattern (no backtracking blow-up on hostile text).
+/// A regular expression of the `regex` crate: matched in time linear in the text whatever
+/// the pattern (no backtracking blow-up on hostile text), and its compiled size is bounded.
 #[derive(Debug, Clone)]
-pub struct Regex {
-    prog: Vec<Inst>,
-    anchored: bool,
-    /// Bytes every match contains: a text without them is skipped without running the
-    /// program (most rows of a large list).
-    required: Vec<u8>,
-}
+pub struct Regex(regex::bytes::Regex);
 
-#[derive(Debug, Clone)]
-enum Inst {
-    Byte(u8),
-    Any,
-    Class(Box<[bool; 256]>),
-    Split(usize, usize),
-    Jmp(usize),
-    Bol,
-    Eol,
-    Match,
-}
-
-#[derive(Debug, Clone)]
-enum Node {
-    Byte(u8),
-    Any,
-    Class(Box<[bool; 256]>),
-    Bol,
-    Eol,
-    Concat(Vec<Node>),
-    Alt(Vec<Node>),
-    Star(Box<Node>),
-    Plus(Box<Node>),
-    Quest(Box<Node>),
-}
-
-/// Instructions a pattern may compile to: a bound on hostile patterns.
-const MAX_PROG: usize = 10_000;
+/// Compiled size a pattern may take: a bound on hostile patterns.
+const MAX_REGEX_SIZE: usize = 1 << 20;
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
-        let bytes = pattern.as_bytes();
-        let mut pos = 0;
-        let node = parse_alt(bytes, &mut pos, 0)?;
-        if pos < bytes.len() {
-            return Err(format!("unbalanced ) in /{pattern}/"));
-        }
-        let mut prog = Vec::new();
-        compile(&node, &mut prog)?;
-        prog.push(Inst::Match);
-        let anchored = matches!(prog.first(), Some(Inst::Bol));
-        let mut required = Vec::new();
-        if let Node::Concat(items) = &node {
-            let mut run = Vec::new();
-            for item in items {
-                match item {
-                    Node::Byte(b) => run.push(*b),
-                    _ => {
-                        if run.len() > required.len() {
-                            required = std::mem::take(&mut run);
-                        }
-                        run.clear();
-                    }
-                }
-            }
-            if run.len() > required.len() {
-                required = run;
-            }
-        }
-        Ok(Regex {
-            prog,
-            anchored,
-            required,
-        })
+        regex::bytes::RegexBuilder::new(pattern)
+            // `^` and `$` at every line of a dialogue or a file, not only at its ends.
+            .multi_line(true)
+            .size_limit(MAX_REGEX_SIZE)
+            .build()
+            .map(Regex)
+            .map_err(|e| format!("bad regex /{pattern}/: {e}"))
     }
 
-    /// Whether the pattern matches anywhere in `text`.
     pub fn is_match(&self, text: &[u8]) -> bool {
-        if !self.required.is_empty() && memchr::memmem::find(text, &self.required).is_none() {
-            return false;
-        }
-        self.find_at(text, 0).is_some()
+        self.0.is_match(text)
     }
 
-    /// The first match at or after `from`: (start, end).
-    pub fn find_at(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
-        let n = self.prog.len();
-        let mut clist: Vec<(usize, usize)> = Vec::with_capacity(n);
-        let mut nlist: Vec<(usize, usize)> = Vec::with_capacity(n);
-        let mut seen = vec![usize::MAX; n];
-        let mut stack = Vec::with_capacity(n);
-        let mut found: Option<(usize, usize)> = None;
-        for pos in from..=text.len() {
-            // A new thread starts at each position until a match is found.
-            if found.is_none() && (!self.anchored || pos == 0 || text.get(pos - 1) == Some(&b'\n'))
-            {
-                self.add(&mut clist, &mut seen, &mut stack, 0, pos, pos, text);
-            }
-            if clist.is_empty() {
-                if found.is_some() || (self.anchored && !text[pos..].contains(&b'\n')) {
-                    break;
-                }
-                continue;
-            }
-            let byte = text.get(pos).copied();
-            for &(pc, start) in &clist {
-                match &self.prog[pc] {
-                    Inst::Match => {
-                        // Leftmost first, then longest among those that started there.
-                        match found {
-                            Some((s, e)) if s < start || (s == start && e >= pos) => {}
-                            _ => found = Some((start, pos)),
-                        }
-                    }
-                    Inst::Byte(b) if byte == Some(*b) => nlist.push((pc + 1, start)),
-                    Inst::Any if byte.is_some_and(|b| b != b'\n') => nlist.push((pc + 1, start)),
-                    Inst::Class(set) if byte.is_some_and(|b| set[usize::from(b)]) => {
-                        nlist.push((pc + 1, start))
-                    }
-                    _ => {}
-                }
-            }
-            clist.clear();
-            let step = std::mem::take(&mut nlist);
-            for (pc, start) in step {
-                if found.is_some_and(|(s, _)| start > s) {
-                    continue;
-                }
-                self.add(&mut clist, &mut seen, &mut stack, pc, start, pos + 1, text);
-            }
-        }
-        found
+    /// The first match at or after `start`, as (start, end).
+    pub fn find_at(&self, text: &[u8], start: usize) -> Option<(usize, usize)> {
+        self.0.find_at(text, start).map(|m| (m.start(), m.end()))
     }
-
-    /// Adds a thread at `pc` and the threads its jumps lead to, each once per position.
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &self,
-        list: &mut Vec<(usize, usize)>,
-        seen: &mut [usize],
-        stack: &mut Vec<usize>,
-        pc: usize,
-        start: usize,
-        pos: usize,
-        text: &[u8],
-    ) {
-        stack.clear();
-        stack.push(pc);
-        while let Some(pc) = stack.pop() {
-            if seen[pc] == pos {
-                continue;
-            }
-            seen[pc] = pos;
-            match &self.prog[pc] {
-                Inst::Jmp(to) => stack.push(*to),
-                Inst::Split(a, b) => {
-                    stack.push(*b);
-                    stack.push(*a);
-                }
-                Inst::Bol => {
-                    if pos == 0 || text.get(pos - 1) == Some(&b'\n') {
-                        stack.push(pc + 1);
-                    }
-                }
-                Inst::Eol => {
-                    if pos == text.len() || text.get(pos) == Some(&b'\n') {
-                        stack.push(pc + 1);
-                    }
-                }
-                _ => list.push((pc, start)),
-            }
-        }
-    }
-}
-
-fn parse_alt(p: &[u8], pos: &mut usize, depth: usize) -> Result<Node, String> {
-    if depth > 50 {
-        return Err("regex nested too deeply".into());
-    }
-    let mut alts = vec![parse_concat(p, pos, depth)?];
-    while p.get(*pos) == Some(&b'|') {
-        *pos += 1;
-        alts.push(parse_concat(p, pos, depth)?);
-    }
-    Ok(if alts.len() == 1 {
-        alts.remove(0)
-    } else {
-        Node::Alt(alts)
-    })
-}
-
-fn parse_concat(p: &[u8], pos: &mut usize, depth: usize) -> Result<Node, String> {
-    let mut items = Vec::new();
-    while let Some(&c) = p.get(*pos) {
-        if c == b'|' || c == b')' {
-            break;
-        }
-        *pos += 1;
-        let atom = match c {
-            b'(' => {
-                let inner = parse_alt(p, pos, depth + 1)?;
-                if p.get(*pos) != Some(&b')') {
-                    return Err("unbalanced ( in regex".into());
-                }
-                *pos += 1;
-                inner
-            }
-            b'.' => Node::Any,
-            b'^' => Node::Bol,
-            b'$' => Node::Eol,
-            b'[' => parse_class(p, pos)?,
-            b'\\' => {
-                let e = *p.get(*pos).ok_or("regex ends with \\")?;
-                *pos += 1;
-                escape_node(e)
-            }
-            b'*' | b'+' | b'?' => return Err(format!("nothing to repeat before {}", c as char)),
-            c => Node::Byte(c),
-        };
-        let atom = match p.get(*pos) {
-            Some(b'*') => Node::Star(Box::new(atom)),
-            Some(b'+') => Node::Plus(Box::new(atom)),
-            Some(b'?') => Node::Quest(Box::new(atom)),
-            _ => {
-                items.push(atom);
-                continue;
-            }
-        };
-        *pos += 1;
-        items.push(atom);
-    }
-    Ok(Node::Concat(items))
-}
-
-fn class_of(f: impl Fn(u8) -> bool) -> Box<[bool; 256]> {
-    let mut set = Box::new([false; 256]);
-    for b in 0..=255u8 {
-        set[usize::from(b)] = f(b);
-    }
-    set
-}
-
-fn escape_node(e: u8) -> Node {
-    match e {
-        b'd' => Node::Class(class_of(|b| b.is_ascii_digit())),
-        b'w' => Node::Class(class_of(|b| b.is_ascii_alphanumeric() || b == b'_')),
-        b's' => Node::Class(class_of(|b| b.is_ascii_whitespace())),
-        b'n' => Node::Byte(b'\n'),
-        b't' => Node::Byte(b'\t'),
-        e => Node::Byte(e),
-    }
-}
-
-fn parse_class(p: &[u8], pos: &mut usize) -> Result<Node, String> {
-    let negate = p.get(*pos) == Some(&b'^');
-    if negate {
-        *pos += 1;
-    }
-    let mut set = Box::new([false; 256]);
-    let mut first = true;
-    loop {
-        let c = *p.get(*pos).ok_or("unbalanced [ in regex")?;
-        *pos += 1;
-        if c == b']' && !first {
-            break;
-        }
-        first = false;
-        let lo = if c == b'\\' {
-            let e = *p.get(*pos).ok_or("regex ends with \\")?;
-            *pos += 1;
-            if let Node::Class(s) = escape_node(e) {
-                for (slot, on) in set.iter_mut().zip(s.iter()) {
-                    *slot |= *on;
-                }
-                continue;
-            }
-            e
-        } else {
-            c
-        };
-        if p.get(*pos) == Some(&b'-') && p.get(*pos + 1).is_some_and(|&b| b != b']') {
-            let hi = p[*pos + 1];
-            *pos += 2;
-            for b in lo..=hi.max(lo) {
-                set[usize::from(b)] = true;
-            }
-        } else {
-            set[usize::from(lo)] = true;
-        }
-    }
-    if negate {
-        for slot in set.iter_mut() {
-            *slot = !*slot;
-        }
-        set[usize::from(b'\n')] = false;
-    }
-    Ok(Node::Class(set))
-}
-
-fn compile(node: &Node, prog: &mut Vec<Inst>) -> Result<(), String> {
-    if prog.len() > MAX_PROG {
-        return Err("regex too long".into());
-    }
-    match node {
-        Node::Byte(b) => prog.push(Inst::Byte(*b)),
-        Node::Any => prog.push(Inst::Any),
-        Node::Class(s) => prog.push(Inst::Class(s.clone())),
-        Node::Bol => prog.push(Inst::Bol),
-        Node::Eol => prog.push(Inst::Eol),
-        Node::Concat(items) => {
-            for i in items {
-                compile(i, prog)?;
-            }
-        }
-        Node::Alt(alts) => {
-            let mut jumps = Vec::new();
-            for (i, a) in alts.iter().enumerate() {
-                if i + 1 < alts.len() {
-                    let split = prog.len();
-                    prog.push(Inst::Split(split + 1, 0));
-                    compile(a, prog)?;
-                    jumps.push(prog.len());
-                    prog.push(Inst::Jmp(0));
-                    let next = prog.len();
-                    prog[split] = Inst::Split(split + 1, next);
-                } else {
-                    compile(a, prog)?;
-                }
-            }
-            let end = prog.len();
-            for j in jumps {
-                prog[j] = Inst::Jmp(end);
-            }
-        }
-        Node::Star(inner) => {
-            let split = prog.len();
-            prog.push(Inst::Split(0, 0));
-            compile(inner, prog)?;
-            prog.push(Inst::Jmp(split));
-            let end = prog.len();
-            prog[split] = Inst::Split(split + 1, end);
-        }
-        Node::Plus(inner) => {
-            let start = prog.len();
-            compile(inner, prog)?;
-            prog.push(Inst::Split(start, prog.len() + 1));
-        }
-        Node::Quest(inner) => {
-            let split = prog.len();
-            prog.push(Inst::Split(0, 0));
-            compile(inner, prog)?;
-            let end = prog.len();
-            prog[split] = Inst::Split(split + 1, end);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -710,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn regexes_find_leftmost_longest_matches() {
+    fn regexes_find_the_first_match() {
         assert_eq!(re("abc", "xxabcx"), Some((2, 5)));
         assert_eq!(re("a.c", "abc"), Some((0, 3)));
         assert_eq!(re("^b", "ab"), None);
