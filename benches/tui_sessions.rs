@@ -12,8 +12,8 @@ use ftpscope::tui::app::{App, Msg};
 use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
 use ftpscope_core::event::{
-    AnnouncedBy, CommandLine, DataMode, DetectedBy, Direction, EndReason, Exchange, LinkRule,
-    LoginState, Reply, SessionStart, SessionSummary, TransferRecord, TransferStatus,
+    AnnouncedBy, CommandLine, DataMode, DetectedBy, Direction, EndReason, Exchange, FrameSpan,
+    LinkRule, LoginState, Reply, SessionStart, SessionSummary, TransferRecord, TransferStatus,
 };
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -104,6 +104,10 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         reply_code: Some(226),
         listing: false,
         tls: None,
+        frames: Some(FrameSpan {
+            first: 10 * i + 4,
+            last: 10 * i + 8,
+        }),
     };
     tracker.started(i);
     out.push(Record::Transfer(Box::new(tracker.ended(record, None))));
@@ -123,6 +127,10 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         commands: 5,
         transfers: 1,
         end_reason: EndReason::Closed,
+        frames: Some(FrameSpan {
+            first: 10 * i,
+            last: 10 * i + 9,
+        }),
     }));
     out
 }

@@ -376,6 +376,7 @@ mod tests {
                 link: LinkType::Ethernet,
                 data,
                 orig_len: *len,
+                number: 0,
             };
             w.frame(&frame).unwrap();
         }
@@ -401,6 +402,7 @@ mod tests {
                     link,
                     data: &data,
                     orig_len: len,
+                    number: 0,
                 };
                 w.frame(&frame).unwrap();
                 want.push((ts, link, data.clone(), len));

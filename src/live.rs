@@ -661,6 +661,7 @@ mod enabled {
                 link: self.link,
                 data,
                 orig_len: header.len,
+                number: 0,
             }))
         }
 

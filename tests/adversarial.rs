@@ -151,6 +151,7 @@ impl Net {
             link: LinkType::RawIp,
             data: &bytes,
             orig_len: bytes.len() as u32,
+            number: 0,
         });
     }
 
@@ -719,6 +720,7 @@ fn flood_syn(net: &mut Net, i: u32) {
         link: LinkType::RawIp,
         data: &bytes,
         orig_len: bytes.len() as u32,
+        number: 0,
     });
     assert!(net.checker.analyzer.in_flight().0 <= net.checker.analyzer.limits().max_flows);
 }
@@ -1580,6 +1582,7 @@ fn limit_ip_fragments_bytes_datagrams_and_timeout() {
             link: LinkType::RawIp,
             data: &bytes,
             orig_len: bytes.len() as u32,
+            number: 0,
         });
     };
     // 20 datagrams whose first fragment never gets its second: 8 held, 12 dropped.

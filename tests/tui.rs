@@ -251,6 +251,7 @@ fn app_with_clients(clients: &[(&str, &str, bool)]) -> App {
             commands: 2,
             transfers: 0,
             end_reason: EndReason::Closed,
+            frames: None,
         }));
     }
     app.apply(Msg::Records(records));
@@ -485,7 +486,8 @@ fn file_navigation_end_offset_and_find() {
         filter.starts_with("ip.addr==10.77.0.") && filter.contains("tcp.port=="),
         "{filter}"
     );
-    assert!(render_text(&app, 100, 40).contains("the records carry no frame numbers"));
+    assert!(filter.contains("frame.number>="), "{filter}");
+    assert!(render_text(&app, 100, 40).contains("frames 50–116; wireshark:"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1193,7 +1195,7 @@ fn overview_search_end_and_save_all_in_tmux() {
     term.key("G");
     term.wait_for("of 60000");
     let screen = term.wait_for("0000ea50");
-    assert!(screen.contains("59840-60000 of 60000"), "{screen}");
+    assert!(screen.contains("59824-60000 of 60000"), "{screen}");
     term.key("Escape");
     // Save all of the session's files.
     term.key("2");

@@ -644,6 +644,7 @@ pub fn analyzer_frames(data: &[u8]) {
             link: link_of(h & 0x0f),
             data: bytes,
             orig_len,
+            number: 0,
         });
         rest = after;
     }
@@ -822,6 +823,7 @@ pub fn analyzer_tcp(data: &[u8]) {
             link: LinkType::RawIp,
             data: &packet,
             orig_len: packet.len() as u32,
+            number: 0,
         });
         let advance = payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0);
         seqs[conn][dir] = seq.wrapping_add(advance);

@@ -127,6 +127,7 @@ mod tests {
             link: LinkType::RawIp,
             data: &[0x45],
             orig_len: 1,
+            number: 0,
         };
         assert!(bpf.matches(&raw).is_err());
     }
@@ -140,6 +141,7 @@ mod tests {
             link: LinkType::Ethernet,
             data: &data,
             orig_len: 60,
+            number: 0,
         };
         assert_eq!(bpf.matches(&frame), Ok(false));
         frame.orig_len = 1500;

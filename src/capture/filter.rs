@@ -377,6 +377,7 @@ mod tests {
             link: LinkType::Ethernet,
             data,
             orig_len: data.len() as u32,
+            number: 0,
         }
     }
 

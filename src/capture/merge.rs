@@ -56,6 +56,9 @@ pub struct MergedCapture {
     secrets: Vec<Vec<u8>>,
     /// `--host`, `--port`, the time window, `-f`: frames it refuses are skipped.
     filter: Option<FrameFilter>,
+    /// Frames taken so far, kept by the filter or not: the number of the last one
+    /// ([`ftpscope_core::Frame::number`]).
+    frames_taken: u64,
 }
 
 /// What comes next from a [`MergedCapture`], in the order a reader must take it.
@@ -88,6 +91,7 @@ impl MergedCapture {
             to_advance,
             secrets: Vec::new(),
             filter: None,
+            frames_taken: 0,
         }
     }
 
@@ -173,6 +177,7 @@ impl MergedCapture {
         }
         let Reverse((_, i)) = self.heads.pop()?;
         self.to_advance.push(i);
+        self.frames_taken += 1;
         let Some(filter) = self.filter.as_mut() else {
             return Some(Some(i));
         };
@@ -187,7 +192,8 @@ impl MergedCapture {
     /// The frame input `i` read ahead.
     fn frame_at(&self, i: usize) -> Option<MergedFrame<'_>> {
         let input = self.inputs.get(i)?;
-        let record = input.reader.as_ref()?.current()?;
+        let mut record = input.reader.as_ref()?.current()?;
+        record.number = self.frames_taken;
         Some(MergedFrame {
             input: i,
             name: &input.name,

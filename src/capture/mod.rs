@@ -267,6 +267,8 @@ impl<R: Read> CaptureReader<R> {
             link: p.link,
             data,
             orig_len: p.orig_len,
+            // The merge numbers the frames it takes from its inputs.
+            number: 0,
         })
     }
 }

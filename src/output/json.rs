@@ -12,7 +12,7 @@ use crate::output::flow_id::connection_ids;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::text::{hex, rfc3339_into};
 use crate::transfers::{HashChoice, TransferOutcome};
-use ftpscope_core::event::TlsFacts;
+use ftpscope_core::event::{FrameSpan, TlsFacts};
 use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
     AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
@@ -104,6 +104,12 @@ impl<'a> Obj<'a> {
             Some(v) => self.u64(key, v),
             None => self.null(key),
         }
+    }
+
+    /// A connection's frame numbers (Wireshark's `frame.number`), or nulls.
+    fn frames(&mut self, span: Option<FrameSpan>) {
+        self.opt_u64("first_frame", span.map(|f| f.first));
+        self.opt_u64("last_frame", span.map(|f| f.last));
     }
 
     /// A value's `Display` as a JSON string (addresses, paths), or null.
@@ -365,6 +371,7 @@ pub fn write_session(
     m.u64("transfers", s.transfers);
     m.str("end_reason", s.end_reason.as_str());
     m.opt_str("detected_by", detected_by.map(DetectedBy::as_str));
+    m.frames(s.frames);
     session_context_fields(&mut m, s, context);
     m.end();
 }
@@ -483,6 +490,7 @@ pub fn write_transfer(
     m.str("status", r.status.as_str());
     m.str("reason", &r.reason);
     m.opt_u64("reply_code", r.reply_code.map(u64::from));
+    m.frames(r.frames);
     if let Some(tls) = r.tls.as_deref() {
         m.tls("tls", true, Some(tls));
     }
@@ -907,6 +915,10 @@ mod tests {
                 reply_code: Some(226),
                 listing: true,
                 tls: None,
+                frames: Some(FrameSpan {
+                    first: 12,
+                    last: 40,
+                }),
             },
             digests: crate::transfers::Digests {
                 sha256: Some("ab".repeat(32)),
@@ -951,7 +963,7 @@ mod tests {
             line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe));
         assert_eq!(
             safe,
-            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
+            r#"{"type":"transfer","transfer":7,"session":3,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","path_hex":"61225c091b5d303b78077fc29be280aeff","full_path":"/d\u202etxt.exe","direction":"download","mode":"passive","announced_by":"PASV","announced":"[fe80::1%2]:2121","link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":"\u009b","offset":5,"bytes":18446744073709551615,"expected_bytes":0,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":226,"first_frame":12,"last_frame":40,"listing_entries":1,"listing_truncated":true,"file":"out/session-3/d\u0085x \u2066.txt","file_error":"cannot write \u001b[2J","resumes_transfer":6,"combined_file":"out/f.combined","combined_sha256":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","capture_drops":4,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
         // index.jsonl: the same, with DEL, C1 and bidi characters left raw (JSON allows them).
         let mut raw = safe.clone();
@@ -986,7 +998,7 @@ mod tests {
         (t.combined_file, t.combined_sha256, t.capture_drops) = (None, None, None);
         assert_eq!(
             line(|o| write_transfer(o, &t, &TransferFields::default(), Escapes::TerminalSafe)),
-            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
+            r#"{"type":"transfer","transfer":7,"session":null,"start":"2023-11-14T22:13:20.123456Z","end":"2023-11-14T22:13:21.000000Z","command":"RETR","path":null,"full_path":"/d\u202etxt.exe","direction":"download","mode":null,"announced_by":"PASV","announced":null,"link":"nat_peers","data_client":"10.0.0.1:40000","data_server":"[2001:db8::2]:2121","type_code":null,"offset":5,"bytes":18446744073709551615,"expected_bytes":null,"gap_bytes":1,"missing_bytes":2,"sha256":"abababababababababababababababababababababababababababababababab","status":"truncated","reason":"cut \"here\"\n","reply_code":null,"first_frame":12,"last_frame":40,"user":null,"control_client":null,"control_server":null,"control_conn_id":null,"conn_id":"CKDfJs0oQw1l","community_id":"1:AU/VwGbDTW1wvBh73G1EXW+xty8=","duration":0.876543,"bytes_per_second":18446744073709551615,"mime_type":"text/plain"}"#
         );
     }
 
@@ -1026,11 +1038,11 @@ mod tests {
         let (s, e, _) = hostile_others();
         assert_eq!(
             line(|o| write_session(o, &s, None, None, false)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"********","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":null,"first_frame":null,"last_frame":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_session(o, &s, Some(DetectedBy::Dialogue), None, true)),
-            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
+            r#"{"type":"session","session":3,"client":"10.0.0.1:40000","server":"10.0.0.2:21","user":"a\"\\\t\u001b]0;x\u0007\u007f\u009b\u202e�","user_hex":"61225c091b5d303b78077fc29be280aeff","password":"secret�","password_hex":"736563726574ff","login":"failed","login_attempts":2,"tls":{"version":null,"cipher_suite":null,"sni":null,"alpn":null,"resumed":null,"decrypted":false,"close_notify":false,"certificate":null},"start":"1970-01-01T00:00:00.000000Z","end":"1969-12-31T23:59:59.999999Z","commands":9,"transfers":0,"end_reason":"reset","detected_by":"dialogue","first_frame":null,"last_frame":null,"conn_id":"CBhJP8bFZnlE","community_id":"1:+q0K+Sni1nRQp28rDB9k1ip9G+g=","duration":0.000000,"banner":null,"server_software":null,"server_version":null,"syst":null,"feat":null,"clnt":null,"client_bytes":0,"server_bytes":0}"#
         );
         assert_eq!(
             line(|o| write_command(o, &e, false)),
@@ -1143,6 +1155,7 @@ mod tests {
             commands: 9,
             transfers: 0,
             end_reason: EndReason::Reset,
+            frames: None,
         };
         let reply = |ts, code, text: &[u8]| Reply {
             ts,

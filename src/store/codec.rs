@@ -5,8 +5,8 @@
 
 use crate::transfers::{Digests, Listing, TransferOutcome};
 use ftpscope_core::event::{
-    AnnouncedBy, CommandLine, DataMode, Direction, Exchange, LinkRule, Reply, TlsCertificate,
-    TlsFacts, TransferRecord, TransferStatus,
+    AnnouncedBy, CommandLine, DataMode, Direction, Exchange, FrameSpan, LinkRule, Reply,
+    TlsCertificate, TlsFacts, TransferRecord, TransferStatus,
 };
 use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};
 use std::net::{IpAddr, SocketAddr};
@@ -211,6 +211,10 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     w.opt(rec.reply_code, |w, c| w.u64(u64::from(c)));
     w.bool(rec.listing);
     w.opt(rec.tls.as_deref(), encode_tls);
+    w.opt(rec.frames, |w, f| {
+        w.u64(f.first);
+        w.u64(f.last);
+    });
     let d = &t.digests;
     for digest in [&d.sha256, &d.md5, &d.sha1, &d.mime_type] {
         w.opt(digest.as_deref(), |w, s| w.bytes(s.as_bytes()));
@@ -317,6 +321,12 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
         reply_code: r.opt(|r| u16::try_from(r.u64()?).ok())?,
         listing: r.bool()?,
         tls: r.opt(decode_tls)?,
+        frames: r.opt(|r| {
+            Some(FrameSpan {
+                first: r.u64()?,
+                last: r.u64()?,
+            })
+        })?,
     };
     let outcome = TransferOutcome {
         record,

@@ -80,6 +80,8 @@ pub struct SessionEnd {
     pub reason: EndReason,
     /// PASS commands answered.
     pub login_attempts: u32,
+    /// The control connection's frames.
+    pub frames: Option<ftpscope_core::event::FrameSpan>,
 }
 
 impl From<&SessionSummary> for SessionEnd {
@@ -94,6 +96,7 @@ impl From<&SessionSummary> for SessionEnd {
             commands: s.commands,
             reason: s.end_reason,
             login_attempts: s.login_attempts,
+            frames: s.frames,
         }
     }
 }
@@ -627,6 +630,10 @@ mod tests {
                 reply_code: Some(426),
                 listing: true,
                 tls: None,
+                frames: Some(ftpscope_core::event::FrameSpan {
+                    first: 3,
+                    last: u64::MAX,
+                }),
             },
             digests: crate::transfers::Digests {
                 sha256: Some("ab".repeat(32)),

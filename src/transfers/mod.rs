@@ -467,6 +467,7 @@ mod tests {
             reply_code: Some(226),
             listing: false,
             tls: None,
+            frames: None,
         }
     }
 

@@ -100,24 +100,35 @@ pub fn osc52(text: &str) -> String {
     )
 }
 
-/// Wireshark's display filter for a transfer's data connection: its 4-tuple and, as the
-/// records carry no frame numbers, the time it was open (a little wider, for clock rounding).
+/// Wireshark's display filter for a transfer's data connection: its 4-tuple and its frame
+/// numbers (`frame.number`, as Wireshark numbers the capture; several inputs are numbered in
+/// their merged order, as `mergecap` writes them), else the time it was open, a little wider
+/// for clock rounding.
 pub fn wireshark_filter(r: &TransferRecord) -> Option<String> {
     let (a, b) = (r.data_initiator?, r.data_responder?);
     let ip = |s: SocketAddr| match s {
         SocketAddr::V4(v) => format!("ip.addr=={}", v.ip()),
         SocketAddr::V6(v) => format!("ipv6.addr=={}", v.ip()),
     };
+    let conn = format!(
+        "{} && {} && tcp.port=={} && tcp.port=={}",
+        ip(a),
+        ip(b),
+        a.port(),
+        b.port()
+    );
+    if let Some(f) = r.frames {
+        return Some(format!(
+            "{conn} && frame.number>={} && frame.number<={}",
+            f.first, f.last
+        ));
+    }
     let secs = |ts: i64, round_up: bool| {
         let s = ts.div_euclid(1_000_000_000);
         s + i64::from(round_up)
     };
     Some(format!(
-        "{} && {} && tcp.port=={} && tcp.port=={} && frame.time_epoch>={} && frame.time_epoch<={}",
-        ip(a),
-        ip(b),
-        a.port(),
-        b.port(),
+        "{conn} && frame.time_epoch>={} && frame.time_epoch<={}",
         secs(r.start, false) - 1,
         secs(r.end, true) + 1,
     ))

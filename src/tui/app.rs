@@ -1579,6 +1579,7 @@ fn session_summary(s: &SessionRow, tls: Option<&TlsFacts>) -> ftpscope_core::Ses
         commands: e.map_or(s.exchanges as u64, |e| e.commands),
         transfers: s.transfers.len() as u64,
         end_reason: e.map_or(ftpscope_core::event::EndReason::CaptureEnd, |e| e.reason),
+        frames: e.and_then(|e| e.frames),
     }
 }
 

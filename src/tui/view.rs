@@ -991,11 +991,10 @@ pub fn detail_meta(app: &App, width: u16) -> Vec<Line<'static>> {
         tls_lines(tls, &mut rows);
     }
     rows.push((
-        match wireshark_filter(rec) {
-            Some(f) => {
-                format!("wireshark (4-tuple and time; the records carry no frame numbers): {f}")
-            }
-            None => "wireshark: no data connection to filter on".into(),
+        match (wireshark_filter(rec), rec.frames) {
+            (Some(f), Some(span)) => format!("frames {}–{}; wireshark: {f}", span.first, span.last),
+            (Some(f), None) => format!("wireshark (4-tuple and time): {f}"),
+            (None, _) => "wireshark: no data connection to filter on".into(),
         },
         DIM,
     ));

@@ -9,7 +9,8 @@
 use crate::decode::{Decoded, TcpSegment, decode, decode_tcp};
 use crate::defrag::Defragmenter;
 use crate::event::{
-    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, EndReason, Event, SessionId, TransferId,
+    Anomaly, AnomalyKind, AttemptCount, ConnectionAttempts, EndReason, Event, FrameSpan, SessionId,
+    TransferId,
 };
 use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits, TimedChunk};
@@ -72,6 +73,8 @@ pub struct Analyzer {
     events: VecDeque<Event>,
     pub(crate) stats: Stats,
     now: Option<Timestamp>,
+    /// The number of the frame being handled ([`Frame::number`], or the analyzer's count).
+    frame_number: u64,
     last_sweep: Timestamp,
     next_session: SessionId,
     next_transfer: TransferId,
@@ -129,6 +132,7 @@ impl Analyzer {
                 ..Stats::default()
             },
             now: None,
+            frame_number: 0,
             last_sweep: 0,
             next_session: 0,
             next_transfer: 0,
@@ -261,6 +265,10 @@ impl Analyzer {
             return;
         }
         self.stats.frames += 1;
+        self.frame_number = match frame.number {
+            0 => self.stats.frames,
+            n => n,
+        };
         self.stats.wire_bytes += u64::from(frame.orig_len);
         self.stats.captured_bytes += frame.data.len() as u64;
         self.advance_clock(frame.ts);
@@ -380,6 +388,7 @@ impl Analyzer {
             return;
         };
         conn.last_ts = ts;
+        conn.frames.extend(self.frame_number);
         if conn.closed {
             return;
         }
@@ -677,11 +686,14 @@ impl Analyzer {
             Some(role) => {
                 let mut conn = Conn::new(initiator, responder, ts);
                 conn.role = role;
+                conn.frames = FrameSpan::at(self.frame_number);
                 self.flows.insert(key, conn);
             }
             None => {
                 let to_port_21 = responder.port() == 21;
-                let quiet = QuietConn::new(key, initiator, ts, seg.flags.syn, to_port_21, retry);
+                let mut quiet =
+                    QuietConn::new(key, initiator, ts, seg.flags.syn, to_port_21, retry);
+                quiet.first_frame = self.frame_number;
                 self.quiet.insert(key, quiet);
             }
         }
@@ -841,12 +853,13 @@ impl Analyzer {
             conn.dirs.get(Dir::FromResponder).fin_seen(),
         );
         let reset = conn.reset;
+        let frames = conn.frames;
         // Its SYN was seen and never answered by a SYN-ACK: an attempt, refused (RST) or
         // unanswered, not a connection that carried anything.
         let attempt = conn.handshake_seen && !conn.answered && !conn.has_payload;
         match role {
             Role::Control(sid) => self.end_session(sid, ts, reason),
-            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, !attempt, ts),
+            Role::Data(tid) => self.data_conn_closed(tid, fins, reset, !attempt, frames, ts),
             Role::Unclassified { .. } | Role::Ignored => {}
         }
         // From here on only its key and time are remembered (`closed`): a SYN retried on the

@@ -203,6 +203,36 @@ pub struct SessionSummary {
     pub commands: u64,
     pub transfers: u64,
     pub end_reason: EndReason,
+    /// The control connection's frames (None when no frame of it was numbered).
+    pub frames: Option<FrameSpan>,
+}
+
+/// The frames of a connection, by their number in the capture ([`crate::Frame::number`], as
+/// Wireshark's `frame.number`): the first seen and the last seen up to its close. With its
+/// 4-tuple it isolates the connection in Wireshark even when the 4-tuple was used again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameSpan {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl FrameSpan {
+    /// The span of one frame.
+    pub fn at(number: u64) -> Self {
+        FrameSpan {
+            first: number,
+            last: number,
+        }
+    }
+
+    /// A frame of the connection was seen.
+    pub fn extend(&mut self, number: u64) {
+        if self.first == 0 {
+            self.first = number;
+        }
+        self.first = self.first.min(number);
+        self.last = self.last.max(number);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +346,8 @@ pub struct TransferRecord {
     pub listing: bool,
     /// What its data connection's TLS showed (PROT P), with or without keys.
     pub tls: Option<Box<TlsFacts>>,
+    /// Its data connection's frames (None for a transfer that had no data connection).
+    pub frames: Option<FrameSpan>,
 }
 
 /// What a TLS connection showed (RFC 5246 §7.4, RFC 8446 §4 handshakes): visible without keys,

@@ -55,6 +55,11 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length of the frame on the wire (the pcap `orig_len`).
     pub orig_len: u32,
+    /// Its number in the capture as Wireshark shows it (`frame.number`): 1 for the first
+    /// frame read, counting every frame, kept by the filters or not; merged inputs are
+    /// numbered in the merged time order, as `mergecap` would write them. 0 when the source
+    /// does not number its frames: the analyzer then numbers the frames it is given.
+    pub number: u64,
 }
 
 impl Frame<'_> {

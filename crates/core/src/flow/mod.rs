@@ -6,7 +6,7 @@
 
 pub mod reassembly;
 
-use crate::event::{SessionId, TransferId};
+use crate::event::{FrameSpan, SessionId, TransferId};
 use crate::frame::Timestamp;
 use reassembly::Reassembler;
 use std::hash::{Hash, Hasher};
@@ -142,6 +142,8 @@ pub struct Conn {
     /// The stream transform between reassembly and the FTP layers: TLS, once AUTH TLS was
     /// accepted or a data connection opened with a handshake (see `crate::ftps`).
     pub tls: Option<Box<crate::stream::Transform>>,
+    /// Its frames so far, for the records (Wireshark's frame numbers).
+    pub frames: FrameSpan,
 }
 
 /// What a connection is to the analyzer.
@@ -175,6 +177,7 @@ impl Conn {
             role: Role::Ignored,
             reported: 0,
             tls: None,
+            frames: FrameSpan::default(),
         }
     }
 
@@ -202,6 +205,8 @@ impl Conn {
 pub struct QuietConn {
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
+    /// The number of its first frame: the rest are counted once it wakes.
+    pub first_frame: u64,
     /// Sequence number of each direction's SYN, valid where `flags` has its `SYN_SEEN` bit.
     syn_seq: PerDir<u32>,
     /// Sequence number of each direction's FIN, valid where `flags` has its `FIN_SEEN` bit.
@@ -209,7 +214,7 @@ pub struct QuietConn {
     flags: u16,
 }
 
-/// Bits of [`QuietConn::flags`]: one word instead of nine bools keeps the struct at 40 bytes.
+/// Bits of [`QuietConn::flags`]: one word instead of nine bools keeps the struct at 48 bytes.
 const INITIATOR_IS_LO: u16 = 1;
 const SYN_SEEN: PerDir<u16> = PerDir::new(1 << 1, 1 << 2);
 const FIN_SEEN: PerDir<u16> = PerDir::new(1 << 3, 1 << 4);
@@ -257,6 +262,7 @@ impl QuietConn {
         QuietConn {
             first_ts: ts,
             last_ts: ts,
+            first_frame: 0,
             syn_seq: PerDir::new(0, 0),
             fin_seq: PerDir::new(0, 0),
             flags,
@@ -350,6 +356,7 @@ impl QuietConn {
         let (initiator, responder) = self.endpoints(key);
         let mut conn = Conn::new(initiator, responder, self.first_ts);
         conn.last_ts = self.last_ts;
+        conn.frames = FrameSpan::at(self.first_frame);
         conn.handshake_seen = self.has(HANDSHAKE_SEEN);
         conn.answered = self.has(*SYN_SEEN.get(Dir::FromResponder));
         for (dir, stream) in conn.dirs.iter_mut() {
@@ -419,7 +426,7 @@ mod tests {
     fn a_quiet_connection_is_a_fraction_of_a_whole_one() {
         // What a SYN flood costs per SYN, beside the 64-byte key.
         assert_eq!(std::mem::size_of::<FlowKey>(), 64);
-        assert_eq!(std::mem::size_of::<QuietConn>(), 40);
+        assert_eq!(std::mem::size_of::<QuietConn>(), 48);
         assert!(std::mem::size_of::<Conn>() > 200);
     }
 

@@ -979,7 +979,10 @@ impl Analyzer {
             .collect();
         waiting.extend(rest);
         let end = ts.max(session.last_ts);
-        self.emit(Event::SessionEnded(session.summary(end, reason)));
+        let mut summary = session.summary(end, reason);
+        // Its connection is still in the table: a session ends before its connection leaves.
+        summary.frames = self.flows.get(&session.flow).map(|c| c.frames);
+        self.emit(Event::SessionEnded(summary));
         for tid in waiting {
             self.transfer_control_closed(tid, ts);
         }

@@ -10,7 +10,7 @@
 
 use crate::analyzer::Analyzer;
 use crate::event::{
-    AnomalyKind, DataMode, Event, LinkRule, Reply, SessionId, TransferId, TransferStart,
+    AnomalyKind, DataMode, Event, FrameSpan, LinkRule, Reply, SessionId, TransferId, TransferStart,
 };
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, Role};
@@ -615,15 +615,20 @@ impl Analyzer {
     }
 
     /// The data connection ended (both FINs, a RST, idle, or the capture's end); `answered`
-    /// is false when its SYN never got a SYN-ACK (refused or never answered).
+    /// is false when its SYN never got a SYN-ACK (refused or never answered); `frames` are
+    /// the connection's, for the record.
     pub(crate) fn data_conn_closed(
         &mut self,
         tid: TransferId,
         fins: PerDir<bool>,
         reset: bool,
         answered: bool,
+        frames: FrameSpan,
         ts: Timestamp,
     ) {
+        if let Some(t) = self.transfers.get_mut(&tid) {
+            t.frames = Some(frames);
+        }
         let control_open = self.control_open(tid);
         let ended = TransferInput::ConnectionEnded {
             fins,
@@ -644,10 +649,23 @@ impl Analyzer {
         self.drive_transfer(tid, ts, TransferInput::CaptureEnd);
     }
 
+    /// Copies the frames of the transfer's data connection, while it is open.
+    fn note_data_frames(&mut self, tid: TransferId) {
+        let Some(t) = self.transfers.get_mut(&tid) else {
+            return;
+        };
+        if let Some(conn) = t.conn.and_then(|key| self.flows.get(&key))
+            && matches!(conn.role, Role::Data(x) if x == tid)
+        {
+            t.frames = Some(conn.frames);
+        }
+    }
+
     /// Removes the transfer, unties it from its session and connection, and emits its record.
     fn end_transfer(&mut self, tid: TransferId, ts: Timestamp) {
         // Bytes still held never learnt their command: the first way they went decides.
         self.release_held(tid);
+        self.note_data_frames(tid);
         let Some(t) = self.transfers.remove(&tid) else {
             return;
         };

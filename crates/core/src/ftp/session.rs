@@ -499,6 +499,7 @@ impl Session {
             commands: self.commands,
             transfers: self.transfers,
             end_reason,
+            frames: None,
         }
     }
 }

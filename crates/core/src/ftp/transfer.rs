@@ -263,6 +263,9 @@ pub struct Transfer {
     pub tls: Option<Box<crate::event::TlsFacts>>,
     /// Bytes went the other way once: `WrongDirection` was given.
     wrong_way: bool,
+    /// Its data connection's frames, as far as seen when the connection closed or the
+    /// transfer ended.
+    pub frames: Option<crate::event::FrameSpan>,
 }
 
 impl Transfer {
@@ -290,6 +293,7 @@ impl Transfer {
             held: Held::default(),
             tls: None,
             wrong_way: false,
+            frames: None,
         }
     }
 

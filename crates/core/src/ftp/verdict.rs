@@ -238,6 +238,7 @@ impl Transfer {
             reply_code: reply_code(self.state),
             listing: cmd.is_some_and(|c| c.command.is_listing()),
             tls: self.tls.clone(),
+            frames: self.frames,
         }
     }
 }

@@ -600,6 +600,7 @@ impl Conversation {
             link: LinkType::Ethernet,
             data: &bytes,
             orig_len: bytes.len() as u32,
+            number: 0,
         };
         self.analyzer.handle_frame(&frame);
         self.collect();
