@@ -136,7 +136,7 @@ pub struct Cli {
     )]
     pub user: Option<String>,
 
-    /// Write JSON Lines to standard output (one record per line; schema in the README).
+    /// Write JSON Lines to standard output (one record per line; see docs/json.md).
     #[arg(long)]
     pub json: bool,
 

@@ -323,3 +323,37 @@ fn field_smtp_with_a_banner_without_smtp_is_no_ftp() {
         facts["independent"]["tcp_connections"]
     );
 }
+
+/// Zeek's own baseline for its bruteforce trace raises one FTP::Bruteforcing notice
+/// ("192.168.56.1 had 20 failed logins on 1 FTP server in 0m37s"): the report rolls the same
+/// client's failures into one notice, and so does the UI's overview (same rule, see
+/// `src/output/bruteforce.rs`).
+#[test]
+fn many_failed_logins_from_one_client_make_one_notice_as_zeek_says() {
+    let Some(root) = corpus_dir() else { return };
+    let case = root.join("zeek/bruteforce");
+    let notice = std::fs::read_to_string(
+        case.join("peer/scripts.policy.protocols.ftp.bruteforce/notice.log"),
+    )
+    .unwrap();
+    assert!(
+        notice.contains("FTP::Bruteforcing\t192.168.56.1 had 20 failed logins on 1 FTP server")
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope"))
+        .arg("-r")
+        .arg(case.join("bruteforce.pcap"))
+        .arg("--report")
+        .output()
+        .unwrap();
+    let report = String::from_utf8(out.stdout).unwrap();
+    let notices: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("FTP bruteforcing:"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{report}");
+    assert!(
+        notices[0].contains("192.168.56.1 had ") && notices[0].contains(" on 1 FTP server "),
+        "{}",
+        notices[0]
+    );
+}

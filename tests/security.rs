@@ -1,4 +1,4 @@
-//! Nothing planted on disk steers where ftpscope writes (README, Security). Each test plants
+//! Nothing planted on disk steers where ftpscope writes (docs/security.md). Each test plants
 //! what a hostile local user could: a symbolic link or a hard link at every name a run
 //! creates, a link as the output folder itself, a folder swapped for a link while files are
 //! being written; and checks that the file or folder the link points at is untouched.

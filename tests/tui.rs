@@ -321,27 +321,33 @@ fn field_searches_match_exactly_and_are_shown() {
     // Per tab: the Transfers tab has its own, empty filter.
     app.update(Action::Tab(2));
     assert!(app.filters[2].text.is_empty());
-    // Brute force on the overview: ten clients, three failures each, are not one client;
-    // one client failing often is.
+    // Brute force on the overview, by the report's rule (20 failed logins from one client
+    // within 15 minutes): ten clients, three failures each, are not one client; one client
+    // failing often is.
     app.update(Action::Tab(0));
     let screen = render_text(&app, 100, 30);
-    assert!(!screen.contains("Brute force?"), "{screen}");
-    let mut app = app_with_clients(&[
-        ("10.9.9.9:1", "root", false),
-        ("10.9.9.9:2", "root", false),
-        ("10.0.0.5:3", "alice", true),
-    ]);
-    let screen = render_text(&app, 100, 30);
-    assert!(screen.contains("Brute force?"), "{screen}");
+    assert!(!screen.contains("Brute force ("), "{screen}");
+    let mut clients = vec![("10.0.0.5:3", "alice", true)];
+    let ports: Vec<String> = (1..=7).map(|p| format!("10.9.9.9:{p}")).collect();
+    clients.extend(ports.iter().map(|p| (p.as_str(), "root", false)));
+    // Six failing sessions (18 failed logins) are not enough.
+    let app = app_with_clients(&clients[..7]);
+    assert!(!render_text(&app, 120, 30).contains("Brute force ("));
+    let mut app = app_with_clients(&clients);
+    let screen = render_text(&app, 120, 30);
     assert!(
-        screen.contains("10.9.9.9: 6 failed logins in 2 sessions"),
+        screen.contains("Brute force (20+ failed logins"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("10.9.9.9: 21 failed logins in 7 sessions, 0 ok, on 1 server"),
         "{screen}"
     );
     // Enter on the notice opens the sessions it is about.
     let at = app
         .overview
         .iter()
-        .position(|l| l.text.contains("6 failed"))
+        .position(|l| l.text.contains("21 failed"))
         .unwrap();
     for _ in 0..at {
         app.update(Action::Down);
@@ -349,7 +355,7 @@ fn field_searches_match_exactly_and_are_shown() {
     app.update(Action::Enter);
     assert_eq!(app.tab, 1);
     assert_eq!(app.filters[1].text, "host:10.9.9.9 status:failed");
-    assert_eq!(app.order.len(), 2);
+    assert_eq!(app.order.len(), 7);
 }
 
 #[test]

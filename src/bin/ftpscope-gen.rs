@@ -31,7 +31,7 @@
 //! key schedule): nothing cryptographic is written here.
 //!
 //! `--syn-flood N` writes something else: N unanswered SYNs to port 21, for the memory figure of
-//! a SYN flood (README, "Hostile input").
+//! a SYN flood (docs/security.md, "Hostile input").
 //!
 //! The manifest (`FILE.manifest.jsonl` unless `--manifest` says otherwise) has one line per
 //! file or listing, `{"type":"file", "session", "command", "path", "mode", "announced_by",
@@ -85,7 +85,7 @@ struct Args {
     seed: u64,
     /// Instead of FTP traffic: this many SYNs to port 21 of one server, each from its own
     /// source address and port, a microsecond apart, none answered (a SYN flood, for the
-    /// memory figure in the README's "Hostile input"). No manifest is written.
+    /// memory figure in docs/security.md, "Hostile input"). No manifest is written.
     #[arg(long, value_name = "N")]
     syn_flood: Option<u32>,
     /// Explicit FTPS (AUTH TLS, PROT P) with this TLS version and suite; the NSS key log goes

@@ -1,4 +1,4 @@
-//! JSON Lines: one record per line, each with a `type` (schema in the README).
+//! JSON Lines: one record per line, each with a `type` (described in docs/json.md, schema in docs/schema/).
 //!
 //! Wire bytes become JSON strings when they are UTF-8; otherwise the string is a lossy view
 //! and a `<field>_hex` field carries the exact bytes. Passwords are masked unless asked for;

@@ -1,6 +1,7 @@
 //! The readable text report: sessions, logins, the dialogue, transfers with verdicts,
 //! anomalies and damage. Everything from the wire is escaped before it is printed.
 
+use crate::output::bruteforce;
 use crate::output::json::MASK;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::store::{Store, TransferRow};
@@ -13,12 +14,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-/// Failed logins from one client within [`BRUTEFORCE_WINDOW`] that make a notice, as Zeek's
-/// FTP::Bruteforcing counts by default (`FTP::bruteforce_threshold`, 20, within
-/// `FTP::bruteforce_measurement_interval`, 15 minutes). Each failing session counts at its
-/// start.
-pub const BRUTEFORCE_THRESHOLD: u64 = 20;
-pub const BRUTEFORCE_WINDOW: Timestamp = 15 * 60 * SECOND;
 /// Rows of each table by user, client and server; the rest are summed on one line.
 const TABLE_ROWS: usize = 20;
 
@@ -245,12 +240,7 @@ fn transfer_line(t: &TransferOutcome) -> String {
 
 /// Failed logins of a session: PASS commands refused (a 530 to USER counts once).
 fn failed_logins(end: &crate::store::SessionEnd) -> u64 {
-    let attempts = u64::from(end.login_attempts);
-    match end.login {
-        LoginState::Ok => attempts.saturating_sub(1),
-        LoginState::Failed => attempts.max(1),
-        LoginState::None => attempts,
-    }
+    bruteforce::failed_logins(end.login, end.login_attempts)
 }
 
 /// Sessions, logins that succeeded and logins that failed, for one user, client or server.
@@ -305,59 +295,16 @@ fn table(o: &mut dyn Write, title: &str, rows: HashMap<String, Tally>) -> io::Re
     writeln!(o)
 }
 
-/// A client whose failed logins reached [`BRUTEFORCE_THRESHOLD`] within [`BRUTEFORCE_WINDOW`].
-struct Bruteforce {
-    client: IpAddr,
-    failed: u64,
-    servers: usize,
-    first: Timestamp,
-    last: Timestamp,
-}
-
-fn bruteforcers(store: &Store) -> Vec<Bruteforce> {
-    let mut by_client: HashMap<IpAddr, Vec<(Timestamp, u64, IpAddr)>> = HashMap::new();
+/// The clients whose failed logins make a notice (see [`bruteforce`]).
+fn bruteforcers(store: &Store) -> Vec<bruteforce::Notice> {
+    let mut folded = bruteforce::Bruteforce::default();
     for s in &store.sessions {
         if let Some(end) = &s.end {
-            let failed = failed_logins(end);
-            if failed > 0 {
-                by_client.entry(s.start.client.ip()).or_default().push((
-                    s.start.ts,
-                    failed,
-                    s.start.server.ip(),
-                ));
-            }
+            let (client, server) = (s.start.client.ip(), s.start.server.ip());
+            folded.session(client, server, s.start.ts, failed_logins(end));
         }
     }
-    let mut out = Vec::new();
-    for (client, mut fails) in by_client {
-        fails.sort_unstable();
-        // A sliding window of BRUTEFORCE_WINDOW over the failing sessions.
-        let (mut from, mut sum, mut reached) = (0, 0, false);
-        for (to, &(ts, n, _)) in fails.iter().enumerate() {
-            sum += n;
-            while fails
-                .get(from)
-                .is_some_and(|f| ts - f.0 > BRUTEFORCE_WINDOW)
-                && from < to
-            {
-                sum -= fails.get(from).map_or(0, |f| f.1);
-                from += 1;
-            }
-            reached |= sum >= BRUTEFORCE_THRESHOLD;
-        }
-        if reached {
-            let servers: HashSet<IpAddr> = fails.iter().map(|f| f.2).collect();
-            out.push(Bruteforce {
-                client,
-                failed: fails.iter().map(|f| f.1).sum(),
-                servers: servers.len(),
-                first: fails.first().map_or(0, |f| f.0),
-                last: fails.last().map_or(0, |f| f.0),
-            });
-        }
-    }
-    out.sort_by(|a, b| b.failed.cmp(&a.failed).then(a.client.cmp(&b.client)));
-    out
+    folded.notices()
 }
 
 fn span(nanos: Timestamp) -> String {
@@ -447,9 +394,10 @@ impl<W: Write> Output for Report<W> {
         if !brute.is_empty() {
             writeln!(
                 o,
-                "Notices ({BRUTEFORCE_THRESHOLD} or more failed logins from one client within {}, as \
+                "Notices ({} or more failed logins from one client within {}, as \
                  Zeek's FTP::Bruteforcing):",
-                span(BRUTEFORCE_WINDOW)
+                bruteforce::THRESHOLD,
+                span(bruteforce::WINDOW)
             )?;
             for b in &brute {
                 writeln!(

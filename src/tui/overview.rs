@@ -3,6 +3,7 @@
 //! it shows, each with where Enter leads.
 
 use crate::capture::InputDamage;
+use crate::output::bruteforce::{self, Bruteforce, failed_logins};
 use crate::pipeline::Record;
 use crate::text::{escape, human_bytes};
 use ftpscope_core::event::{Direction, LoginState, TransferStatus};
@@ -10,8 +11,6 @@ use ftpscope_core::{AnomalyKind, Timestamp};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// Failed logins from one client that make a brute-force notice.
-pub const BRUTE_FORCE: u64 = 5;
 /// Rows shown per table (users, clients, servers, largest files).
 const TOP: usize = 8;
 
@@ -40,6 +39,8 @@ pub struct Stats {
     pub largest: Vec<(u64, u64, String)>,
     pub anomaly_kinds: HashMap<AnomalyKind, u64>,
     pub damage: Vec<InputDamage>,
+    /// Failed logins per client, for the notices the report gives too.
+    pub bruteforce: Bruteforce,
 }
 
 impl Stats {
@@ -60,12 +61,10 @@ impl Stats {
                 if s.tls {
                     self.tls_sessions += 1;
                 }
-                // Failed attempts: every answered PASS but the one that succeeded.
                 let ok = u64::from(s.login == LoginState::Ok);
-                let failed = match s.login {
-                    LoginState::Failed => u64::from(s.login_attempts.max(1)),
-                    _ => u64::from(s.login_attempts).saturating_sub(ok),
-                };
+                let failed = failed_logins(s.login, s.login_attempts);
+                let (client, server) = (s.client.ip(), s.server.ip());
+                self.bruteforce.session(client, server, s.start, failed);
                 let add = |l: &mut Logins| {
                     l.sessions += 1;
                     l.ok += ok;
@@ -232,20 +231,24 @@ pub fn lines(
         }
     }
 
-    let mut brute: Vec<(String, Logins)> = stats
-        .clients
-        .iter()
-        .filter(|(_, l)| l.failed >= BRUTE_FORCE)
-        .map(|(ip, l)| (ip.to_string(), l.clone()))
-        .collect();
-    brute.sort_by(|a, b| b.1.failed.cmp(&a.1.failed).then(a.0.cmp(&b.0)));
-    if !brute.is_empty() {
-        out.push(heading("Brute force?"));
-        for (ip, l) in brute {
+    let notices = stats.bruteforce.notices();
+    if !notices.is_empty() {
+        out.push(heading(format!(
+            "Brute force ({}+ failed logins from one client within {} min, as the report)",
+            bruteforce::THRESHOLD,
+            bruteforce::WINDOW / (60 * ftpscope_core::limits::SECOND)
+        )));
+        for n in notices {
+            let ip = n.client;
+            let l = stats.clients.get(&ip).cloned().unwrap_or_default();
             out.push(row(
                 format!(
-                    "  {ip}: {} failed logins in {} sessions, {} ok",
-                    l.failed, l.sessions, l.ok
+                    "  {ip}: {} failed logins in {} sessions, {} ok, on {} server{}",
+                    n.failed,
+                    l.sessions,
+                    l.ok,
+                    n.servers,
+                    if n.servers == 1 { "" } else { "s" }
                 ),
                 Some(Jump::List(1, format!("host:{ip} status:failed"))),
             ));
