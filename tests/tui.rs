@@ -925,6 +925,34 @@ fn sighup_closes_the_ui_as_q_does() {
     ui.assert_closed_cleanly("SIGHUP");
 }
 
+/// A terminal that goes away (tmux killed, an ssh connection dropped) ends the UI and its
+/// folder. crossterm alone would keep reading the dead terminal forever at full CPU, deaf to
+/// the SIGHUP that came (see src/tui/terminal_input.rs).
+#[test]
+fn a_vanished_terminal_ends_the_ui() {
+    if !Tmux::available("a_vanished_terminal_ends_the_ui") {
+        return;
+    }
+    let ui = open_ui_in_tmux("vanished", |_| {});
+    let proc = PathBuf::from(format!("/proc/{}", ui.pid));
+    assert!(proc.exists());
+    ui.term.kill_server();
+    for _ in 0..100 {
+        if !proc.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if proc.exists() {
+        // Do not leave it spinning after the test.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &ui.pid.to_string()])
+            .status();
+        panic!("the UI outlived its terminal by 10 s");
+    }
+    assert!(!ui.folder.exists(), "{} left behind", ui.folder.display());
+}
+
 /// In raw mode Ctrl-C is a key; SIGINT sent with kill closes the UI all the same.
 #[test]
 fn sigint_closes_the_ui_as_q_does() {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod keymap;
 pub mod overview;
 pub mod search;
+mod terminal_input;
 pub mod view;
 
 use crate::capture::MergedCapture;
@@ -17,10 +18,12 @@ use crate::pipeline::{Output, Pipeline, Record, RunSummary};
 use crate::transfers::TransferTracker;
 use app::{App, Msg};
 use ftpscope_core::Analyzer;
+use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseEventKind,
 };
 use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{EnterAlternateScreen, enable_raw_mode};
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -271,33 +274,49 @@ pub struct UiEnd {
 /// The terminal in the UI's modes: raw, on the alternate screen, reporting the mouse. Dropping
 /// it puts all three back, also when unwinding from a panic; the panic hook puts them back
 /// before the panic message is printed.
+///
+/// Nothing here prints: once the terminal is gone (SIGHUP), writing to standard error fails,
+/// and ratatui's own `restore` (and `init`'s panic hook) print that failure with `eprintln!`,
+/// which panics on it, inside a drop or a panic hook: the process would abort and leave the
+/// UI's folder behind.
 struct UiTerminal {
     terminal: ratatui::DefaultTerminal,
 }
 
 impl UiTerminal {
     fn open() -> io::Result<UiTerminal> {
-        // Raw mode and the alternate screen, with ratatui's panic hook to leave them.
-        let terminal = ratatui::try_init()?;
-        static MOUSE_OFF_ON_PANIC: std::sync::Once = std::sync::Once::new();
-        MOUSE_OFF_ON_PANIC.call_once(|| {
-            let restore_and_report = std::panic::take_hook();
+        static RESTORE_ON_PANIC: std::sync::Once = std::sync::Once::new();
+        RESTORE_ON_PANIC.call_once(|| {
+            let report = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                let _ = execute!(io::stdout(), DisableMouseCapture);
-                restore_and_report(info);
+                leave_ui_modes();
+                report(info);
             }));
         });
-        let ui = UiTerminal { terminal };
-        execute!(io::stdout(), EnableMouseCapture)?;
-        Ok(ui)
+        enable_raw_mode()?;
+        let entered = execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+            .and_then(|()| ratatui::Terminal::new(CrosstermBackend::new(io::stdout())));
+        match entered {
+            Ok(terminal) => Ok(UiTerminal { terminal }),
+            Err(e) => {
+                leave_ui_modes();
+                Err(e)
+            }
+        }
     }
 }
 
 impl Drop for UiTerminal {
     fn drop(&mut self) {
-        let _ = execute!(io::stdout(), DisableMouseCapture);
-        ratatui::restore();
+        leave_ui_modes();
     }
+}
+
+/// Mouse reporting off, the main screen back, raw mode off; errors ignored (the terminal may
+/// be gone).
+fn leave_ui_modes() {
+    let _ = execute!(io::stdout(), DisableMouseCapture);
+    let _ = ratatui::try_restore();
 }
 
 fn event_loop(
@@ -306,6 +325,7 @@ fn event_loop(
     rx: &Receiver<Msg>,
     closing: &AtomicBool,
 ) -> io::Result<()> {
+    let input = terminal_input::TerminalInput::open()?;
     let size = terminal.size()?;
     app.update(keymap::Action::Resize(size.width, size.height));
     let (files_done, files_rx) = std::sync::mpsc::channel::<Msg>();
@@ -323,7 +343,12 @@ fn event_loop(
         }
         app.refresh();
         terminal.draw(|f| view::draw(f, app))?;
-        if event::poll(Duration::from_millis(50))? {
+        // Never into crossterm with a terminal that hung up (see `terminal_input`): an event
+        // it holds is taken at once, else the terminal is waited for, 50 ms at most.
+        input.check()?;
+        if !event::poll(Duration::ZERO)? {
+            input.wait(Duration::from_millis(50))?;
+        } else {
             let typing = app.prompt.is_some();
             let action = match event::read()? {
                 Event::Key(k) if k.kind == KeyEventKind::Press => keymap::action_for(k, typing),

@@ -83,6 +83,11 @@ impl Tmux {
             == "1"
     }
 
+    /// Kills the tmux server: the terminal goes away under whatever runs in it.
+    pub fn kill_server(&self) {
+        self.run(&["kill-server"]);
+    }
+
     /// The process id of the pane's shell (the one running the command given to `start`).
     pub fn shell_pid(&self) -> u32 {
         let pid = self.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
