@@ -476,13 +476,18 @@ fn file_navigation_end_offset_and_find() {
     app.update(Action::Home);
     // Hex bytes in hex view ("5d" is `]`): the first is at 7.
     prompt(&mut app, Action::Search, "5d");
+    // The file is searched off the UI thread: the job's answer comes back as a message.
+    assert!(render_text(&app, 80, 24).contains("searching for '5d'"));
+    run_file_jobs(&mut app);
     let (first, n) = app.find_hit.expect("found");
     assert_eq!((first, n), (7, 1));
     assert_eq!(app.detail.offset, 0);
     app.update(Action::FindNext);
+    run_file_jobs(&mut app);
     let (second, _) = app.find_hit.unwrap();
     assert!(second > first);
     app.update(Action::FindPrev);
+    run_file_jobs(&mut app);
     assert_eq!(app.find_hit.unwrap().0, first);
     app.update(Action::CopyHash);
     assert!(app.take_clipboard().is_some_and(|h| h.len() == 64));
@@ -494,7 +499,22 @@ fn file_navigation_end_offset_and_find() {
     );
     assert!(filter.contains("frame.number>="), "{filter}");
     assert!(render_text(&app, 100, 40).contains("frames 50–116; wireshark:"));
+    // An answer for a file no longer open is dropped.
+    app.update(Action::FindNext);
+    let job = app.take_file_job().expect("a find job");
+    app.update(Action::Back);
+    let (hit, message) = (app.find_hit, app.message.clone());
+    app.apply(job.run());
+    assert!(!matches!(app.overlay, Overlay::Detail(_)));
+    assert_eq!((app.find_hit, app.message.clone()), (hit, message));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the file jobs the UI asked for, as its event loop does on another thread.
+fn run_file_jobs(app: &mut App) {
+    while let Some(job) = app.take_file_job() {
+        app.apply(job.run());
+    }
 }
 
 /// In a dialogue: Enter on a command that moved data opens its transfer; `/` and `n` find.

@@ -5,7 +5,7 @@
 use crate::output::outdir::OutDir;
 use crate::tui::app::Msg;
 use ftpscope_core::TransferRecord;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,26 @@ pub enum FileJob {
     },
     /// Write `lines` (JSON Lines) as the file `path`: [`Msg::Saved`].
     Export { lines: Vec<u8>, path: PathBuf },
+    /// Find `needle` in the file at `path` of the open transfer, from `from` (past it when
+    /// `skip`); `fold`: ASCII letters in either case. [`Msg::Found`].
+    Find {
+        transfer: u64,
+        path: PathBuf,
+        needle: Vec<u8>,
+        fold: bool,
+        from: u64,
+        forward: bool,
+        skip: bool,
+    },
+}
+
+/// Where a [`FileJob::Find`] found its needle (None: not in the file that way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub transfer: u64,
+    pub at: Option<u64>,
+    pub needle_len: usize,
+    pub forward: bool,
 }
 
 impl FileJob {
@@ -74,8 +94,85 @@ impl FileJob {
                 };
                 Msg::Saved(write().map_err(|e| named(&path, e)))
             }
+            FileJob::Find {
+                transfer,
+                path,
+                needle,
+                fold,
+                from,
+                forward,
+                skip,
+            } => {
+                let at = std::fs::File::open(&path).ok().and_then(|mut f| {
+                    let len = f.metadata().ok()?.len();
+                    search_file(&mut f, len, &needle, fold, from, forward, skip)
+                });
+                Msg::Found(Found {
+                    transfer,
+                    at,
+                    needle_len: needle.len(),
+                    forward,
+                })
+            }
         }
     }
+}
+/// Bytes read at a time when finding text in a file.
+const FIND_CHUNK: usize = 1 << 20;
+
+/// Finds `needle` in the file from `from` (past it when `skip`), forward or backward, a chunk
+/// at a time; `fold` compares ASCII letters case-insensitively.
+fn search_file(
+    f: &mut std::fs::File,
+    len: u64,
+    needle: &[u8],
+    fold: bool,
+    from: u64,
+    forward: bool,
+    skip: bool,
+) -> Option<u64> {
+    if needle.is_empty() {
+        return None;
+    }
+    let norm = |b: &[u8]| {
+        if fold {
+            b.to_ascii_lowercase()
+        } else {
+            b.to_vec()
+        }
+    };
+    let needle = norm(needle);
+    let overlap = needle.len() as u64 - 1;
+    let mut read = |at: u64, n: u64| -> Option<Vec<u8>> {
+        f.seek(SeekFrom::Start(at)).ok()?;
+        let mut buf = Vec::new();
+        Read::by_ref(f).take(n).read_to_end(&mut buf).ok()?;
+        Some(norm(&buf))
+    };
+    if forward {
+        let mut at = if skip { from + 1 } else { from };
+        while at < len {
+            let chunk = read(at, FIND_CHUNK as u64 + overlap)?;
+            if let Some(i) = memchr::memmem::find(&chunk, &needle) {
+                return Some(at + i as u64);
+            }
+            at += FIND_CHUNK as u64;
+        }
+    } else {
+        // Matches that start before `from`.
+        let mut end = from;
+        while end > 0 {
+            let start = end.saturating_sub(FIND_CHUNK as u64);
+            let chunk = read(start, end - start + overlap)?;
+            let found =
+                memchr::memmem::rfind_iter(&chunk, &needle).find(|&i| start + (i as u64) < from);
+            if let Some(i) = found {
+                return Some(start + i as u64);
+            }
+            end = start;
+        }
+    }
+    None
 }
 
 /// A path typed at a prompt: `~` and `~/…` are the home folder.

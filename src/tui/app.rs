@@ -6,7 +6,7 @@ use crate::pipeline::{Record, RunSummary};
 use crate::store::{SessionRow, Store, TransferRow};
 use crate::text::escape;
 use crate::transfers::{TransferOutcome, final_location};
-pub use crate::tui::actions::FileJob;
+pub use crate::tui::actions::{FileJob, Found};
 use crate::tui::actions::{expand_tilde, wireshark_filter};
 use crate::tui::keymap::Action;
 use crate::tui::overview::{self, Jump, Stats};
@@ -32,6 +32,8 @@ pub enum Msg {
     Saved(Result<PathBuf, String>),
     /// A [`FileJob::SaveAll`] finished: how many files went into which folder, or why not.
     SavedAll(Result<(usize, PathBuf), String>),
+    /// A [`FileJob::Find`] finished.
+    Found(Found),
 }
 
 /// Live capture, for the status bar: what the interface gave and what was lost.
@@ -166,8 +168,6 @@ pub struct TransferExtra {
 
 /// The most bytes of a transfer the detail view reads at once.
 const WINDOW: usize = 64 << 10;
-/// Bytes read at a time when finding text in a file.
-const FIND_CHUNK: usize = 1 << 20;
 
 pub struct App {
     pub store: Store,
@@ -347,6 +347,7 @@ impl App {
                     Err(e) => format!("could not save to {}", escape(e.as_bytes())),
                 });
             }
+            Msg::Found(found) => self.found(found),
             Msg::SavedAll(result) => {
                 self.message = Some(match result {
                     Ok((n, dir)) => format!(
@@ -1291,28 +1292,36 @@ impl App {
             Some((at, _)) => at,
             None => self.detail.offset,
         };
-        let found = std::fs::File::open(&path).ok().and_then(|mut f| {
-            let len = f.metadata().ok()?.len();
-            search_file(
-                &mut f,
-                len,
-                &needle,
-                text,
-                from,
-                forward,
-                self.find_hit.is_some(),
-            )
+        // Off the UI thread: a file may be gigabytes (`Msg::Found` brings the answer).
+        self.message = Some(format!("searching for '{}'…", escape(self.find.as_bytes())));
+        self.file_job = Some(FileJob::Find {
+            transfer: self.open.as_ref().map_or(0, |t| t.record.transfer),
+            path,
+            needle,
+            fold: text,
+            from,
+            forward,
+            skip: self.find_hit.is_some(),
         });
-        match found {
+    }
+
+    /// The answer of a [`FileJob::Find`], if its file is still the one open.
+    fn found(&mut self, found: Found) {
+        let open = self.open.as_ref().map(|t| t.record.transfer);
+        if !matches!(self.overlay, Overlay::Detail(_)) || open != Some(found.transfer) {
+            return;
+        }
+        self.message = None;
+        match found.at {
             Some(at) => {
-                self.find_hit = Some((at, needle.len()));
+                self.find_hit = Some((at, found.needle_len));
                 self.go_to(at);
             }
             None => {
                 self.message = Some(format!(
                     "'{}' not found {}",
                     escape(self.find.as_bytes()),
-                    if forward { "below" } else { "above" }
+                    if found.forward { "below" } else { "above" }
                 ))
             }
         }
@@ -1581,61 +1590,6 @@ fn session_summary(s: &SessionRow, tls: Option<&TlsFacts>) -> ftpscope_core::Ses
         end_reason: e.map_or(ftpscope_core::event::EndReason::CaptureEnd, |e| e.reason),
         frames: e.and_then(|e| e.frames),
     }
-}
-
-/// Finds `needle` in the file from `from` (past it when `skip`), forward or backward, a chunk
-/// at a time; `fold` compares ASCII letters case-insensitively.
-fn search_file(
-    f: &mut std::fs::File,
-    len: u64,
-    needle: &[u8],
-    fold: bool,
-    from: u64,
-    forward: bool,
-    skip: bool,
-) -> Option<u64> {
-    if needle.is_empty() {
-        return None;
-    }
-    let norm = |b: &[u8]| {
-        if fold {
-            b.to_ascii_lowercase()
-        } else {
-            b.to_vec()
-        }
-    };
-    let needle = norm(needle);
-    let overlap = needle.len() as u64 - 1;
-    let mut read = |at: u64, n: u64| -> Option<Vec<u8>> {
-        f.seek(SeekFrom::Start(at)).ok()?;
-        let mut buf = Vec::new();
-        f.by_ref().take(n).read_to_end(&mut buf).ok()?;
-        Some(norm(&buf))
-    };
-    if forward {
-        let mut at = if skip { from + 1 } else { from };
-        while at < len {
-            let chunk = read(at, FIND_CHUNK as u64 + overlap)?;
-            if let Some(i) = memchr::memmem::find(&chunk, &needle) {
-                return Some(at + i as u64);
-            }
-            at += FIND_CHUNK as u64;
-        }
-    } else {
-        // Matches that start before `from`.
-        let mut end = from;
-        while end > 0 {
-            let start = end.saturating_sub(FIND_CHUNK as u64);
-            let chunk = read(start, end - start + overlap)?;
-            let found =
-                memchr::memmem::rfind_iter(&chunk, &needle).find(|&i| start + (i as u64) < from);
-            if let Some(i) = found {
-                return Some(start + i as u64);
-            }
-            end = start;
-        }
-    }
-    None
 }
 
 /// The offset where the text line holding `offset` starts (looking back at most 4 KiB).
