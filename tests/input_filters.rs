@@ -70,12 +70,18 @@ fn frame_numbers(values: &[Value]) -> Vec<(String, u64, Value, Value)> {
 }
 
 #[cfg(feature = "live")]
-/// Every record, with what differs between two names of one capture (the summary's input
-/// names) taken out.
+/// Every record, with what differs between a capture read through a filter and the file that
+/// filter wrote taken out: the summary's input names, and the frame numbers (`-f` keeps the
+/// numbers of the file it reads, as Wireshark shows them; the written file numbers its own
+/// frames from 1).
 fn without_input_names(mut values: Vec<Value>) -> Vec<Value> {
     for v in &mut values {
         if v["type"] == "summary" {
             v["inputs"] = Value::Null;
+        }
+        if let Some(record) = v.as_object_mut() {
+            record.remove("first_frame");
+            record.remove("last_frame");
         }
     }
     values

@@ -586,7 +586,9 @@ mod live {
             None,
         ));
         assert_eq!(std::fs::read(&got).unwrap(), bytes);
-        // The session ends (curl closed it) and its transfer is listed while capturing.
+        // The session ends (curl closed it) and its transfer is listed while capturing (the
+        // UI opens on its Overview: 2 is Sessions, 3 Transfers).
+        term.key("2");
         let screen = term.wait_for(" closed ");
         let row = screen
             .lines()
@@ -597,7 +599,7 @@ mod live {
             "session row: {row}"
         );
         assert!(screen.contains("no drop"), "{screen}");
-        term.key("2");
+        term.key("3");
         let screen = term.wait_for("complete");
         assert!(screen.contains("/shown.bin"), "{screen}");
         let sha = sha256_hex(&bytes);
