@@ -88,29 +88,26 @@ pub fn stamp(app: &App, ts: Timestamp, _full: bool) -> String {
 
 /// A time for list rows: `10:15:44.752`, or `11-25 10:15:44` when the capture spans days.
 fn clock(app: &App, ts: Timestamp) -> String {
-    let s = shifted(app, ts);
-    if spans_days(app) {
-        format!(
-            "{} {}",
-            s.get(5..10).unwrap_or(""),
-            s.get(11..19).unwrap_or("")
-        )
-    } else {
-        s.get(11..23).unwrap_or("").to_owned()
-    }
+    cut_clock(app, ts, 19, 23)
 }
 
 /// A short list time: `10:15:44` or `11-25 10:15`.
 fn short_clock(app: &App, ts: Timestamp) -> String {
+    cut_clock(app, ts, 16, 19)
+}
+
+/// The RFC 3339 time cut at `days_end` after the month and day when the capture spans days,
+/// else at `day_end` without them.
+fn cut_clock(app: &App, ts: Timestamp, days_end: usize, day_end: usize) -> String {
     let s = shifted(app, ts);
     if spans_days(app) {
         format!(
             "{} {}",
             s.get(5..10).unwrap_or(""),
-            s.get(11..16).unwrap_or("")
+            s.get(11..days_end).unwrap_or("")
         )
     } else {
-        s.get(11..19).unwrap_or("").to_owned()
+        s.get(11..day_end).unwrap_or("").to_owned()
     }
 }
 
