@@ -55,9 +55,12 @@ pub fn json_text(bytes: &[u8]) -> (String, Option<String>) {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        // `write!("{b:02x}")` per byte cost about 250 instructions: a digest is 64 of them.
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
 }
@@ -73,47 +76,78 @@ pub fn rfc3339(ts: Timestamp) -> String {
 /// [`rfc3339`] appended to `out` (JSON Lines write two or three per record: no allocation).
 pub fn rfc3339_into(out: &mut Vec<u8>, ts: Timestamp) {
     let secs = ts.div_euclid(1_000_000_000);
-    let nanos = ts.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    // Nanosecond timestamps (i64) span the years 1677-2262; the general path stays for safety.
-    let Ok(year @ 0..=9999) = u32::try_from(y) else {
-        let _ = std::io::Write::write_fmt(out, format_args!("{y:04}"));
-        return rfc3339_rest(out, m, d, rem, nanos);
+    // 0 <= micros < 10^6.
+    let micros = u32::try_from(ts.rem_euclid(1_000_000_000) / 1000).unwrap_or(0);
+    let Some(second) = second_text(secs) else {
+        return rfc3339_general(out, secs, micros);
     };
-    digits(out, year, 4);
-    rfc3339_rest(out, m, d, rem, nanos);
+    let mut text = [0u8; 27];
+    let (head, tail) = text.split_at_mut(19);
+    head.copy_from_slice(&second);
+    tail[0] = b'.';
+    digits_into(&mut tail[1..7], micros);
+    tail[7] = b'Z';
+    out.extend_from_slice(&text);
 }
 
-fn rfc3339_rest(out: &mut Vec<u8>, m: u32, d: u32, rem: i64, nanos: i64) {
-    // Both are in range: 0 <= rem < 86 400 and 0 <= nanos < 10^9.
-    let rem = u32::try_from(rem).unwrap_or(0);
-    let micros = u32::try_from(nanos / 1000).unwrap_or(0);
-    out.push(b'-');
-    digits(out, m, 2);
-    out.push(b'-');
-    digits(out, d, 2);
-    out.push(b'T');
-    digits(out, rem / 3600, 2);
-    out.push(b':');
-    digits(out, rem % 3600 / 60, 2);
-    out.push(b':');
-    digits(out, rem % 60, 2);
-    out.push(b'.');
-    digits(out, micros, 6);
-    out.push(b'Z');
+thread_local! {
+    /// The last second [`second_text`] wrote, and its text: records come in packet time, so
+    /// most timestamps fall in the same second as the one before, and the calendar is not
+    /// worked out again (it was the most of a timestamp's cost).
+    static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> =
+        const { std::cell::Cell::new((i64::MIN, [0; 19])) };
 }
 
-/// `n` as exactly `width` decimal digits (n < 10^width).
-fn digits(out: &mut Vec<u8>, mut n: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let width = width.min(buf.len());
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
+/// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch, for the years 0 to 9999.
+fn second_text(secs: i64) -> Option<[u8; 19]> {
+    if let Some(text) =
+        LAST_SECOND.with(|last| Some(last.get()).filter(|(s, _)| *s == secs).map(|(_, t)| t))
+    {
+        return Some(text);
+    }
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let year @ 0..=9999 = u32::try_from(y).ok()? else {
+        return None;
+    };
+    // 0 <= rem < 86 400.
+    let rem = u32::try_from(secs.rem_euclid(86_400)).unwrap_or(0);
+    let mut text = *b"0000-00-00T00:00:00";
+    for (at, width, n) in [
+        (0, 4, year),
+        (5, 2, m),
+        (8, 2, d),
+        (11, 2, rem / 3600),
+        (14, 2, rem % 3600 / 60),
+        (17, 2, rem % 60),
+    ] {
+        digits_into(&mut text[at..at + width], n);
+    }
+    LAST_SECOND.with(|last| last.set((secs, text)));
+    Some(text)
+}
+
+/// Years outside 0-9999 (nanosecond timestamps span 1677-2262: only a damaged clock), written
+/// with `Display`.
+fn rfc3339_general(out: &mut Vec<u8>, secs: i64, micros: u32) {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    let _ = std::io::Write::write_fmt(
+        out,
+        format_args!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        ),
+    );
+}
+
+/// `n` as exactly `slot.len()` decimal digits (n < 10^len).
+fn digits_into(slot: &mut [u8], mut n: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend_from_slice(&buf[..width]);
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -200,11 +234,21 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             cases.push(x as i64);
-            cases.push((x % 4_000_000_000_000_000_000) as i64);
+            let recent = (x % 4_000_000_000_000_000_000) as i64;
+            // The same second again (the cached text), then the next one.
+            cases.extend([recent, recent + 1, recent + 1_000_000_000]);
         }
         for ts in cases {
             assert_eq!(rfc3339(ts), by_format(ts), "{ts}");
         }
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        let all: Vec<u8> = (0..=255).collect();
+        let by_format: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), by_format);
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -149,7 +149,9 @@ impl MergedCapture {
                 continue;
             };
             let advanced = reader.advance();
-            self.secrets.extend(reader.take_secrets());
+            if reader.has_secrets() {
+                self.secrets.extend(reader.take_secrets());
+            }
             match advanced {
                 Ok(true) => {
                     let ts = reader.current.map_or(0, |p| p.ts);

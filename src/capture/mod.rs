@@ -222,6 +222,12 @@ impl<R: Read> CaptureReader<R> {
         std::mem::take(&mut self.secrets)
     }
 
+    /// Whether [`CaptureReader::take_secrets`] has anything (checked per frame by the merge,
+    /// which then moves nothing).
+    pub fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     /// Bytes of the file consumed so far (headers, records and skipped blocks), for progress.
     pub fn bytes_read(&self) -> u64 {
         self.input.pos

@@ -94,7 +94,7 @@ pub fn command_bytes(verb: &[u8], arg: &[u8]) -> u64 {
 /// A reply's bytes: each line with its CRLF, the first and the last with the code and its
 /// separator (`230-`, `230 `); a single line `230 text`.
 pub fn reply_bytes(_code: u16, text: &[u8]) -> u64 {
-    let lines = text.split(|&b| b == b'\n').count() as u64;
+    let lines = memchr::memchr_iter(b'\n', text).count() as u64 + 1;
     let code = if lines > 1 { 8 } else { 4 };
     text.len() as u64 + 1 - lines + lines * 2 + code
 }
