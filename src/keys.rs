@@ -74,7 +74,7 @@ impl KeyLogs {
             let text = match self.read_new(i, whole) {
                 Ok(text) => text,
                 Err(e) => {
-                    eprintln!("ftpscope: {e:#}");
+                    crate::say!("ftpscope: {e:#}");
                     continue;
                 }
             };
@@ -89,13 +89,13 @@ impl KeyLogs {
                     .first()
                     .map(|b| format!(" (line {}: {})", b.line, b.why))
                     .unwrap_or_default();
-                eprintln!(
+                crate::say!(
                     "ftpscope: key log {name}: {} lines not understood{first}",
                     report.bad
                 );
             }
             if report.added == 0 && whole {
-                eprintln!(
+                crate::say!(
                     "ftpscope: key log {name} holds no TLS secret (CLIENT_RANDOM or \
                      *_TRAFFIC_SECRET lines): nothing will be decrypted with it"
                 );

@@ -68,7 +68,7 @@ fn progress_bar(total: Option<u64>) -> impl FnMut(u64) {
             }
             _ => format!("{} read", text::human_bytes(done)),
         };
-        eprint!("\r\x1b[2K{line}");
+        ftpscope::say_partial!("\r\x1b[2K{line}");
     }
 }
 
@@ -89,7 +89,7 @@ fn run(cli: Cli) -> Result<Exit> {
         match FrameFilter::new(filter_options, first_link(&links)) {
             Ok(filter) => capture.set_filter(filter),
             Err(e) => {
-                eprintln!("ftpscope: {}", printable(&e));
+                ftpscope::say!("ftpscope: {}", printable(&e));
                 return Ok(Exit::Usage);
             }
         }
@@ -155,17 +155,17 @@ fn run(cli: Cli) -> Result<Exit> {
     let summary = pipeline.run(names, &mut capture, &mut progress)?;
     drop(pipeline);
     if show_progress {
-        eprint!("\r\x1b[2K");
+        ftpscope::say_partial!("\r\x1b[2K");
     }
     if let Some(e) = capture.filter().and_then(|f| f.error()) {
-        eprintln!(
+        ftpscope::say!(
             "ftpscope: {} (the frames before it were analysed)",
             printable(e)
         );
         return Ok(Exit::Usage);
     }
     for d in &summary.damage {
-        eprintln!(
+        ftpscope::say!(
             "ftpscope: {} is damaged at byte {}: {} (analysed up to there)",
             text::escape(d.name.as_bytes()),
             d.damage.offset,
@@ -178,7 +178,7 @@ fn run(cli: Cli) -> Result<Exit> {
             && collector.sessions.is_empty()
         {
             let _ = dir.remove_file(&name);
-            eprintln!(
+            ftpscope::say!(
                 "ftpscope: no session {n} in the capture ({} sessions); nothing written to {}",
                 collector.sessions_seen,
                 printable(&path.display().to_string())
@@ -188,11 +188,11 @@ fn run(cli: Cli) -> Result<Exit> {
         carve(&cli, &links, collector, file, &mut progress)
             .with_context(|| format!("cannot write {}", path.display()))?;
         if show_progress {
-            eprint!("\r\x1b[2K");
+            ftpscope::say_partial!("\r\x1b[2K");
         }
     }
     if let Some(e) = summary.extract_error.as_ref() {
-        eprintln!(
+        ftpscope::say!(
             "ftpscope: extraction incomplete: {}",
             text::escape(e.as_bytes())
         );
@@ -280,7 +280,7 @@ fn carve(
         None if sessions == 1 => "1 session".to_owned(),
         None => format!("{sessions} sessions"),
     };
-    eprintln!(
+    ftpscope::say!(
         "ftpscope: carved {what} ({connections} connections): {packets} packets, {} into {} ({})",
         text::human_bytes(bytes),
         printable(&path.display().to_string()),
@@ -314,7 +314,7 @@ fn main() -> ExitCode {
             }) {
                 return Exit::Success.into();
             }
-            eprintln!("ftpscope: {}", printable(&format!("{e:#}")));
+            ftpscope::say!("ftpscope: {}", printable(&format!("{e:#}")));
             if e.downcast_ref::<ExtractionUnusable>().is_some() {
                 return Exit::Extraction.into();
             }

@@ -210,7 +210,7 @@ impl ExtractIndex {
             None => {
                 let (path, file) = root.create_unique("index.jsonl")?;
                 if path.file_name() != Some("index.jsonl".as_ref()) {
-                    eprintln!(
+                    ftpscope::say!(
                         "ftpscope: {} is not a file ftpscope may add to (a link, another \
                          user's file, or a file with other names); this run's index is {}",
                         shown(&root.path().join("index.jsonl")),

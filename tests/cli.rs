@@ -872,3 +872,29 @@ fn the_schema_refuses_what_it_does_not_describe() {
         assert!(caught.is_err(), "{bad}");
     }
 }
+
+/// Standard error gone (its reader closed: an ssh session dropped, `2>&1 | head` done): the
+/// error message cannot be written, and the exit status still says what happened, where
+/// `eprintln!` panicked (status 101).
+#[test]
+fn a_closed_standard_error_does_not_change_the_exit_status() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let missing = temp("closed-stderr").join("no-such.pcap");
+    let bin = env!("CARGO_BIN_EXE_ftpscope");
+    let said = Command::new(bin).arg("-r").arg(&missing).output().unwrap();
+    assert!(!said.stderr.is_empty(), "the error is said when it can be");
+    let mut ends = [0; 2];
+    // SAFETY: `pipe` fills both descriptors on success, each owned once below.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    drop(read_end);
+    let status = Command::new(bin)
+        .arg("-r")
+        .arg(&missing)
+        .stderr(Stdio::from(write_end))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), said.status.code());
+    assert_ne!(status.code(), Some(101), "no panic");
+}
