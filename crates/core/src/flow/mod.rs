@@ -542,16 +542,17 @@ impl QuietConn {
     }
 
     /// The first payload byte came: the full connection, with what the handshake and the FINs
-    /// said replayed into its reassemblers. Its role is decided by the caller.
+    /// said replayed into its state machine and its reassemblers. Its role is decided by the
+    /// caller.
     pub fn wake(&self, key: FlowKey) -> Conn {
         let (initiator, responder) = self.endpoints(key);
         let mut conn = Conn::new(initiator, responder, self.first_ts);
         conn.last_ts = self.last_ts;
         conn.frames = FrameSpan::at(self.first_frame);
         // The handshake replayed into the state machine as into the reassemblers: a SYN
-        // without ACK (from either side), then the responder's SYN. Which SYN had ACK is not kept (the struct stays small): any SYN from the
-        // responder is taken as its answer, as `is_attempt` takes it. No payload yet: the
-        // segment that woke it brings that.
+        // without ACK (from either side), then the responder's SYN. Which SYN had ACK is not
+        // kept (the struct stays small): any SYN from the responder is taken as its answer, as
+        // `is_attempt` takes it. The waking segment goes through `on_segment` as any other.
         if self.has(HANDSHAKE_SEEN) {
             conn.transition(TcpEvent::Syn);
         }
