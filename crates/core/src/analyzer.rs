@@ -343,7 +343,7 @@ impl Analyzer {
         let opening = seg.flags.syn && !seg.flags.ack;
         let mut retry = false;
         match self.flows.get(&key) {
-            Some(conn) if opening && conn.handshake_seen && conn.has_payload => {
+            Some(conn) if opening && conn.handshake_seen() && conn.has_payload() => {
                 // A new connection on the 4-tuple of one that never closed.
                 let flow = Some((conn.initiator, conn.responder));
                 self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
@@ -389,21 +389,18 @@ impl Analyzer {
         };
         conn.last_ts = ts;
         conn.frames.extend(self.frame_number);
-        if conn.closed {
+        if conn.is_closed() {
             return;
         }
         let dir = conn.dir_from(seg.src);
-        let stream = conn.dirs.get_mut(dir);
+        // What the segment does to the connection's TCP state (its SYN, RST and payload), taken
+        // at once before its bytes are handled: handling them reads only whether the SYN was
+        // seen, which the payload does not change.
+        conn.on_segment(dir, seg.flags, seg.wire_payload_len > 0);
         if seg.flags.syn {
-            stream.syn(seg.seq);
-            if !seg.flags.ack {
-                conn.handshake_seen = true;
-            } else if dir == Dir::FromResponder {
-                conn.answered = true;
-            }
+            conn.dirs.get_mut(dir).syn(seg.seq);
         }
         if seg.flags.rst {
-            conn.reset = true;
             self.close_conn(key, ts, EndReason::Reset);
             return;
         }
@@ -429,7 +426,6 @@ impl Analyzer {
             seg.seq
         };
         if seg.wire_payload_len > 0 && follow {
-            conn.has_payload = true;
             let stream = conn.dirs.get_mut(dir);
             // The common case: in order, nothing held, every byte captured. The new bytes go
             // on as a slice of the frame, not copied into a chunk; nothing else can happen
@@ -512,8 +508,6 @@ impl Analyzer {
                     format!("{missing} payload bytes not captured"),
                 );
             }
-        } else if seg.wire_payload_len > 0 {
-            conn.has_payload = true;
         }
         if seg.flags.fin
             && let Some(stream) = self.flows.get_mut(&key).map(|c| c.dirs.get_mut(dir))
@@ -803,7 +797,7 @@ impl Analyzer {
         let Some(conn) = self.flows.get(&key) else {
             return;
         };
-        if conn.closed {
+        if conn.is_closed() {
             return;
         }
         if conn.both_finished() {
@@ -822,10 +816,9 @@ impl Analyzer {
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };
-        if conn.closed {
-            return;
+        if !conn.close() {
+            return; // already closed: the work below is done once
         }
-        conn.closed = true;
         let mut flushed: Vec<(Dir, Vec<TimedChunk>)> = Vec::new();
         for (dir, stream) in conn.dirs.iter_mut() {
             let held = stream.held_bytes();
@@ -852,11 +845,11 @@ impl Analyzer {
             conn.dirs.get(Dir::FromInitiator).fin_seen(),
             conn.dirs.get(Dir::FromResponder).fin_seen(),
         );
-        let reset = conn.reset;
+        let reset = conn.was_reset();
         let frames = conn.frames;
         // Its SYN was seen and never answered by a SYN-ACK: an attempt, refused (RST) or
         // unanswered, not a connection that carried anything.
-        let attempt = conn.handshake_seen && !conn.answered && !conn.has_payload;
+        let attempt = conn.is_attempt();
         match role {
             Role::Control(sid) => self.end_session(sid, ts, reason),
             Role::Data(tid) => self.data_conn_closed(tid, fins, reset, !attempt, frames, ts),
@@ -888,7 +881,7 @@ impl Analyzer {
         let mut empty: Vec<(Timestamp, FlowKey)> = self
             .flows
             .iter()
-            .filter(|(_, c)| !c.has_payload)
+            .filter(|(_, c)| !c.has_payload())
             .map(|(k, c)| (c.last_ts, *k))
             .chain(self.quiet.iter().map(|(k, q)| (q.last_ts, *k)))
             .chain(self.closed.iter().map(|(k, c)| (c.last_ts, *k)))
@@ -940,12 +933,12 @@ impl Analyzer {
             .iter()
             .filter_map(|(key, c)| {
                 let idle = now - c.last_ts;
-                let gone = if !c.has_payload {
+                let gone = if !c.has_payload() {
                     idle > self.limits.handshake_timeout
                 } else {
                     idle > self.limits.idle_timeout
                 };
-                gone.then_some((c.last_ts, *key, c.has_payload))
+                gone.then_some((c.last_ts, *key, c.has_payload()))
             })
             .collect();
         expired.sort_unstable();
@@ -987,7 +980,7 @@ impl Analyzer {
         let mut open: Vec<(Timestamp, FlowKey)> = self
             .flows
             .iter()
-            .filter(|(_, c)| !c.closed)
+            .filter(|(_, c)| !c.is_closed())
             .map(|(k, c)| (c.first_ts, *k))
             .collect();
         open.sort_unstable();
@@ -1022,5 +1015,84 @@ impl Analyzer {
 
     pub(crate) fn now(&self) -> Timestamp {
         self.now.unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{OpenState, TcpState};
+    use crate::frame::LinkType;
+    use etherparse::PacketBuilder;
+
+    const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
+    const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 21);
+
+    /// One Ethernet frame from `src` to `dst` with `flags` ("S", "SA", "A", "R"...).
+    fn segment(
+        a: &mut Analyzer,
+        ts: Timestamp,
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        let mut tcp = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src.0, dst.0, 64)
+            .tcp(src.1, dst.1, seq, 8192);
+        if flags.contains('S') {
+            tcp = tcp.syn();
+        }
+        if flags.contains('A') {
+            tcp = tcp.ack(1);
+        }
+        if flags.contains('R') {
+            tcp = tcp.rst();
+        }
+        let mut data = Vec::new();
+        tcp.write(&mut data, payload).unwrap();
+        let frame = Frame {
+            ts,
+            link: LinkType::Ethernet,
+            data: &data,
+            orig_len: data.len() as u32,
+            number: 0,
+        };
+        a.handle_frame(&frame);
+    }
+
+    fn key() -> FlowKey {
+        let addr = |(ip, port): ([u8; 4], u16)| SocketAddr::from((ip, port));
+        FlowKey::new(addr(CLIENT), addr(SERVER))
+    }
+
+    fn state(a: &Analyzer) -> Option<TcpState> {
+        a.flows.get(&key()).map(Conn::state)
+    }
+
+    // The analyzer drives the connection's machine: a handshake kept by the quiet connection,
+    // handed over when the greeting wakes it, then a RST closes it.
+    #[test]
+    fn the_analyzer_moves_a_connection_through_its_states() {
+        let mut a = Analyzer::default();
+        segment(&mut a, 1, CLIENT, SERVER, 100, "S", b"");
+        segment(&mut a, 2, SERVER, CLIENT, 900, "SA", b"");
+        assert_eq!(state(&a), None, "no payload yet: a quiet connection");
+        segment(&mut a, 3, SERVER, CLIENT, 901, "A", b"220 ready\r\n");
+        let established = TcpState::Open(OpenState::Established { syn_seen: true });
+        assert_eq!(state(&a), Some(established));
+        segment(&mut a, 4, CLIENT, SERVER, 101, "R", b"");
+        assert_eq!(state(&a), None, "closed and gone from the table");
+        assert!(a.closed.get(&key()).is_some_and(|c| !c.attempt));
+    }
+
+    // Picked up mid-stream: established, its SYN never seen.
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_established_without_its_syn() {
+        let mut a = Analyzer::default();
+        segment(&mut a, 1, SERVER, CLIENT, 901, "A", b"220 ready\r\n");
+        let midstream = TcpState::Open(OpenState::Established { syn_seen: false });
+        assert_eq!(state(&a), Some(midstream));
     }
 }

@@ -19,10 +19,13 @@
 //! passes without frames, [`Analyzer::finish`] at the end, and [`Analyzer::poll_event`] after
 //! each call until it returns `None`.
 //!
-//! Shape: the [`Analyzer`] routes segments to connections and lines to sessions. A session
-//! owns its state machine ([`ftp::session::Session::on`], one transition `match` over
-//! [`ftp::session::SessionState`], named after RFC 959 §5.4 and §4.1.1: awaiting the greeting,
-//! the login sequence, AUTH requested, protected by TLS per RFC 2228/4217, closing); so does a
+//! Shape: the [`Analyzer`] routes segments to connections and lines to sessions. A connection
+//! keeps its TCP state as one [`flow::TcpState`] (named after RFC 9293 §3.3.2: SYN-SENT,
+//! SYN-RECEIVED, ESTABLISHED, reset, CLOSED, as a passive observer sees them), changed only by
+//! [`flow::Conn::transition`]. A session owns its state machine
+//! ([`ftp::session::Session::on`], one transition `match` over [`ftp::session::SessionState`],
+//! named after RFC 959 §5.4 and §4.1.1: awaiting the greeting, the login sequence, AUTH
+//! requested, protected by TLS per RFC 2228/4217, closing); so does a
 //! transfer ([`ftp::transfer::Transfer::on`], over [`ftp::transfer::TransferState`], named
 //! after RFC 959 §3.2-3.3), whose verdict is [`ftp::verdict`]. The analyzer routes each
 //! command, reply or data-connection event to its machine and wires what it returns; names that cross to the binary are enums with `as_str` and `ALL`

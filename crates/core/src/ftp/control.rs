@@ -335,7 +335,7 @@ impl Analyzer {
         {
             verdict = Verdict::NotFtp;
         }
-        let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen);
+        let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen());
         let role = match verdict {
             Verdict::Undecided => return,
             // TLS from the first byte (the FTPS of before RFC 4217, still served on 990): a
