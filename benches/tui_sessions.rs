@@ -15,12 +15,13 @@ use ftpscope_core::event::{
     AnnouncedBy, CommandLine, DataMode, DetectedBy, Direction, EndReason, Exchange, FrameSpan,
     LinkRule, LoginState, Reply, SessionStart, SessionSummary, TransferRecord, TransferStatus,
 };
+use ftpscope_core::{TimeSpan, Timestamp};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 const SESSIONS: u64 = 100_000;
 
-fn exchange(session: u64, ts: i64, verb: &str, arg: &str, code: u16, text: &str) -> Record {
+fn exchange(session: u64, ts: Timestamp, verb: &str, arg: &str, code: u16, text: &str) -> Record {
     Record::Exchange(Exchange {
         session,
         command: Some(CommandLine {
@@ -30,7 +31,7 @@ fn exchange(session: u64, ts: i64, verb: &str, arg: &str, code: u16, text: &str)
             secret: verb == "PASS",
         }),
         replies: vec![Reply {
-            ts: ts + 1_000_000,
+            ts: ts + TimeSpan::from_nanos(1_000_000),
             code,
             text: text.into(),
             lines_dropped: 0,
@@ -39,7 +40,7 @@ fn exchange(session: u64, ts: i64, verb: &str, arg: &str, code: u16, text: &str)
 }
 
 fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
-    let ts = 1_700_000_000_000_000_000 + i as i64 * 1_000_000_000;
+    let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as i64 * 1_000_000_000);
     let client: SocketAddr = format!(
         "10.{}.{}.{}:{}",
         (i >> 16) & 255,
@@ -66,23 +67,44 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         331,
         "Password required",
     ));
-    out.push(exchange(i, ts + 2, "PASS", "secret", 230, "Logged in"));
     out.push(exchange(
         i,
-        ts + 3,
+        ts + TimeSpan::from_nanos(2),
+        "PASS",
+        "secret",
+        230,
+        "Logged in",
+    ));
+    out.push(exchange(
+        i,
+        ts + TimeSpan::from_nanos(3),
         "PASV",
         "",
         227,
         "Entering Passive Mode (192,0,2,10,195,80)",
     ));
-    out.push(exchange(i, ts + 4, "RETR", &path, 226, "Transfer complete"));
-    out.push(exchange(i, ts + 5, "QUIT", "", 221, "Goodbye"));
+    out.push(exchange(
+        i,
+        ts + TimeSpan::from_nanos(4),
+        "RETR",
+        &path,
+        226,
+        "Transfer complete",
+    ));
+    out.push(exchange(
+        i,
+        ts + TimeSpan::from_nanos(5),
+        "QUIT",
+        "",
+        221,
+        "Goodbye",
+    ));
     // Through a real tracker, as the pipeline would make it (nothing is written: no extract dir).
     let record = TransferRecord {
         transfer: i,
         session: Some(i),
-        start: ts + 4,
-        end: ts + 5,
+        start: ts + TimeSpan::from_nanos(4),
+        end: ts + TimeSpan::from_nanos(5),
         command: Some(b"RETR".to_vec()),
         path: Some(path.clone().into_bytes()),
         full_path: Some(path.into_bytes()),
@@ -116,7 +138,7 @@ fn records_for(i: u64, tracker: &mut TransferTracker) -> Vec<Record> {
         client,
         server,
         start: ts,
-        end: ts + 6,
+        end: ts + TimeSpan::from_nanos(6),
         user: Some(format!("user{}", i % 1000).into_bytes()),
         password: Some(b"secret".to_vec()),
         anonymous: false,

@@ -235,7 +235,7 @@ impl<W: Write> CarveWriter<W> {
     pub fn frame(&mut self, frame: &Frame) -> io::Result<()> {
         let caplen = u32::try_from(frame.data.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "frame too long"))?;
-        let ts = u64::try_from(frame.ts).unwrap_or(0);
+        let ts = u64::try_from(frame.ts.as_nanos()).unwrap_or(0);
         match self.format {
             CarveFormat::Pcap { nanosecond, .. } => {
                 let unit = if nanosecond { 1 } else { 1000 };
@@ -337,19 +337,26 @@ pub fn linktype_number(link: LinkType) -> u32 {
 mod tests {
     use super::*;
     use crate::capture::CaptureReader;
+    use ftpscope_core::Timestamp;
 
-    fn frames(link: LinkType) -> Vec<(i64, Vec<u8>, u32)> {
+    fn frames(link: LinkType) -> Vec<(Timestamp, Vec<u8>, u32)> {
         vec![
             (1_700_000_000_123_456_000, vec![1, 2, 3, 4, 5], 5),
             (1_700_000_001_000_000_000, vec![6; 61], 1514),
             (1_700_000_002_999_999_000, Vec::new(), 0),
         ]
         .into_iter()
-        .map(|(ts, d, l)| (ts + i64::from(link == LinkType::RawIp), d, l))
+        .map(|(ts, d, l)| {
+            (
+                Timestamp::from_nanos(ts + i64::from(link == LinkType::RawIp)),
+                d,
+                l,
+            )
+        })
         .collect()
     }
 
-    fn read_back(bytes: Vec<u8>) -> Vec<(i64, LinkType, Vec<u8>, u32)> {
+    fn read_back(bytes: Vec<u8>) -> Vec<(Timestamp, LinkType, Vec<u8>, u32)> {
         let mut r = CaptureReader::open(std::io::Cursor::new(bytes)).unwrap();
         let mut out = Vec::new();
         while let Some(f) = r.next_record().unwrap() {

@@ -4,7 +4,7 @@ use crate::capture::filter::{FilterOptions, parse_time};
 use crate::transfers::HashChoice;
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory, Parser, ValueEnum, ValueHint};
-use ftpscope_core::limits::SECOND;
+use ftpscope_core::TimeSpan;
 use ftpscope_core::{Limits, Timestamp};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -379,13 +379,14 @@ impl Cli {
     /// The analyzer's limits: the defaults, with the timeouts given on the command line.
     pub fn limits(&self) -> Limits {
         let defaults = Limits::default();
-        let idle_timeout = i64::try_from(self.idle_timeout)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(SECOND);
+        let idle_timeout =
+            TimeSpan::from_secs(i64::try_from(self.idle_timeout).unwrap_or(i64::MAX));
         Limits {
             idle_timeout,
             // Idle connections are looked for at least twice per timeout.
-            sweep_interval: defaults.sweep_interval.min(idle_timeout / 2),
+            sweep_interval: defaults
+                .sweep_interval
+                .min(TimeSpan::from_nanos(idle_timeout.as_nanos() / 2)),
             ..defaults
         }
     }

@@ -65,7 +65,7 @@ mod enabled {
     use ftpscope::text::{self, escape};
     use ftpscope::tui::StatusSender;
     use ftpscope::tui::{self, Feed, Job, UiOptions, app::LiveStatus, app::Msg};
-    use ftpscope_core::{Analyzer, Frame, LinkType, Timestamp};
+    use ftpscope_core::{Analyzer, Frame, LinkType, TimeSpan, Timestamp};
     use pcap::{Active, Capture, Device, Packet, PacketHeader, Savefile, Stat};
     use std::collections::VecDeque;
     use std::ffi::CString;
@@ -140,16 +140,16 @@ mod enabled {
     fn wall_now() -> Timestamp {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .map_or(Timestamp::EPOCH, |d| {
+                Timestamp::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            })
     }
 
     /// A pcap timestamp (microseconds) as packet time. `time_t` and `suseconds_t` are i64 on
     /// 64-bit Linux and narrower on some other systems, hence the conversions.
     #[allow(clippy::useless_conversion)]
     fn packet_time(tv: libc::timeval) -> Timestamp {
-        i64::from(tv.tv_sec)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(i64::from(tv.tv_usec).saturating_mul(1000))
+        Timestamp::from_secs(i64::from(tv.tv_sec)) + TimeSpan::from_micros(i64::from(tv.tv_usec))
     }
 
     fn nanos(d: Duration) -> i64 {
@@ -515,7 +515,7 @@ mod enabled {
         /// Now on the packet clock: the last packet's time plus the wall time since it was
         /// seen (packet times come from the same clock as the wall).
         fn packet_clock(&self) -> Timestamp {
-            self.last_ts.saturating_add(nanos(self.last_seen.elapsed()))
+            self.last_ts + TimeSpan::from_nanos(nanos(self.last_seen.elapsed()))
         }
 
         fn flush_savefile(&mut self) {
@@ -1126,9 +1126,9 @@ mod enabled {
 
         #[test]
         fn counters_accumulate_across_wraparound() {
-            let mut log = DropLog::new(0);
-            log.update(10, stat(u32::MAX - 1, u32::MAX, 3));
-            log.update(20, stat(5, 2, 4));
+            let mut log = DropLog::new(Timestamp::from_nanos(0));
+            log.update(Timestamp::from_nanos(10), stat(u32::MAX - 1, u32::MAX, 3));
+            log.update(Timestamp::from_nanos(20), stat(5, 2, 4));
             assert_eq!(log.received, u64::from(u32::MAX) + 6);
             assert_eq!(log.kernel, u64::from(u32::MAX) + 3);
             assert_eq!(log.interface, 4);
@@ -1136,38 +1136,58 @@ mod enabled {
 
         #[test]
         fn a_drop_is_a_window_between_two_readings() {
-            let mut log = DropLog::new(0);
-            log.update(100, stat(10, 0, 0));
-            log.update(200, stat(20, 3, 0));
-            log.update(300, stat(30, 3, 0));
-            log.update(400, stat(40, 5, 0));
+            let mut log = DropLog::new(Timestamp::from_nanos(0));
+            log.update(Timestamp::from_nanos(100), stat(10, 0, 0));
+            log.update(Timestamp::from_nanos(200), stat(20, 3, 0));
+            log.update(Timestamp::from_nanos(300), stat(30, 3, 0));
+            log.update(Timestamp::from_nanos(400), stat(40, 5, 0));
             assert_eq!(
                 log.windows,
                 VecDeque::from(vec![
                     DropWindow {
-                        from: 100,
-                        to: 200,
+                        from: Timestamp::from_nanos(100),
+                        to: Timestamp::from_nanos(200),
                         packets: 3
                     },
                     DropWindow {
-                        from: 300,
-                        to: 400,
+                        from: Timestamp::from_nanos(300),
+                        to: Timestamp::from_nanos(400),
                         packets: 2
                     },
                 ])
             );
-            assert_eq!(log.during(0, 99), 0, "ended before the drops");
-            assert_eq!(log.during(150, 160), 3, "inside the first window");
-            assert_eq!(log.during(210, 290), 0, "between the windows");
-            assert_eq!(log.during(200, 300), 5, "touches both");
-            assert_eq!(log.during(401, 500), 0, "started after");
+            assert_eq!(
+                log.during(Timestamp::from_nanos(0), Timestamp::from_nanos(99)),
+                0,
+                "ended before the drops"
+            );
+            assert_eq!(
+                log.during(Timestamp::from_nanos(150), Timestamp::from_nanos(160)),
+                3,
+                "inside the first window"
+            );
+            assert_eq!(
+                log.during(Timestamp::from_nanos(210), Timestamp::from_nanos(290)),
+                0,
+                "between the windows"
+            );
+            assert_eq!(
+                log.during(Timestamp::from_nanos(200), Timestamp::from_nanos(300)),
+                5,
+                "touches both"
+            );
+            assert_eq!(
+                log.during(Timestamp::from_nanos(401), Timestamp::from_nanos(500)),
+                0,
+                "started after"
+            );
         }
 
         #[test]
         fn old_windows_merge_instead_of_growing_without_bound() {
-            let mut log = DropLog::new(0);
+            let mut log = DropLog::new(Timestamp::from_nanos(0));
             for i in 1..=(MAX_DROP_WINDOWS as u32 + 10) {
-                log.update(i64::from(i) * 10, stat(i, i, 0));
+                log.update(Timestamp::from_nanos(i64::from(i) * 10), stat(i, i, 0));
             }
             assert_eq!(log.windows.len(), MAX_DROP_WINDOWS);
             assert_eq!(
@@ -1175,7 +1195,7 @@ mod enabled {
                 log.kernel
             );
             assert_eq!(
-                log.during(0, 25),
+                log.during(Timestamp::from_nanos(0), Timestamp::from_nanos(25)),
                 11,
                 "the merged oldest windows still count"
             );
@@ -1183,13 +1203,13 @@ mod enabled {
 
         #[test]
         fn time_never_runs_backwards_in_the_log() {
-            let mut log = DropLog::new(1000);
-            log.update(500, stat(1, 1, 0));
+            let mut log = DropLog::new(Timestamp::from_nanos(1000));
+            log.update(Timestamp::from_nanos(500), stat(1, 1, 0));
             assert_eq!(
                 log.windows.front().copied(),
                 Some(DropWindow {
-                    from: 1000,
-                    to: 1000,
+                    from: Timestamp::from_nanos(1000),
+                    to: Timestamp::from_nanos(1000),
                     packets: 1
                 })
             );

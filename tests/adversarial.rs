@@ -20,8 +20,8 @@ use common::{ftpscope, of_type, run_bytes, sha256_hex};
 use ftpscope::capture::CaptureReader;
 use ftpscope_core::limits::SECOND;
 use ftpscope_core::{
-    AnnouncedBy, AnomalyKind, EndReason, Event, Frame, Limits, LinkType, Timestamp, TransferRecord,
-    TransferStatus,
+    AnnouncedBy, AnomalyKind, EndReason, Event, Frame, Limits, LinkType, TimeSpan, Timestamp,
+    TransferRecord, TransferStatus,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -121,7 +121,7 @@ impl Net {
         checker.keep = true;
         Net {
             checker,
-            ts: 1_700_000_000 * SECOND,
+            ts: Timestamp::from_secs(1_700_000_000),
         }
     }
 
@@ -131,8 +131,8 @@ impl Net {
         net
     }
 
-    fn wait(&mut self, ns: Timestamp) {
-        self.ts += ns;
+    fn wait(&mut self, span: TimeSpan) {
+        self.ts += span;
     }
 
     fn packet(
@@ -144,7 +144,7 @@ impl Net {
         flags: u8,
         p: &[u8],
     ) {
-        self.ts += 1_000_000;
+        self.ts += TimeSpan::from_nanos(1_000_000);
         let bytes = ipv4_tcp(src, dst, seq, ack, flags, p);
         self.checker.frame(&Frame {
             ts: self.ts,
@@ -709,7 +709,7 @@ fn tcp_sequence_wraparound_inside_a_transfer() {
 
 /// One SYN of a flood to port 21 from a source made of `i`, a microsecond after the last.
 fn flood_syn(net: &mut Net, i: u32) {
-    net.ts += 1_000;
+    net.ts += TimeSpan::from_nanos(1_000);
     let src = SocketAddr::from((
         [10, 1 + (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8],
         1024 + (i & 0xff) as u16,
@@ -852,7 +852,7 @@ fn tcp_a_connection_is_a_session_from_its_first_byte_and_attempts_count_once_per
     // Only the unanswered SYN is still tracked: quiet, with no session.
     assert_eq!(net.checker.analyzer.in_flight(), (1, 0, 0));
     // A session whose greeting comes a minute after the handshake starts at its SYN.
-    let syn_ts = net.ts + 1_000_000;
+    let syn_ts = net.ts + TimeSpan::from_nanos(1_000_000);
     let mut c = net.connect("10.0.0.1:40000", "10.0.0.2:21", 7000);
     assert_eq!(net.checker.analyzer.in_flight(), (2, 0, 0));
     net.wait(60 * SECOND);
@@ -1576,7 +1576,7 @@ fn limit_ip_fragments_bytes_datagrams_and_timeout() {
     };
     let mut net = Net::new(limits);
     let feed = |net: &mut Net, bytes: Vec<u8>| {
-        net.ts += 1_000_000;
+        net.ts += TimeSpan::from_nanos(1_000_000);
         net.checker.frame(&Frame {
             ts: net.ts,
             link: LinkType::RawIp,

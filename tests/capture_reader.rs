@@ -514,7 +514,7 @@ fn read_all<R: Read>(mut r: CaptureReader<R>) -> ReadAll {
     let damage = loop {
         match r.next_record() {
             Ok(Some(f)) => frames.push(Expect {
-                ts: f.ts,
+                ts: f.ts.as_nanos(),
                 link: f.link,
                 data: f.data.to_vec(),
                 orig_len: f.orig_len,
@@ -1139,7 +1139,11 @@ fn merge_all(m: &mut MergedCapture) -> (Vec<Merged>, Vec<String>) {
         match next {
             Ok(f) => {
                 assert_eq!(f.name, ["a", "b", "c"][f.input]);
-                frames.push((f.input, f.record.ts / SEC, f.record.data.to_vec()));
+                frames.push((
+                    f.input,
+                    f.record.ts.as_nanos() / SEC,
+                    f.record.data.to_vec(),
+                ));
             }
             Err(e) => damage.push(format!("{}@{}", e.name, e.damage.offset)),
         }
@@ -1193,7 +1197,7 @@ fn merge_of_one_input_is_the_input() {
     let mut got = Vec::new();
     while let Some(Ok(f)) = m.next_frame() {
         got.push(Expect {
-            ts: f.record.ts,
+            ts: f.record.ts.as_nanos(),
             link: f.record.link,
             data: f.record.data.to_vec(),
             orig_len: f.record.orig_len,
@@ -1394,8 +1398,9 @@ fn corpus_merge_keeps_every_frame_in_order() {
     let (mut count, mut prev) = (0, i64::MIN);
     while let Some(next) = m.next_frame() {
         let f = next.unwrap();
-        assert!(f.record.ts >= prev, "{} at {}", f.name, f.record.ts);
-        prev = f.record.ts;
+        let ts = f.record.ts.as_nanos();
+        assert!(ts >= prev, "{} at {ts}", f.name);
+        prev = ts;
         count += 1;
     }
     assert_eq!(count, 93 + 18 + 67);

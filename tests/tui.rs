@@ -16,7 +16,7 @@ use ftpscope::transfers::TransferTracker;
 use ftpscope::tui::app::{App, FileJob, Msg, Overlay, Pane};
 use ftpscope::tui::keymap::Action;
 use ftpscope::tui::render_text;
-use ftpscope_core::{Analyzer, DetectedBy, Limits};
+use ftpscope_core::{Analyzer, DetectedBy, Limits, TimeSpan, Timestamp};
 use std::path::{Path, PathBuf};
 use tmux::Tmux;
 
@@ -206,7 +206,7 @@ fn app_with_clients(clients: &[(&str, &str, bool)]) -> App {
     let mut records = Vec::new();
     for (i, (client, user, ok)) in clients.iter().enumerate() {
         let id = i as u64 + 1;
-        let ts = 1_000_000_000 * id as i64;
+        let ts = Timestamp::from_secs(id as i64);
         let client: std::net::SocketAddr = client.parse().unwrap();
         let server: std::net::SocketAddr = "192.0.2.1:21".parse().unwrap();
         records.push(Record::SessionStarted(SessionStart {
@@ -219,13 +219,13 @@ fn app_with_clients(clients: &[(&str, &str, bool)]) -> App {
         records.push(Record::Exchange(Exchange {
             session: id,
             command: Some(CommandLine {
-                ts: ts + 1,
+                ts: ts + TimeSpan::from_nanos(1),
                 verb: b"USER".to_vec(),
                 arg: user.as_bytes().to_vec(),
                 secret: false,
             }),
             replies: vec![Reply {
-                ts: ts + 2,
+                ts: ts + TimeSpan::from_nanos(2),
                 code: 331,
                 text: b"Password".to_vec(),
                 lines_dropped: 0,
@@ -236,7 +236,7 @@ fn app_with_clients(clients: &[(&str, &str, bool)]) -> App {
             client,
             server,
             start: ts,
-            end: ts + 10,
+            end: ts + TimeSpan::from_nanos(10),
             user: Some(user.as_bytes().to_vec()),
             password: None,
             anonymous: false,
@@ -1087,7 +1087,7 @@ fn multi_line_replies_unfold_and_fold() {
     use ftpscope_core::{Exchange, SessionStart};
     let mut app = App::new("synthetic".into(), None, false);
     app.update(Action::Resize(100, 24));
-    let exchange = |ts: i64, verb: &str, code: u16, text: &str| {
+    let exchange = |ts: Timestamp, verb: &str, code: u16, text: &str| {
         Record::Exchange(Exchange {
             session: 1,
             command: Some(CommandLine {
@@ -1097,7 +1097,7 @@ fn multi_line_replies_unfold_and_fold() {
                 secret: false,
             }),
             replies: vec![Reply {
-                ts: ts + 1000,
+                ts: ts + TimeSpan::from_nanos(1000),
                 code,
                 text: text.into(),
                 lines_dropped: 0,
@@ -1107,14 +1107,14 @@ fn multi_line_replies_unfold_and_fold() {
     app.apply(Msg::Records(vec![
         Record::SessionStarted(SessionStart {
             session: 1,
-            ts: 0,
+            ts: Timestamp::from_nanos(0),
             client: "10.0.0.1:40000".parse().unwrap(),
             server: "10.0.0.2:21".parse().unwrap(),
             detected_by: DetectedBy::Port21,
         }),
-        exchange(10, "SYST", 215, "UNIX Type: L8"),
+        exchange(Timestamp::from_nanos(10), "SYST", 215, "UNIX Type: L8"),
         exchange(
-            20,
+            Timestamp::from_nanos(20),
             "FEAT",
             211,
             "Features:\n EPSV\n MLST type*;size*;\x1b[31m\nEnd",

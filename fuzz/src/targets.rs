@@ -21,7 +21,7 @@ use ftpscope_core::ftp::listing::{
 use ftpscope_core::ftp::reply::{ReplyAssembler, ReplyStep, reply_code};
 use ftpscope_core::ftp::{address, command, path, reply_info};
 use ftpscope_core::limits::SECOND;
-use ftpscope_core::{Analyzer, Event, Frame, Limits, LinkType, Timestamp};
+use ftpscope_core::{Analyzer, Event, Frame, Limits, LinkType, TimeSpan, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Cursor, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -274,7 +274,7 @@ pub fn reply(data: &[u8]) {
     };
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         let open = assembler.is_open();
-        match assembler.push_line(i as Timestamp, line, max_lines) {
+        match assembler.push_line(Timestamp::from_nanos(i as i64), line, max_lines) {
             ReplyStep::Complete(r) => check(&r),
             ReplyStep::Continues => {}
             ReplyStep::Malformed => {
@@ -628,9 +628,9 @@ pub fn analyzer_frames(data: &[u8]) {
         Limits::default()
     };
     let mut checker = Checker::new(limits);
-    let mut ts: Timestamp = 1_700_000_000 * SECOND;
+    let mut ts = Timestamp::from_secs(1_700_000_000);
     while let [h, t0, t1, l0, l1, tail @ ..] = rest {
-        let step = i64::from(u16::from_le_bytes([*t0, *t1])) * 1_000_000;
+        let step = TimeSpan::from_millis(i64::from(u16::from_le_bytes([*t0, *t1])));
         ts = if h & 0x10 != 0 { ts - step } else { ts + step };
         let len = usize::from(u16::from_le_bytes([*l0, *l1])).min(tail.len());
         let (bytes, after) = tail.split_at(len);
@@ -654,9 +654,9 @@ pub fn analyzer_frames(data: &[u8]) {
 /// Encodes frames for [`analyzer_frames`] (for seed makers and tests).
 pub fn encode_frames(small: bool, frames: &[(Timestamp, LinkType, &[u8])]) -> Vec<u8> {
     let mut out = vec![u8::from(!small)];
-    let mut prev = frames.first().map_or(0, |f| f.0);
+    let mut prev = frames.first().map_or(Timestamp::EPOCH, |f| f.0);
     for (ts, link, bytes) in frames {
-        let delta = ts - prev;
+        let delta = (*ts - prev).as_nanos();
         prev = *ts;
         let back = delta < 0;
         let ms = (delta.unsigned_abs() / 1_000_000).min(u64::from(u16::MAX)) as u16;
@@ -775,12 +775,12 @@ pub fn analyzer_tcp(data: &[u8]) {
     };
     let mut checker = Checker::new(limits);
     let mut seqs = [[1000u32, 5000u32]; ENDPOINTS.len()];
-    let mut ts: Timestamp = 1_700_000_000 * SECOND;
+    let mut ts = Timestamp::from_secs(1_700_000_000);
     while let [a, b, c, tail @ ..] = rest {
         rest = tail;
         let conn = usize::from(a & 7);
         let from_client = a & 8 == 0;
-        ts += i64::from(a >> 4) * i64::from(a >> 4) * 50_000_000;
+        ts += TimeSpan::from_nanos(i64::from(a >> 4) * i64::from(a >> 4) * 50_000_000);
         let (client, server) = ENDPOINTS[conn];
         let (client, server): (SocketAddr, SocketAddr) =
             (client.parse().unwrap(), server.parse().unwrap());

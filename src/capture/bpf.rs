@@ -123,7 +123,7 @@ mod tests {
         // `ether` means nothing on raw IP: said when such frames come.
         let mut bpf = Bpf::new("ether host 1:2:3:4:5:6", None).unwrap_or_else(|e| panic!("{e}"));
         let raw = Frame {
-            ts: 0,
+            ts: ftpscope_core::Timestamp::EPOCH,
             link: LinkType::RawIp,
             data: &[0x45],
             orig_len: 1,
@@ -137,7 +137,7 @@ mod tests {
         let mut bpf = Bpf::new("greater 100", None).unwrap_or_else(|e| panic!("{e}"));
         let data = [0u8; 60];
         let mut frame = Frame {
-            ts: 0,
+            ts: ftpscope_core::Timestamp::EPOCH,
             link: LinkType::Ethernet,
             data: &data,
             orig_len: 60,

@@ -224,6 +224,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
         return secs
             .checked_mul(1_000_000_000)
             .and_then(|ns| ns.checked_add(fraction(frac).ok_or_else(bad).ok()?))
+            .map(Timestamp::from_nanos)
             .ok_or_else(bad);
     }
     rfc3339(text.as_bytes()).ok_or_else(bad)
@@ -297,7 +298,9 @@ fn rfc3339(t: &[u8]) -> Option<Timestamp> {
         + day
         - 1;
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    secs.checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+        .map(Timestamp::from_nanos)
 }
 
 fn is_leap(year: i64) -> bool {
@@ -322,17 +325,41 @@ mod tests {
     fn times_are_rfc3339_or_unix_seconds() {
         let s = 1_000_000_000;
         for (text, want) in [
-            ("0", 0),
-            ("1714557600", 1_714_557_600 * s),
-            ("1714557600.25", 1_714_557_600 * s + 250_000_000),
-            ("1970-01-01T00:00:00Z", 0),
-            ("2024-05-01T10:00:00Z", 1_714_557_600 * s),
-            ("2024-05-01t10:00:00z", 1_714_557_600 * s),
-            ("2024-05-01 12:00:00+02:00", 1_714_557_600 * s),
-            ("2024-05-01T09:30:00-00:30", 1_714_557_600 * s),
-            ("2024-05-01T10:00:00.000000001Z", 1_714_557_600 * s + 1),
-            ("2000-02-29T00:00:00Z", 951_782_400 * s),
-            ("2023-11-14T22:13:20.5Z", 1_700_000_000 * s + 500_000_000),
+            ("0", Timestamp::EPOCH),
+            ("1714557600", Timestamp::from_nanos(1_714_557_600 * s)),
+            (
+                "1714557600.25",
+                Timestamp::from_nanos(1_714_557_600 * s + 250_000_000),
+            ),
+            ("1970-01-01T00:00:00Z", Timestamp::EPOCH),
+            (
+                "2024-05-01T10:00:00Z",
+                Timestamp::from_nanos(1_714_557_600 * s),
+            ),
+            (
+                "2024-05-01t10:00:00z",
+                Timestamp::from_nanos(1_714_557_600 * s),
+            ),
+            (
+                "2024-05-01 12:00:00+02:00",
+                Timestamp::from_nanos(1_714_557_600 * s),
+            ),
+            (
+                "2024-05-01T09:30:00-00:30",
+                Timestamp::from_nanos(1_714_557_600 * s),
+            ),
+            (
+                "2024-05-01T10:00:00.000000001Z",
+                Timestamp::from_nanos(1_714_557_600 * s + 1),
+            ),
+            (
+                "2000-02-29T00:00:00Z",
+                Timestamp::from_nanos(951_782_400 * s),
+            ),
+            (
+                "2023-11-14T22:13:20.5Z",
+                Timestamp::from_nanos(1_700_000_000 * s + 500_000_000),
+            ),
         ] {
             assert_eq!(parse_time(text), Ok(want), "{text}");
         }
@@ -399,31 +426,33 @@ mod tests {
             ..FilterOptions::default()
         };
         let mut f = FrameFilter::new(options, None).unwrap();
-        assert!(f.keep(&frame(0, &first)));
-        assert!(f.keep(&frame(0, &later)));
+        assert!(f.keep(&frame(Timestamp::from_nanos(0), &first)));
+        assert!(f.keep(&frame(Timestamp::from_nanos(0), &later)));
         // Its first fragment not seen: the port filter cannot tell, and lets it through.
-        assert!(f.keep(&frame(0, &early)));
+        assert!(f.keep(&frame(Timestamp::from_nanos(0), &early)));
         let options = FilterOptions {
             hosts: vec![IpAddr::from(a)],
             ..FilterOptions::default()
         };
         let mut f = FrameFilter::new(options, None).unwrap();
-        assert!(f.keep(&frame(0, &later)));
-        assert!(!f.keep(&frame(0, &other)));
+        assert!(f.keep(&frame(Timestamp::from_nanos(0), &later)));
+        assert!(!f.keep(&frame(Timestamp::from_nanos(0), &other)));
         // Not TCP at all (ARP): never matches a host or a port.
         let mut arp = vec![0u8; 12];
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.resize(42, 0);
-        assert!(!f.keep(&frame(0, &arp)));
+        assert!(!f.keep(&frame(Timestamp::from_nanos(0), &arp)));
         assert_eq!((f.seen, f.kept), (3, 1));
         // The time window alone keeps every frame inside it, TCP or not.
         let options = FilterOptions {
-            from: Some(10),
-            until: Some(20),
+            from: Some(Timestamp::from_nanos(10)),
+            until: Some(Timestamp::from_nanos(20)),
             ..FilterOptions::default()
         };
         let mut f = FrameFilter::new(options, None).unwrap();
-        let kept: Vec<bool> = [9, 10, 19, 20].map(|ts| f.keep(&frame(ts, &arp))).into();
+        let kept: Vec<bool> = [9, 10, 19, 20]
+            .map(|ts| f.keep(&frame(Timestamp::from_nanos(ts), &arp)))
+            .into();
         assert_eq!(kept, [false, true, true, false]);
     }
 

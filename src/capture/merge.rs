@@ -154,7 +154,7 @@ impl MergedCapture {
             }
             match advanced {
                 Ok(true) => {
-                    let ts = reader.current.map_or(0, |p| p.ts);
+                    let ts = reader.current.map_or(Timestamp::EPOCH, |p| p.ts);
                     self.heads.push(Reverse((ts, i)));
                 }
                 Ok(false) => input.finish(),

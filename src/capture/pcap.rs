@@ -3,7 +3,7 @@
 
 use super::input::{Endian, Input, Pending, Step};
 use super::{MAX_BLOCK, OpenError};
-use ftpscope_core::LinkType;
+use ftpscope_core::{LinkType, Timestamp};
 use std::io::Read;
 
 /// A pcap record may always hold this much, even when the header's snaplen is smaller
@@ -58,7 +58,8 @@ impl PcapState {
             ));
         }
         // u32 seconds * 1e9 plus u32 fraction * 1e3 stays far below i64::MAX.
-        let ts = i64::from(sec) * 1_000_000_000 + i64::from(frac) * self.frac_ns;
+        let ts =
+            Timestamp::from_nanos(i64::from(sec) * 1_000_000_000 + i64::from(frac) * self.frac_ns);
         let (link, orig_len, data_at) = (self.link, orig_len.max(caplen), input.start + hl);
         input.consume(total);
         Ok(Step::Frame(Pending {

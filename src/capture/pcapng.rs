@@ -51,8 +51,8 @@ impl Interface {
             Resolution::Pow2(k) => (units * 1_000_000_000) >> k,
         };
         let total = ns + i128::from(self.offset_s) * 1_000_000_000;
-        let clamped = total.clamp(Timestamp::MIN.into(), Timestamp::MAX.into());
-        Timestamp::try_from(clamped).unwrap_or_default()
+        let clamped = total.clamp(i64::MIN.into(), i64::MAX.into());
+        Timestamp::from_nanos(i64::try_from(clamped).unwrap_or_default())
     }
 }
 
@@ -299,7 +299,7 @@ pub(super) fn open_pcapng<R: Read>(input: &mut Input<R>) -> Result<PcapngState, 
     let mut state = PcapngState {
         endian,
         interfaces: Vec::new(),
-        last_ts: 0,
+        last_ts: Timestamp::from_nanos(0),
     };
     state.step(input).map_err(OpenError::BadHeader)?;
     Ok(state)

@@ -4,15 +4,14 @@
 //!
 //! Sessions are folded as they end, in any order; each failing session counts at its start.
 
-use ftpscope_core::Timestamp;
 use ftpscope_core::event::LoginState;
-use ftpscope_core::limits::SECOND;
+use ftpscope_core::{TimeSpan, Timestamp};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// Failed logins from one client within [`WINDOW`] that make a notice.
 pub const THRESHOLD: u64 = 20;
-pub const WINDOW: Timestamp = 15 * 60 * SECOND;
+pub const WINDOW: TimeSpan = TimeSpan::from_secs(15 * 60);
 
 /// Failed login attempts of a session: every answered PASS but the one that succeeded (a
 /// refused session with no PASS answered still failed once).
@@ -77,12 +76,8 @@ impl Bruteforce {
         let at = c.fails.partition_point(|f| f.0 <= start);
         c.fails.insert(at, (start, failed));
         // Every window that holds the new session lies within WINDOW of its start.
-        let lo = c
-            .fails
-            .partition_point(|f| f.0 < start.saturating_sub(WINDOW));
-        let hi = c
-            .fails
-            .partition_point(|f| f.0 <= start.saturating_add(WINDOW));
+        let lo = c.fails.partition_point(|f| f.0 < (start - WINDOW));
+        let hi = c.fails.partition_point(|f| f.0 <= (start + WINDOW));
         let near = c.fails.get(lo..hi).unwrap_or_default();
         let (mut from, mut sum) = (0, 0);
         for (to, &(ts, n)) in near.iter().enumerate() {
@@ -121,6 +116,12 @@ impl Bruteforce {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftpscope_core::limits::SECOND;
+
+    /// An instant `span` after the epoch.
+    fn t(span: TimeSpan) -> Timestamp {
+        Timestamp::EPOCH + span
+    }
 
     const CLIENT: [u8; 4] = [10, 0, 0, 9];
 
@@ -136,32 +137,49 @@ mod tests {
     #[test]
     fn twenty_failures_within_fifteen_minutes_make_a_notice() {
         // 19 failures: not yet.
-        assert!(fold(&[(0, 10), (SECOND, 9)]).is_empty());
-        let got = fold(&[(0, 10), (SECOND, 9), (2 * SECOND, 1)]);
+        assert!(fold(&[(Timestamp::from_nanos(0), 10), (t(SECOND), 9)]).is_empty());
+        let got = fold(&[
+            (Timestamp::from_nanos(0), 10),
+            (t(SECOND), 9),
+            (t(2 * SECOND), 1),
+        ]);
         assert_eq!(
             got,
             [Notice {
                 client: CLIENT.into(),
                 failed: 20,
                 servers: 2,
-                first: 0,
-                last: 2 * SECOND,
+                first: Timestamp::from_nanos(0),
+                last: t(2 * SECOND),
             }]
         );
         // The same failures spread wider than the window: no notice.
-        assert!(fold(&[(0, 10), (WINDOW + 1, 10)]).is_empty());
+        assert!(
+            fold(&[
+                (Timestamp::from_nanos(0), 10),
+                (t(WINDOW + TimeSpan::from_nanos(1)), 10)
+            ])
+            .is_empty()
+        );
         // Exactly the window apart still counts.
-        assert_eq!(fold(&[(0, 10), (WINDOW, 10)]).len(), 1);
+        assert_eq!(
+            fold(&[(Timestamp::from_nanos(0), 10), (t(WINDOW), 10)]).len(),
+            1
+        );
     }
 
     #[test]
     fn sessions_may_end_in_any_order() {
         // Failures inserted before ones already seen still close a window.
-        let got = fold(&[(10 * WINDOW, 5), (WINDOW, 5), (WINDOW + SECOND, 15)]);
+        let got = fold(&[
+            (t(10 * WINDOW), 5),
+            (t(WINDOW), 5),
+            (t(WINDOW + SECOND), 15),
+        ]);
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].failed, got[0].first), (25, WINDOW));
+        assert_eq!((got[0].failed, got[0].first), (25, t(WINDOW)));
         // One failure a minute for a day never reaches 20 in 15 minutes.
-        let slow: Vec<_> = (0..1440).map(|m| (m * 60 * SECOND, 1)).collect();
+        let slow: Vec<_> = (0..1440).map(|m| (t(m * 60 * SECOND), 1)).collect();
         assert!(fold(&slow).is_empty());
     }
 

@@ -114,7 +114,7 @@ pub fn file_id(start: Timestamp, initiator: SocketAddr, responder: SocketAddr) -
 
 /// 64 bits of the digest, the start time and the direction, mixed (splitmix64's finalizer).
 fn mix(digest: u64, start: Timestamp, ordered: bool) -> u64 {
-    let mut z = digest ^ (start as u64).rotate_left(17) ^ u64::from(ordered);
+    let mut z = digest ^ (start.as_nanos() as u64).rotate_left(17) ^ u64::from(ordered);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -180,15 +180,15 @@ mod tests {
     #[test]
     fn connection_ids_are_stable_and_distinct() {
         let (a, b) = (at("10.0.0.1", 40000), at("10.0.0.2", 21));
-        let id = conn_id(5, a, b);
-        assert_eq!(id, conn_id(5, a, b));
+        let id = conn_id(Timestamp::from_nanos(5), a, b);
+        assert_eq!(id, conn_id(Timestamp::from_nanos(5), a, b));
         assert!(
             id.starts_with('C') && id.len() <= 18 && id.len() > 10,
             "{id}"
         );
         assert!(id[1..].bytes().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(id, conn_id(6, a, b));
-        assert_ne!(id, conn_id(5, b, a));
-        assert!(file_id(5, a, b).starts_with('F'));
+        assert_ne!(id, conn_id(Timestamp::from_nanos(6), a, b));
+        assert_ne!(id, conn_id(Timestamp::from_nanos(5), b, a));
+        assert!(file_id(Timestamp::from_nanos(5), a, b).starts_with('F'));
     }
 }

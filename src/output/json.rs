@@ -15,8 +15,8 @@ use crate::transfers::{HashChoice, TransferOutcome};
 use ftpscope_core::event::{FrameSpan, TlsFacts};
 use ftpscope_core::ftp::listing::ListingEntry;
 use ftpscope_core::{
-    AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, Timestamp,
-    TransferStatus,
+    AnnouncedBy, Anomaly, AnomalyKind, DetectedBy, Exchange, SessionId, SessionSummary, TimeSpan,
+    Timestamp, TransferStatus,
 };
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -191,9 +191,9 @@ impl<'a> Obj<'a> {
 
     /// A span of packet time in seconds, with microseconds (`1.250000`); negative spans
     /// (a capture's clock stepping back) count as 0.
-    fn seconds(&mut self, key: &str, nanos: i64) {
+    fn seconds(&mut self, key: &str, span: TimeSpan) {
         self.key(key);
-        let micros = u64::try_from(nanos.max(0) / 1000).unwrap_or(0);
+        let micros = u64::try_from(span.clamp_negative().as_nanos() / 1000).unwrap_or(0);
         number(self.out, micros / 1_000_000);
         let frac = micros % 1_000_000;
         let _ = write!(self.out, ".{frac:06}");
@@ -221,11 +221,8 @@ impl<'a> Obj<'a> {
                 let mut cert = Obj::new(&mut *m.out, m.escapes);
                 cert.str("subject", &c.subject);
                 cert.str("issuer", &c.issuer);
-                cert.ts(
-                    "not_before",
-                    Some(c.not_before.saturating_mul(1_000_000_000)),
-                );
-                cert.ts("not_after", Some(c.not_after.saturating_mul(1_000_000_000)));
+                cert.ts("not_before", Some(Timestamp::from_secs(c.not_before)));
+                cert.ts("not_after", Some(Timestamp::from_secs(c.not_after)));
                 cert.str("sha256", &hex(&c.sha256));
                 cert.end();
             }
@@ -564,12 +561,15 @@ fn transfer_context_fields(m: &mut Obj<'_>, o: &TransferOutcome, fields: &Transf
     m.addr("control_server", c.and_then(|c| c.server));
     m.opt_str("control_conn_id", c.and_then(|c| c.conn_id.as_deref()));
     ids_fields(m, r.start, r.data_initiator.zip(r.data_responder));
-    let nanos = r.end - r.start;
-    m.seconds("duration", nanos);
-    let rate = u64::try_from(nanos).ok().filter(|&n| n > 0).map(|n| {
-        let rate = u128::from(r.bytes) * 1_000_000_000 / u128::from(n);
-        u64::try_from(rate).unwrap_or(u64::MAX)
-    });
+    let span = r.end - r.start;
+    m.seconds("duration", span);
+    let rate = u64::try_from(span.as_nanos())
+        .ok()
+        .filter(|&n| n > 0)
+        .map(|n| {
+            let rate = u128::from(r.bytes) * 1_000_000_000 / u128::from(n);
+            u64::try_from(rate).unwrap_or(u64::MAX)
+        });
     m.opt_u64("bytes_per_second", rate);
     m.opt_str("mime_type", o.digests.mime_type.as_deref());
     let encrypted = r.status == TransferStatus::Encrypted;
@@ -944,8 +944,8 @@ mod tests {
             record: TransferRecord {
                 transfer: 7,
                 session: Some(3),
-                start: 1_700_000_000_123_456_789,
-                end: 1_700_000_001_000_000_000,
+                start: Timestamp::from_nanos(1_700_000_000_123_456_789),
+                end: Timestamp::from_nanos(1_700_000_001_000_000_000),
                 command: Some(b"RETR".to_vec()),
                 path: Some(HOSTILE.to_vec()),
                 full_path: Some("/d\u{202e}txt.exe".into()),
@@ -1169,8 +1169,8 @@ mod tests {
         for (server, n) in [("10.0.0.2:21", 2), ("[fe80::1]:21", 7)] {
             let count = AttemptCount {
                 attempts: n,
-                first: 1_000,
-                last: 2_000_000_000,
+                first: Timestamp::from_nanos(1_000),
+                last: Timestamp::from_nanos(2_000_000_000),
             };
             attempts.servers.insert(server.parse().unwrap(), count);
         }
@@ -1195,8 +1195,8 @@ mod tests {
             session: 3,
             client: "10.0.0.1:40000".parse().unwrap(),
             server: "10.0.0.2:21".parse().unwrap(),
-            start: 0,
-            end: -1,
+            start: Timestamp::from_nanos(0),
+            end: Timestamp::from_nanos(-1),
             user: Some(HOSTILE.to_vec()),
             password: Some(b"secret\xff".to_vec()),
             anonymous: false,
@@ -1218,20 +1218,20 @@ mod tests {
         let e = Exchange {
             session: 3,
             command: Some(CommandLine {
-                ts: 5,
+                ts: Timestamp::from_nanos(5),
                 verb: b"PASS".to_vec(),
                 arg: HOSTILE.to_vec(),
                 secret: true,
             }),
             replies: vec![
-                reply(6, 150, b"x"),
-                reply(7, 125, b"y"),
-                reply(8, 530, HOSTILE),
+                reply(Timestamp::from_nanos(6), 150, b"x"),
+                reply(Timestamp::from_nanos(7), 125, b"y"),
+                reply(Timestamp::from_nanos(8), 530, HOSTILE),
             ],
         };
         let a = Anomaly {
             kind: AnomalyKind::LineTooLong,
-            ts: 1,
+            ts: Timestamp::from_nanos(1),
             session: None,
             flow: Some((
                 "10.0.0.1:1".parse().unwrap(),

@@ -9,7 +9,7 @@ use crate::text::{escape, human_bytes, rfc3339};
 use crate::transfers::TransferOutcome;
 use ftpscope_core::event::{LoginState, TlsFacts};
 use ftpscope_core::limits::SECOND;
-use ftpscope_core::{AnomalyKind, Exchange, Timestamp, TransferStatus};
+use ftpscope_core::{AnomalyKind, Exchange, TimeSpan, Timestamp, TransferStatus};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -55,11 +55,11 @@ fn short(bytes: &[u8]) -> String {
 }
 
 fn secs(from: Timestamp, to: Timestamp) -> String {
-    format!("{:.1} s", (to - from) as f64 / 1e9)
+    format!("{:.1} s", (to - from).as_secs_f64())
 }
 
 fn exchange_line(e: &Exchange, anonymous: bool, show_passwords: bool) -> String {
-    let mut line = format!("{}  ", clock(e.ts().unwrap_or(0)));
+    let mut line = format!("{}  ", clock(e.ts().unwrap_or(Timestamp::EPOCH)));
     if let Some(c) = &e.command {
         line.push_str(&escape(&c.verb));
         if !c.arg.is_empty() {
@@ -150,8 +150,8 @@ fn tls_lines(facts: Option<&TlsFacts>) -> Vec<String> {
             "certificate: {} issued by {}, valid {} to {}, sha256 {}",
             escape(c.subject.as_bytes()),
             escape(c.issuer.as_bytes()),
-            rfc3339(c.not_before.saturating_mul(1_000_000_000)),
-            rfc3339(c.not_after.saturating_mul(1_000_000_000)),
+            rfc3339(Timestamp::from_secs(c.not_before)),
+            rfc3339(Timestamp::from_secs(c.not_after)),
             crate::text::hex(&c.sha256)
         ));
     }
@@ -307,10 +307,11 @@ fn bruteforcers(store: &Store) -> Vec<bruteforce::Notice> {
     folded.notices()
 }
 
-fn span(nanos: Timestamp) -> String {
-    let secs = nanos.max(0) / SECOND;
+fn span(span: TimeSpan) -> String {
+    let span = span.clamp_negative();
+    let secs = span / SECOND;
     match secs {
-        0..60 => format!("{:.1} s", nanos.max(0) as f64 / 1e9),
+        0..60 => format!("{:.1} s", span.as_secs_f64()),
         60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
         _ => format!("{}h{:02}m{:02}s", secs / 3600, secs % 3600 / 60, secs % 60),
     }

@@ -18,7 +18,9 @@ use crate::output::flow_id::{conn_id, file_id};
 use crate::output::outdir::OutDir;
 use crate::pipeline::{Output, Record, RunSummary};
 use crate::transfers::{HashChoice, TransferOutcome};
-use ftpscope_core::{DataMode, Direction, Exchange, SessionId, Timestamp, TransferStatus};
+use ftpscope_core::{
+    DataMode, Direction, Exchange, SessionId, TimeSpan, Timestamp, TransferStatus,
+};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -107,7 +109,7 @@ pub enum Value {
     Str(Vec<u8>),
     Count(u64),
     Time(Timestamp),
-    Interval(i64),
+    Interval(TimeSpan),
     Bool(bool),
     Addr(IpAddr),
     Port(u16),
@@ -163,7 +165,8 @@ fn tsv_value(v: &Value, out: &mut Vec<u8>) {
         Value::Count(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::Time(ts) | Value::Interval(ts) => seconds(*ts, out),
+        Value::Time(ts) => seconds(ts.as_nanos(), out),
+        Value::Interval(span) => seconds(span.as_nanos(), out),
         Value::Bool(b) => out.push(if *b { b'T' } else { b'F' }),
         Value::Addr(a) => {
             let _ = write!(out, "{a}");
@@ -207,7 +210,8 @@ fn json_value(v: &Value, out: &mut Vec<u8>) {
         Value::Count(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::Time(ts) | Value::Interval(ts) => seconds(*ts, out),
+        Value::Time(ts) => seconds(ts.as_nanos(), out),
+        Value::Interval(span) => seconds(span.as_nanos(), out),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Addr(a) => {
             let _ = write!(out, "\"{a}\"");
@@ -241,7 +245,9 @@ struct Log {
 fn header_time() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
+        .map_or(Timestamp::EPOCH, |d| {
+            Timestamp::from_nanos(d.as_nanos() as i64)
+        });
     let t = crate::text::rfc3339(now);
     // 2024-01-02T03:04:05.123456Z → 2024-01-02-03-04-05
     t.get(..19).unwrap_or("").replace(['T', ':'], "-")
@@ -598,7 +604,7 @@ impl ZeekLogs {
             Value::Set(analyzers),
             opt_str(d.mime_type.as_deref()),
             opt_str(r.full_path.as_deref().or(r.path.as_deref())),
-            Value::Interval((r.end - r.start).max(0)),
+            Value::Interval((r.end - r.start).clamp_negative()),
             Value::Unset,
             is_orig,
             Value::Count(r.bytes),
@@ -813,7 +819,10 @@ mod tests {
         tsv_value(&Value::Set(vec![b"A,B".to_vec(), b"C".to_vec()]), &mut out);
         assert_eq!(out, b"A\\x2cB,C");
         out.clear();
-        tsv_value(&Value::Time(1_329_843_175_680_248_000), &mut out);
+        tsv_value(
+            &Value::Time(Timestamp::from_nanos(1_329_843_175_680_248_000)),
+            &mut out,
+        );
         assert_eq!(out, b"1329843175.680248");
     }
 }

@@ -4,6 +4,7 @@
 //! trusted.
 
 use crate::transfers::{Digests, Listing, TransferOutcome};
+use ftpscope_core::Timestamp;
 use ftpscope_core::event::{
     AnnouncedBy, CommandLine, DataMode, Direction, Exchange, FrameSpan, LinkRule, Reply,
     TlsCertificate, TlsFacts, TransferRecord, TransferStatus,
@@ -33,6 +34,9 @@ impl Enc<'_> {
     }
     fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn ts(&mut self, t: Timestamp) {
+        self.i64(t.as_nanos());
     }
     fn bytes(&mut self, b: &[u8]) {
         self.u64(b.len() as u64);
@@ -108,6 +112,9 @@ impl<'a> Dec<'a> {
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_le_bytes(self.array()?))
     }
+    fn ts(&mut self) -> Option<Timestamp> {
+        self.i64().map(Timestamp::from_nanos)
+    }
     fn bytes(&mut self) -> Option<Vec<u8>> {
         let n = usize::try_from(self.u64()?).ok()?;
         Some(self.take(n)?.to_vec())
@@ -141,14 +148,14 @@ pub fn encode_exchange(e: &Exchange, out: &mut Vec<u8>) {
     let mut w = Enc(out);
     w.u64(e.session);
     w.opt(e.command.as_ref(), |w, c| {
-        w.i64(c.ts);
+        w.ts(c.ts);
         w.bytes(&c.verb);
         w.bytes(&c.arg);
         w.bool(c.secret);
     });
     w.u64(e.replies.len() as u64);
     for r in &e.replies {
-        w.i64(r.ts);
+        w.ts(r.ts);
         w.u64(u64::from(r.code));
         w.bytes(&r.text);
         w.u64(r.lines_dropped);
@@ -160,7 +167,7 @@ pub fn decode_exchange(bytes: &[u8]) -> Option<Exchange> {
     let session = r.u64()?;
     let command = r.opt(|r| {
         Some(CommandLine {
-            ts: r.i64()?,
+            ts: r.ts()?,
             verb: r.bytes()?,
             arg: r.bytes()?,
             secret: r.bool()?,
@@ -170,7 +177,7 @@ pub fn decode_exchange(bytes: &[u8]) -> Option<Exchange> {
     let mut replies = Vec::new();
     for _ in 0..n {
         replies.push(Reply {
-            ts: r.i64()?,
+            ts: r.ts()?,
             code: u16::try_from(r.u64()?).ok()?,
             text: r.bytes()?,
             lines_dropped: r.u64()?,
@@ -188,8 +195,8 @@ pub fn encode_transfer(t: &TransferOutcome, out: &mut Vec<u8>) {
     let rec = &t.record;
     w.u64(rec.transfer);
     w.opt(rec.session, Enc::u64);
-    w.i64(rec.start);
-    w.i64(rec.end);
+    w.ts(rec.start);
+    w.ts(rec.end);
     w.opt(rec.command.as_deref(), Enc::bytes);
     w.opt(rec.path.as_deref(), Enc::bytes);
     w.opt(rec.full_path.as_deref(), Enc::bytes);
@@ -298,8 +305,8 @@ pub fn decode_transfer(bytes: &[u8]) -> Option<TransferOutcome> {
     let record = TransferRecord {
         transfer: r.u64()?,
         session: r.opt(Dec::u64)?,
-        start: r.i64()?,
-        end: r.i64()?,
+        start: r.ts()?,
+        end: r.ts()?,
         command: r.opt(Dec::bytes)?,
         path: r.opt(Dec::bytes)?,
         full_path: r.opt(Dec::bytes)?,

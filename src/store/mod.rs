@@ -576,14 +576,14 @@ mod tests {
         Exchange {
             session,
             command: (!n.is_multiple_of(7)).then(|| CommandLine {
-                ts: n as i64 * 1000 - 5,
+                ts: Timestamp::from_nanos(n as i64 * 1000 - 5),
                 verb: b"RETR".to_vec(),
                 arg: [format!("file-{n}").as_bytes(), b"\xff"].concat(),
                 secret: n.is_multiple_of(5),
             }),
             replies: (0..n % 3)
                 .map(|k| Reply {
-                    ts: n as i64 * 1000 + k as i64,
+                    ts: Timestamp::from_nanos(n as i64 * 1000 + k as i64),
                     code: 150 + 76 * k as u16,
                     text: vec![b'a' + (n % 26) as u8; text_len],
                     lines_dropped: k as u64,
@@ -595,7 +595,7 @@ mod tests {
     fn started(session: u64) -> Record {
         Record::SessionStarted(SessionStart {
             session,
-            ts: 0,
+            ts: Timestamp::from_nanos(0),
             client: "10.0.0.1:4000".parse().unwrap(),
             server: "10.0.0.2:21".parse().unwrap(),
             detected_by: DetectedBy::Port21,
@@ -607,8 +607,8 @@ mod tests {
             record: TransferRecord {
                 transfer: id,
                 session,
-                start: -3,
-                end: i64::MAX,
+                start: Timestamp::from_nanos(-3),
+                end: Timestamp::MAX,
                 command: Some(b"MLSD".to_vec()),
                 path: Some(b"dir\x00\xfe".to_vec()),
                 full_path: None,
@@ -845,7 +845,7 @@ mod tests {
         let pass = Exchange {
             session: 1,
             command: Some(CommandLine {
-                ts: 1,
+                ts: Timestamp::from_nanos(1),
                 verb: b"PASS".to_vec(),
                 arg: b"Hunter2".to_vec(),
                 secret: true,

@@ -437,15 +437,15 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::{sha, temp_dir};
     use super::*;
-    use ftpscope_core::TransferStatus;
+    use ftpscope_core::{Timestamp, TransferStatus};
     use std::fs;
 
     fn record(id: TransferId, bytes: u64) -> TransferRecord {
         TransferRecord {
             transfer: id,
             session: None,
-            start: 0,
-            end: 0,
+            start: Timestamp::from_nanos(0),
+            end: Timestamp::from_nanos(0),
             command: Some(b"RETR".to_vec()),
             path: Some(b"f".to_vec()),
             full_path: None,

@@ -4,7 +4,7 @@
 
 use crate::output::outdir::OutDir;
 use crate::tui::app::Msg;
-use ftpscope_core::TransferRecord;
+use ftpscope_core::{Timestamp, TransferRecord};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -220,8 +220,8 @@ pub fn wireshark_filter(r: &TransferRecord) -> Option<String> {
             f.first, f.last
         ));
     }
-    let secs = |ts: i64, round_up: bool| {
-        let s = ts.div_euclid(1_000_000_000);
+    let secs = |ts: Timestamp, round_up: bool| {
+        let s = ts.as_nanos().div_euclid(1_000_000_000);
         s + i64::from(round_up)
     };
     Some(format!(

@@ -12,7 +12,7 @@ use crate::tui::keymap::Action;
 use crate::tui::overview::{self, Jump, Stats};
 use crate::tui::search::{Field, Query, Term};
 use ftpscope_core::event::TlsFacts;
-use ftpscope_core::{Exchange, SessionId};
+use ftpscope_core::{Exchange, SessionId, Timestamp};
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
@@ -655,13 +655,17 @@ impl App {
         let Some(s) = self.selected_session() else {
             return Vec::new();
         };
-        let mut items: Vec<(i64, usize, DialogueItem)> = Vec::new();
+        let mut items: Vec<(Timestamp, usize, DialogueItem)> = Vec::new();
         for (i, e) in self.loaded.exchanges.iter().enumerate() {
-            items.push((e.ts().unwrap_or(0), 0, DialogueItem::Exchange(i)));
+            items.push((
+                e.ts().unwrap_or(Timestamp::EPOCH),
+                0,
+                DialogueItem::Exchange(i),
+            ));
         }
         for &t in &s.transfers {
             // After the command that caused it: the end of the transfer is its final reply.
-            let end = self.transfer(t).map_or(0, |t| t.end);
+            let end = self.transfer(t).map_or(Timestamp::EPOCH, |t| t.end);
             items.push((end, 1, DialogueItem::Transfer(t)));
         }
         items.sort_by_key(|(ts, kind, _)| (*ts, *kind));

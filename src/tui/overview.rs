@@ -236,7 +236,7 @@ pub fn lines(
         out.push(heading(format!(
             "Brute force ({}+ failed logins from one client within {} min, as the report)",
             bruteforce::THRESHOLD,
-            bruteforce::WINDOW / (60 * ftpscope_core::limits::SECOND)
+            bruteforce::WINDOW / ftpscope_core::TimeSpan::from_secs(60)
         )));
         for n in notices {
             let ip = n.client;

@@ -11,7 +11,7 @@ use crate::tui::app::{
 };
 use crate::tui::keymap::KEYMAP;
 use ftpscope_core::event::{Direction, TlsFacts};
-use ftpscope_core::{AnnouncedBy, EndReason, Exchange, Timestamp, TransferStatus};
+use ftpscope_core::{AnnouncedBy, EndReason, Exchange, TimeSpan, Timestamp, TransferStatus};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -49,7 +49,7 @@ fn zone_offset(app: &App, ts: Timestamp) -> i64 {
     if !app.local_time {
         return 0;
     }
-    let secs = ts.div_euclid(1_000_000_000) as libc::time_t;
+    let secs = ts.as_nanos().div_euclid(1_000_000_000) as libc::time_t;
     // SAFETY: an all-zero `tm` is a valid value (integers and a null pointer).
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: localtime_r reads `secs` and writes only into `tm`, both valid for the call.
@@ -59,7 +59,7 @@ fn zone_offset(app: &App, ts: Timestamp) -> i64 {
 
 /// `2025-11-25T10:15:44.752123Z` in the zone shown (the `Z` dropped for local time).
 fn shifted(app: &App, ts: Timestamp) -> String {
-    let s = rfc3339(ts + zone_offset(app, ts) * 1_000_000_000);
+    let s = rfc3339(ts + TimeSpan::from_secs(zone_offset(app, ts)));
     if app.local_time {
         s.trim_end_matches('Z').to_owned()
     } else {
@@ -528,8 +528,8 @@ fn highlight(line: Line<'static>, needle: &str) -> Line<'static> {
 }
 
 /// A duration in at most six characters: `0.3s`, `59.9s`, `14m`, `26h`, `3d`.
-fn short_duration(ns: i64) -> String {
-    let secs = ns.max(0) as f64 / 1e9;
+fn short_duration(span: TimeSpan) -> String {
+    let secs = span.clamp_negative().as_secs_f64();
     if secs < 100.0 {
         format!("{secs:.1}s")
     } else if secs < 6000.0 {
@@ -542,10 +542,11 @@ fn short_duration(ns: i64) -> String {
 }
 
 /// A duration for people: `0.3 s`, `4 min 12 s`, `2 h 5 min`, `3 d 4 h`.
-pub fn long_duration(ns: i64) -> String {
-    let secs = ns.max(0) / 1_000_000_000;
+pub fn long_duration(span: TimeSpan) -> String {
+    let span = span.clamp_negative();
+    let secs = span.as_secs();
     match secs {
-        0..60 => format!("{:.1} s", ns.max(0) as f64 / 1e9),
+        0..60 => format!("{:.1} s", span.as_secs_f64()),
         60..3600 => format!("{} min {} s", secs / 60, secs % 60),
         3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
         _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3600),
@@ -553,7 +554,7 @@ pub fn long_duration(ns: i64) -> String {
 }
 
 fn exchange_line(app: &App, e: &Exchange, show_secret: bool, unfolded: bool) -> Line<'static> {
-    let ts = e.ts().unwrap_or(0);
+    let ts = e.ts().unwrap_or(Timestamp::EPOCH);
     let mut spans = vec![Span::styled(format!("{}  ", clock(app, ts)), DIM)];
     if let Some(c) = &e.command {
         let arg = if c.secret && !show_secret {
@@ -581,7 +582,7 @@ fn exchange_line(app: &App, e: &Exchange, show_secret: bool, unfolded: bool) -> 
                 reply_style(r.code),
             ));
             if let Some(c) = &e.command {
-                let ms = (r.ts - c.ts) as f64 / 1e6;
+                let ms = (r.ts - c.ts).as_nanos() as f64 / 1e6;
                 spans.push(Span::styled(format!("  {ms:.1} ms"), DIM));
             }
         }
@@ -898,7 +899,7 @@ fn tls_lines(t: &TlsFacts, out: &mut Vec<(String, Style)>) {
     out.push((tls_summary(t), Style::new().fg(Color::Cyan)));
     if let Some(c) = &t.certificate {
         let day = |s: i64| {
-            rfc3339(s.saturating_mul(1_000_000_000))
+            rfc3339(Timestamp::from_secs(s))
                 .get(..10)
                 .unwrap_or("")
                 .to_owned()

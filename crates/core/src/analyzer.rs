@@ -15,7 +15,7 @@ use crate::event::{
 use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits, TimedChunk};
 use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_initiator};
-use crate::frame::{Frame, Timestamp};
+use crate::frame::{Frame, TimeSpan, Timestamp};
 use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
 use crate::ftp::session::{Session, SessionState};
@@ -101,7 +101,7 @@ const SPARE_BUFFERS: usize = 16;
 const SPARE_BUFFER_MAX: usize = 64 << 10;
 
 /// How long a closed connection is remembered, so its last ACKs do not open a new one.
-const CLOSED_LINGER: Timestamp = 30 * SECOND;
+const CLOSED_LINGER: TimeSpan = TimeSpan::from_secs(30);
 
 /// The key of [`Analyzer::ftp_host_pairs`]: two hosts, in either order.
 pub(crate) fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
@@ -133,7 +133,7 @@ impl Analyzer {
             },
             now: None,
             frame_number: 0,
-            last_sweep: 0,
+            last_sweep: Timestamp::EPOCH,
             next_session: 0,
             next_transfer: 0,
             ooo_total: 0,
@@ -976,7 +976,7 @@ impl Analyzer {
         if self.finished {
             return;
         }
-        let now = self.now.unwrap_or(0);
+        let now = self.now.unwrap_or(Timestamp::EPOCH);
         let mut open: Vec<(Timestamp, FlowKey)> = self
             .flows
             .iter()
@@ -1014,7 +1014,7 @@ impl Analyzer {
     }
 
     pub(crate) fn now(&self) -> Timestamp {
-        self.now.unwrap_or(0)
+        self.now.unwrap_or(Timestamp::EPOCH)
     }
 }
 
@@ -1076,13 +1076,45 @@ mod tests {
     #[test]
     fn the_analyzer_moves_a_connection_through_its_states() {
         let mut a = Analyzer::default();
-        segment(&mut a, 1, CLIENT, SERVER, 100, "S", b"");
-        segment(&mut a, 2, SERVER, CLIENT, 900, "SA", b"");
+        segment(
+            &mut a,
+            Timestamp::from_nanos(1),
+            CLIENT,
+            SERVER,
+            100,
+            "S",
+            b"",
+        );
+        segment(
+            &mut a,
+            Timestamp::from_nanos(2),
+            SERVER,
+            CLIENT,
+            900,
+            "SA",
+            b"",
+        );
         assert_eq!(state(&a), None, "no payload yet: a quiet connection");
-        segment(&mut a, 3, SERVER, CLIENT, 901, "A", b"220 ready\r\n");
+        segment(
+            &mut a,
+            Timestamp::from_nanos(3),
+            SERVER,
+            CLIENT,
+            901,
+            "A",
+            b"220 ready\r\n",
+        );
         let established = TcpState::Open(OpenState::Established { syn_seen: true });
         assert_eq!(state(&a), Some(established));
-        segment(&mut a, 4, CLIENT, SERVER, 101, "R", b"");
+        segment(
+            &mut a,
+            Timestamp::from_nanos(4),
+            CLIENT,
+            SERVER,
+            101,
+            "R",
+            b"",
+        );
         assert_eq!(state(&a), None, "closed and gone from the table");
         assert!(a.closed.get(&key()).is_some_and(|c| !c.attempt));
     }
@@ -1091,7 +1123,15 @@ mod tests {
     #[test]
     fn a_connection_picked_up_mid_stream_is_established_without_its_syn() {
         let mut a = Analyzer::default();
-        segment(&mut a, 1, SERVER, CLIENT, 901, "A", b"220 ready\r\n");
+        segment(
+            &mut a,
+            Timestamp::from_nanos(1),
+            SERVER,
+            CLIENT,
+            901,
+            "A",
+            b"220 ready\r\n",
+        );
         let midstream = TcpState::Open(OpenState::Established { syn_seen: false });
         assert_eq!(state(&a), Some(midstream));
     }

@@ -6,7 +6,7 @@
 //! longer than the timeout is dropped and reported.
 
 use crate::decode::Fragment;
-use crate::frame::Timestamp;
+use crate::frame::{TimeSpan, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -116,7 +116,7 @@ impl Defragmenter {
     }
 
     /// Drops datagrams older than `timeout`; returns how many.
-    pub fn expire(&mut self, now: Timestamp, timeout: Timestamp) -> usize {
+    pub fn expire(&mut self, now: Timestamp, timeout: TimeSpan) -> usize {
         let before = self.datagrams.len();
         let mut freed = 0;
         self.datagrams.retain(|_, d| {
@@ -156,12 +156,22 @@ mod tests {
     fn reassembles_in_any_order() {
         let mut d = Defragmenter::default();
         assert!(
-            d.push(0, &frag(8, false, b"world"), 1 << 20, 10)
-                .unwrap()
-                .is_none()
+            d.push(
+                Timestamp::from_nanos(0),
+                &frag(8, false, b"world"),
+                1 << 20,
+                10
+            )
+            .unwrap()
+            .is_none()
         );
         let whole = d
-            .push(0, &frag(0, true, b"hello, w"), 1 << 20, 10)
+            .push(
+                Timestamp::from_nanos(0),
+                &frag(0, true, b"hello, w"),
+                1 << 20,
+                10,
+            )
             .unwrap()
             .unwrap();
         assert_eq!(whole.payload, b"hello, wworld");
@@ -172,17 +182,26 @@ mod tests {
     fn limits_and_timeouts() {
         let mut d = Defragmenter::default();
         assert!(
-            d.push(0, &frag(0, true, b"12345678"), 1 << 20, 10)
-                .unwrap()
-                .is_none()
+            d.push(
+                Timestamp::from_nanos(0),
+                &frag(0, true, b"12345678"),
+                1 << 20,
+                10
+            )
+            .unwrap()
+            .is_none()
         );
         let mut other = frag(0, true, b"x");
         other.id = 10;
         assert_eq!(
-            d.push(0, &other, 1 << 20, 1).unwrap_err(),
+            d.push(Timestamp::from_nanos(0), &other, 1 << 20, 1)
+                .unwrap_err(),
             DefragOutcome::Overflow
         );
-        assert_eq!(d.expire(100, 50), 1);
+        assert_eq!(
+            d.expire(Timestamp::from_nanos(100), TimeSpan::from_nanos(50)),
+            1
+        );
         assert_eq!(d.pending(), 0);
     }
 }

@@ -51,5 +51,5 @@ mod testing;
 
 pub use analyzer::{Analyzer, Stats};
 pub use event::*;
-pub use frame::{Frame, LinkType, Timestamp};
+pub use frame::{Frame, LinkType, TimeSpan, Timestamp};
 pub use limits::Limits;

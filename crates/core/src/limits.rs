@@ -4,10 +4,10 @@
 //! default and names the anomaly raised when traffic reaches it, so a user can tell what was
 //! dropped and why, and raise the cap if they have the memory.
 
-use crate::frame::Timestamp;
+use crate::frame::TimeSpan;
 
 /// One second of packet time.
-pub const SECOND: Timestamp = 1_000_000_000;
+pub const SECOND: TimeSpan = TimeSpan::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -35,27 +35,27 @@ pub struct Limits {
     /// Announced data endpoints remembered per session: `expectation_overflow`, oldest dropped.
     pub max_expectations_per_session: usize,
     /// An announced endpoint is forgotten after this much packet time.
-    pub expectation_ttl: Timestamp,
+    pub expectation_ttl: TimeSpan,
     /// The weakest link rule (announced port alone) only applies within this window.
-    pub port_only_window: Timestamp,
+    pub port_only_window: TimeSpan,
     /// Bytes kept per direction of a connection not yet classified (FTP control by its
     /// dialogue, or a data connection). Over it, the connection is given up as not FTP (no
     /// anomaly: on a busy link most such connections are simply other protocols).
     pub max_classify_bytes: usize,
     /// Packet time a connection not yet classified may wait for its dialogue to tell (a greeted
     /// client that has not spoken yet). Over it, the connection is given up as not FTP.
-    pub max_classify_wait: Timestamp,
+    pub max_classify_wait: TimeSpan,
     /// SIZE answers remembered per session (for expected transfer sizes).
     pub max_size_hints: usize,
     /// A connection with no packets for this long is closed (`flow_idle_timeout`).
-    pub idle_timeout: Timestamp,
+    pub idle_timeout: TimeSpan,
     /// A half-open connection (SYN only, no payload) is forgotten after this long.
-    pub handshake_timeout: Timestamp,
+    pub handshake_timeout: TimeSpan,
     /// IP fragments: bytes held at once, datagrams held at once, and how long a datagram may
     /// wait for its missing fragments (`ip_fragment_overflow`, `ip_fragment_timeout`).
     pub max_fragment_bytes: usize,
     pub max_fragment_datagrams: usize,
-    pub fragment_timeout: Timestamp,
+    pub fragment_timeout: TimeSpan,
     /// Servers whose connection attempts (SYN never answered, or refused) are counted one by
     /// one, each reported by one `connection_attempts` at the end. Attempts to further servers
     /// are counted together, in one more `connection_attempts` for "other servers".
@@ -63,7 +63,7 @@ pub struct Limits {
     /// After this many events of one anomaly kind, further ones are only counted in stats.
     pub anomaly_events_per_kind: u64,
     /// How often (packet time) idle flows, expectations and fragments are swept.
-    pub sweep_interval: Timestamp,
+    pub sweep_interval: TimeSpan,
 }
 
 impl Default for Limits {

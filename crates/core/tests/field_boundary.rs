@@ -3,7 +3,7 @@
 
 mod harness;
 
-use ftpscope_core::{AnomalyKind, DetectedBy, TransferStatus};
+use ftpscope_core::{AnomalyKind, DetectedBy, TimeSpan, TransferStatus};
 use harness::{Conversation, Side};
 
 /// SMTP greets with 220 and, here, does not name itself: the client's EHLO says what it is.
@@ -537,7 +537,7 @@ fn replies_held_behind_a_hole_keep_their_own_times() {
     let noop_sent = c.now();
     c.idle(120);
     c.client_resets_control();
-    assert!(c.now() - noop_sent > 100 * 1_000_000_000);
+    assert!(c.now() - noop_sent > TimeSpan::from_nanos(100 * 1_000_000_000));
     c.end_capture();
     let last = c.replies().last().copied();
     assert_eq!(last, Some((200, noop_sent)));

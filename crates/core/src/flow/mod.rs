@@ -633,7 +633,7 @@ mod tests {
     #[test]
     fn a_quiet_connection_wakes_with_its_handshake_and_fins() {
         let (key, client, server) = key();
-        let mut q = QuietConn::new(key, client, 5, true, true, false);
+        let mut q = QuietConn::new(key, client, Timestamp::from_nanos(5), true, true, false);
         assert_eq!(q.endpoints(key), (client, server));
         assert_eq!(q.dir_from(key, server), Dir::FromResponder);
         q.syn(Dir::FromInitiator, 100, false);
@@ -647,7 +647,7 @@ mod tests {
         let conn = q.wake(key);
         assert_eq!((conn.initiator, conn.responder), (client, server));
         assert!(conn.handshake_seen() && !conn.has_payload());
-        assert_eq!(conn.first_ts, 5);
+        assert_eq!(conn.first_ts, Timestamp::from_nanos(5));
         // The initiator's FIN right after its SYN: that direction is done; the responder's
         // stream starts after its SYN.
         assert!(conn.dirs.get(Dir::FromInitiator).is_finished());
@@ -678,7 +678,7 @@ mod tests {
 
     fn conn() -> Conn {
         let (_, client, server) = key();
-        Conn::new(client, server, 0)
+        Conn::new(client, server, Timestamp::from_nanos(0))
     }
 
     /// A new connection after `steps` (direction, flags, payload), with the state after each.
@@ -874,7 +874,7 @@ mod tests {
     fn a_woken_connection_starts_where_its_handshake_left_it() {
         let (key, client, _) = key();
         let woken = |syns: &[(Dir, bool)]| {
-            let mut q = QuietConn::new(key, client, 0, true, true, false);
+            let mut q = QuietConn::new(key, client, Timestamp::from_nanos(0), true, true, false);
             for &(dir, ack) in syns {
                 q.syn(dir, 100, ack);
             }
@@ -899,11 +899,11 @@ mod tests {
     fn a_syn_answered_by_nothing_or_from_the_responder_side() {
         let (key, client, server) = key();
         // Picked up at the SYN-ACK: the SYN was not seen, so no attempt can be told.
-        let mut q = QuietConn::new(key, client, 0, true, true, false);
+        let mut q = QuietConn::new(key, client, Timestamp::from_nanos(0), true, true, false);
         q.syn(Dir::FromResponder, 900, true);
         assert!(!q.is_attempt());
         // The initiator is the key's higher endpoint.
-        let q = QuietConn::new(key, server, 0, true, false, true);
+        let q = QuietConn::new(key, server, Timestamp::from_nanos(0), true, false, true);
         assert_eq!(q.endpoints(key), (server, client));
         assert!(q.is_retry() && !q.to_port_21());
     }

@@ -464,14 +464,14 @@ mod tests {
                 isn.wrapping_add(1).wrapping_add(*off),
                 data,
                 data.len() as u32,
-                0,
+                Timestamp::from_nanos(0),
                 LIMITS,
                 &mut out,
             );
             any.overlap_mismatch |= o.overlap_mismatch;
             any.overflow |= o.overflow;
         }
-        r.flush(0, &mut out);
+        r.flush(Timestamp::from_nanos(0), &mut out);
         let (d, g) = collect(&out);
         (d, g, any)
     }
@@ -515,9 +515,9 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"abcd", 4, 0, LIMITS, &mut out);
+        r.push(1, b"abcd", 4, Timestamp::from_nanos(0), LIMITS, &mut out);
         r.fin(1 + 10, 0); // FIN after 10 bytes, 6 never captured
-        r.flush(0, &mut out);
+        r.flush(Timestamp::from_nanos(0), &mut out);
         assert_eq!(collect(&out), (b"abcd".to_vec(), 6));
         assert!(r.is_finished());
     }
@@ -527,18 +527,25 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"QUIT\r\n", 6, 0, LIMITS, &mut out);
+        r.push(
+            1,
+            b"QUIT\r\n",
+            6,
+            Timestamp::from_nanos(0),
+            LIMITS,
+            &mut out,
+        );
         r.fin(7, 0);
         assert!(r.is_finished());
         // A keep-alive probe: one byte at the FIN's sequence number.
-        let outcome = r.push(7, b"\0", 1, 0, LIMITS, &mut out);
+        let outcome = r.push(7, b"\0", 1, Timestamp::from_nanos(0), LIMITS, &mut out);
         assert_eq!(outcome.after_fin, 1);
         // A segment that runs past the FIN keeps only its bytes before it.
         let mut r2 = Reassembler::new();
         r2.syn(0);
         r2.fin(5, 0);
         let mut out2 = Vec::new();
-        let outcome = r2.push(1, b"abcdef", 6, 0, LIMITS, &mut out2);
+        let outcome = r2.push(1, b"abcdef", 6, Timestamp::from_nanos(0), LIMITS, &mut out2);
         assert_eq!(outcome.after_fin, 2);
         assert_eq!(collect(&out2), (b"abcd".to_vec(), 0));
         assert_eq!(collect(&out), (b"QUIT\r\n".to_vec(), 0));
@@ -557,8 +564,8 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"ab", 6, 0, LIMITS, &mut out);
-        r.push(7, b"cd", 2, 0, LIMITS, &mut out);
+        r.push(1, b"ab", 6, Timestamp::from_nanos(0), LIMITS, &mut out);
+        r.push(7, b"cd", 2, Timestamp::from_nanos(0), LIMITS, &mut out);
         assert_eq!(collect(&out), (b"abcd".to_vec(), 4));
     }
 
@@ -574,12 +581,19 @@ mod tests {
         let mut out = Vec::new();
         let mut overflowed = false;
         for i in 0..50u32 {
-            let o = r.push(1 + 10 + i * 10, &[b'x'; 10], 10, 0, limits, &mut out);
+            let o = r.push(
+                1 + 10 + i * 10,
+                &[b'x'; 10],
+                10,
+                Timestamp::from_nanos(0),
+                limits,
+                &mut out,
+            );
             overflowed |= o.overflow;
             assert!(r.held_bytes() <= 110);
         }
         assert!(overflowed);
-        r.flush(0, &mut out);
+        r.flush(Timestamp::from_nanos(0), &mut out);
         let (data, gaps) = collect(&out);
         assert_eq!(gaps, 10);
         assert_eq!(data.len(), 500);
@@ -590,11 +604,11 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"aaaa", 4, 0, LIMITS, &mut out);
-        r.push(9, b"cccc", 4, 0, LIMITS, &mut out);
-        r.ack(5, 0, 1 << 30, &mut out); // acks only what we have: nothing to do
+        r.push(1, b"aaaa", 4, Timestamp::from_nanos(0), LIMITS, &mut out);
+        r.push(9, b"cccc", 4, Timestamp::from_nanos(0), LIMITS, &mut out);
+        r.ack(5, Timestamp::from_nanos(0), 1 << 30, &mut out); // acks only what we have: nothing to do
         assert_eq!(collect(&out), (b"aaaa".to_vec(), 0));
-        r.ack(13, 0, 1 << 30, &mut out); // the peer got bytes 5..9 we never saw
+        r.ack(13, Timestamp::from_nanos(0), 1 << 30, &mut out); // the peer got bytes 5..9 we never saw
         assert_eq!(collect(&out), (b"aaaacccc".to_vec(), 4));
         assert_eq!(r.held_bytes(), 0);
     }
@@ -604,28 +618,31 @@ mod tests {
         let mut r = Reassembler::new();
         r.syn(0);
         let mut out = Vec::new();
-        r.push(1, b"aaaa", 4, 10, LIMITS, &mut out);
+        r.push(1, b"aaaa", 4, Timestamp::from_nanos(10), LIMITS, &mut out);
         // Captured at 20 and 30 behind a hole at 5..9; the hole is filled at 40.
-        r.push(9, b"cccc", 4, 20, LIMITS, &mut out);
-        r.push(13, b"dd", 2, 30, LIMITS, &mut out);
-        r.push(5, b"bbbb", 4, 40, LIMITS, &mut out);
+        r.push(9, b"cccc", 4, Timestamp::from_nanos(20), LIMITS, &mut out);
+        r.push(13, b"dd", 2, Timestamp::from_nanos(30), LIMITS, &mut out);
+        r.push(5, b"bbbb", 4, Timestamp::from_nanos(40), LIMITS, &mut out);
         assert_eq!(
             out,
             vec![
-                (10, Chunk::Data(b"aaaa".to_vec())),
-                (40, Chunk::Data(b"bbbb".to_vec())),
-                (20, Chunk::Data(b"cccc".to_vec())),
-                (30, Chunk::Data(b"dd".to_vec())),
+                (Timestamp::from_nanos(10), Chunk::Data(b"aaaa".to_vec())),
+                (Timestamp::from_nanos(40), Chunk::Data(b"bbbb".to_vec())),
+                (Timestamp::from_nanos(20), Chunk::Data(b"cccc".to_vec())),
+                (Timestamp::from_nanos(30), Chunk::Data(b"dd".to_vec())),
             ]
         );
         // A hole the capture never fills: the gap takes the time that revealed it (the
         // acknowledgement at 60), the bytes after it keep theirs.
-        r.push(19, b"ff", 2, 50, LIMITS, &mut out);
+        r.push(19, b"ff", 2, Timestamp::from_nanos(50), LIMITS, &mut out);
         out.clear();
-        r.ack(21, 60, 1 << 30, &mut out);
+        r.ack(21, Timestamp::from_nanos(60), 1 << 30, &mut out);
         assert_eq!(
             out,
-            vec![(60, Chunk::Gap(4)), (50, Chunk::Data(b"ff".to_vec()))]
+            vec![
+                (Timestamp::from_nanos(60), Chunk::Gap(4)),
+                (Timestamp::from_nanos(50), Chunk::Data(b"ff".to_vec()))
+            ]
         );
     }
 
@@ -633,8 +650,8 @@ mod tests {
     fn midstream_pickup_starts_at_first_segment() {
         let mut r = Reassembler::new();
         let mut out = Vec::new();
-        r.push(777, b"abc", 3, 0, LIMITS, &mut out);
-        r.push(780, b"def", 3, 0, LIMITS, &mut out);
+        r.push(777, b"abc", 3, Timestamp::from_nanos(0), LIMITS, &mut out);
+        r.push(780, b"def", 3, Timestamp::from_nanos(0), LIMITS, &mut out);
         assert_eq!(collect(&out), (b"abcdef".to_vec(), 0));
     }
 
@@ -684,14 +701,28 @@ mod tests {
                 cursor = cursor.max(end);
                 let payload = &stream[start..start + captured];
                 let seq = isn.wrapping_add(1).wrapping_add(start as u32);
-                plain.push(seq, payload, wire, 0, LIMITS, &mut out_plain);
+                plain.push(
+                    seq,
+                    payload,
+                    wire,
+                    Timestamp::from_nanos(0),
+                    LIMITS,
+                    &mut out_plain,
+                );
                 match fast.push_in_order(seq, payload, wire, LIMITS.max_distance) {
                     Some(skip) => {
                         took_fast += 1;
-                        push_data(&mut out_fast, 0, &payload[skip..]);
+                        push_data(&mut out_fast, Timestamp::from_nanos(0), &payload[skip..]);
                     }
                     None => {
-                        fast.push(seq, payload, wire, 0, LIMITS, &mut out_fast);
+                        fast.push(
+                            seq,
+                            payload,
+                            wire,
+                            Timestamp::from_nanos(0),
+                            LIMITS,
+                            &mut out_fast,
+                        );
                     }
                 }
                 assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
@@ -699,8 +730,8 @@ mod tests {
                 assert_eq!(plain.held_bytes(), fast.held_bytes());
                 assert_eq!(plain.gap_bytes, fast.gap_bytes);
             }
-            plain.flush(0, &mut out_plain);
-            fast.flush(0, &mut out_fast);
+            plain.flush(Timestamp::from_nanos(0), &mut out_plain);
+            fast.flush(Timestamp::from_nanos(0), &mut out_fast);
             assert_eq!(collect(&out_plain), collect(&out_fast), "round {round}");
         }
         assert!(took_fast > 500, "fast path taken {took_fast} times");
@@ -717,7 +748,7 @@ mod tests {
         assert_eq!(r.push_in_order(110, b"xy", 2, 1 << 30), None); // a hole before it
         assert_eq!(r.push_in_order(106, b"gh", 4, 1 << 30), None); // snaplen cut
         let mut out = Vec::new();
-        r.push(110, b"xy", 2, 0, LIMITS, &mut out);
+        r.push(110, b"xy", 2, Timestamp::from_nanos(0), LIMITS, &mut out);
         assert_eq!(r.push_in_order(106, b"ghij", 4, 1 << 30), None); // bytes held: push drains
         assert_eq!(r.offset(), 6);
         let mut fresh = Reassembler::new();
@@ -735,8 +766,15 @@ mod tests {
         r.syn(0);
         let mut out = Vec::new();
         assert!(
-            r.push(1_000_000, b"x", 1, 0, limits, &mut out)
-                .out_of_window
+            r.push(
+                1_000_000,
+                b"x",
+                1,
+                Timestamp::from_nanos(0),
+                limits,
+                &mut out
+            )
+            .out_of_window
         );
         assert!(out.is_empty());
     }

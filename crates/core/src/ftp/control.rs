@@ -323,7 +323,7 @@ impl Analyzer {
         }
         // The bounds on waiting for the dialogue to tell: its end, its bytes, its time.
         let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
-        let waited = ts.saturating_sub(first_ts);
+        let waited = ts - first_ts;
         // A TLS handshake (certificates included) comes before an implicit FTPS greeting.
         let max_bytes = if client_hello_first && self.keys.any() {
             self.limits.max_classify_bytes.max(MAX_TLS_CLASSIFY_BYTES)

@@ -733,7 +733,13 @@ mod tests {
     #[test]
     fn a_transfer_command_without_its_session_binds_no_transfer() {
         let mut analyzer = Analyzer::new(Limits::default());
-        let bound = analyzer.data_command(7, TransferCommand::Retr, b"RETR", b"a.txt", 0);
+        let bound = analyzer.data_command(
+            7,
+            TransferCommand::Retr,
+            b"RETR",
+            b"a.txt",
+            Timestamp::from_nanos(0),
+        );
         assert_eq!(bound, None);
         assert_eq!(analyzer.poll_event(), None, "no transfer was started");
     }

@@ -6,7 +6,7 @@
 //! own peers (the announced address was rewritten by NAT); the port alone within a window.
 
 use crate::event::{AnnouncedBy, DataMode, LinkRule, SessionId};
-use crate::frame::Timestamp;
+use crate::frame::{TimeSpan, Timestamp};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -32,7 +32,7 @@ impl Expectation {
         initiator: SocketAddr,
         responder: SocketAddr,
         now: Timestamp,
-        window: Timestamp,
+        window: TimeSpan,
     ) -> Option<LinkRule> {
         if responder.port() != self.announced.port() {
             return None;
@@ -48,7 +48,7 @@ impl Expectation {
         if initiator.ip() == from.ip() && responder.ip() == to.ip() {
             return Some(LinkRule::NatPeers);
         }
-        if now.saturating_sub(self.ts) <= window {
+        if now - self.ts <= window {
             return Some(LinkRule::PortOnly);
         }
         None
@@ -118,7 +118,7 @@ impl ExpectationTable {
         initiator: SocketAddr,
         responder: SocketAddr,
         now: Timestamp,
-        window: Timestamp,
+        window: TimeSpan,
     ) -> Option<Matched> {
         self.take_match_at_least(initiator, responder, now, window, LinkRule::PortOnly)
     }
@@ -129,7 +129,7 @@ impl ExpectationTable {
         initiator: SocketAddr,
         responder: SocketAddr,
         now: Timestamp,
-        window: Timestamp,
+        window: TimeSpan,
         weakest: LinkRule,
     ) -> Option<Matched> {
         let list = self.by_port.get_mut(&responder.port())?;
@@ -197,35 +197,76 @@ mod tests {
     #[test]
     fn rules_in_order_of_strength() {
         let mut t = ExpectationTable::default();
-        let first = t.add(exp("203.0.113.5:5000", DataMode::Passive, 0));
+        let first = t.add(exp(
+            "203.0.113.5:5000",
+            DataMode::Passive,
+            Timestamp::from_nanos(0),
+        ));
         let matched = t
-            .take_match(sa("10.0.0.1:40001"), sa("203.0.113.5:5000"), 1, 10)
+            .take_match(
+                sa("10.0.0.1:40001"),
+                sa("203.0.113.5:5000"),
+                Timestamp::from_nanos(1),
+                TimeSpan::from_nanos(10),
+            )
             .unwrap();
         assert_eq!((matched.id, matched.rule), (first, LinkRule::Exact));
 
         // Server behind NAT announced its private address.
-        t.add(exp("192.168.1.10:5001", DataMode::Passive, 0));
+        t.add(exp(
+            "192.168.1.10:5001",
+            DataMode::Passive,
+            Timestamp::from_nanos(0),
+        ));
         let rule = t
-            .take_match(sa("10.0.0.1:40002"), sa("203.0.113.5:5001"), 1, 10)
+            .take_match(
+                sa("10.0.0.1:40002"),
+                sa("203.0.113.5:5001"),
+                Timestamp::from_nanos(1),
+                TimeSpan::from_nanos(10),
+            )
             .unwrap()
             .rule;
         assert_eq!(rule, LinkRule::NatPeers);
 
         // Active: the server connects to the client's announced port.
-        t.add(exp("192.168.0.7:6000", DataMode::Active, 0));
+        t.add(exp(
+            "192.168.0.7:6000",
+            DataMode::Active,
+            Timestamp::from_nanos(0),
+        ));
         let rule = t
-            .take_match(sa("203.0.113.5:20"), sa("10.0.0.1:6000"), 1, 10)
+            .take_match(
+                sa("203.0.113.5:20"),
+                sa("10.0.0.1:6000"),
+                Timestamp::from_nanos(1),
+                TimeSpan::from_nanos(10),
+            )
             .unwrap()
             .rule;
         assert_eq!(rule, LinkRule::NatPeers);
 
-        t.add(exp("192.168.1.10:5002", DataMode::Passive, 0));
+        t.add(exp(
+            "192.168.1.10:5002",
+            DataMode::Passive,
+            Timestamp::from_nanos(0),
+        ));
         assert!(
-            t.take_match(sa("9.9.9.9:1"), sa("8.8.8.8:5002"), 100, 10)
-                .is_none()
+            t.take_match(
+                sa("9.9.9.9:1"),
+                sa("8.8.8.8:5002"),
+                Timestamp::from_nanos(100),
+                TimeSpan::from_nanos(10)
+            )
+            .is_none()
         );
         let rule = t
-            .take_match(sa("9.9.9.9:1"), sa("8.8.8.8:5002"), 5, 10)
+            .take_match(
+                sa("9.9.9.9:1"),
+                sa("8.8.8.8:5002"),
+                Timestamp::from_nanos(5),
+                TimeSpan::from_nanos(10),
+            )
             .unwrap()
             .rule;
         assert_eq!(rule, LinkRule::PortOnly);

@@ -128,7 +128,7 @@ mod tests {
         let mut a = ReplyAssembler::default();
         let mut out = Vec::new();
         for l in lines {
-            match a.push_line(0, l.as_bytes(), 3) {
+            match a.push_line(Timestamp::from_nanos(0), l.as_bytes(), 3) {
                 ReplyStep::Complete(r) => {
                     out.push(Ok((r.code, String::from_utf8(r.text).unwrap())))
                 }
@@ -170,9 +170,12 @@ mod tests {
     fn too_many_lines_are_counted_not_kept() {
         let mut a = ReplyAssembler::default();
         for l in ["214-help", "a", "b", "c", "d", "e"] {
-            assert_eq!(a.push_line(0, l.as_bytes(), 3), ReplyStep::Continues);
+            assert_eq!(
+                a.push_line(Timestamp::from_nanos(0), l.as_bytes(), 3),
+                ReplyStep::Continues
+            );
         }
-        let ReplyStep::Complete(r) = a.push_line(0, b"214 end", 3) else {
+        let ReplyStep::Complete(r) = a.push_line(Timestamp::from_nanos(0), b"214 end", 3) else {
             panic!()
         };
         assert_eq!(r.lines_dropped, 3);

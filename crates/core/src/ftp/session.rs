@@ -517,7 +517,16 @@ mod tests {
         let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
         let server: SocketAddr = ([192, 0, 2, 21], 21).into();
         let key = FlowKey::new(client, server);
-        Session::new(1, key, client, server, Dir::FromInitiator, 0, 512, true)
+        Session::new(
+            1,
+            key,
+            client,
+            server,
+            Dir::FromInitiator,
+            Timestamp::from_nanos(0),
+            512,
+            true,
+        )
     }
 
     // The analyzer reads no line of a protected session (the conversation tests cannot reach
@@ -550,7 +559,7 @@ mod tests {
             SessionOutput::Nothing
         );
         assert_eq!(s.state(), SessionState::Protected(LoginStage::AwaitingUser));
-        let summary = s.summary(1, EndReason::Closed);
+        let summary = s.summary(Timestamp::from_nanos(1), EndReason::Closed);
         assert!(summary.tls);
         assert_eq!((summary.password, summary.login), (None, LoginState::None));
     }

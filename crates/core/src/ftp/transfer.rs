@@ -726,33 +726,33 @@ mod tests {
     fn under_tls_control_any_first_record_makes_the_connection_encrypted() {
         let bytes = |data, control_tls| TransferInput::Bytes {
             dir: Dir::FromResponder,
-            ts: 1,
+            ts: Timestamp::from_nanos(1),
             data,
             control_tls,
         };
         // Not encrypted: held until its command says which way the file flows.
-        let mut clear = Transfer::new(1, Some(1), 0);
+        let mut clear = Transfer::new(1, Some(1), Timestamp::from_nanos(0));
         assert_eq!(
             clear.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], false)),
             TransferOutput::Nothing
         );
         assert!(!clear.encrypted);
         assert_eq!(clear.take_held().len(), 1);
-        let mut t = Transfer::new(2, Some(1), 0);
+        let mut t = Transfer::new(2, Some(1), Timestamp::from_nanos(0));
         assert_eq!(
             t.on(bytes(&[23, 3, 3, 0, 3, 1, 2, 3], true)),
             TransferOutput::Encrypted
         );
         let other_way = TransferInput::Bytes {
             dir: Dir::FromInitiator,
-            ts: 2,
+            ts: Timestamp::from_nanos(2),
             data: b"more",
             control_tls: true,
         };
         assert_eq!(t.on(other_way), TransferOutput::Nothing);
         let gap = TransferInput::Gap {
             dir: Dir::FromInitiator,
-            ts: 3,
+            ts: Timestamp::from_nanos(3),
             len: 5,
         };
         assert_eq!(t.on(gap), TransferOutput::Nothing);
@@ -775,7 +775,7 @@ mod tests {
     // cannot reach this arm): the first one is kept, open or closed.
     #[test]
     fn a_second_data_connection_is_ignored() {
-        let mut t = Transfer::new(1, Some(1), 0);
+        let mut t = Transfer::new(1, Some(1), Timestamp::from_nanos(0));
         let first = data_connection(41000);
         let opened = |conn| TransferInput::ConnectionOpened {
             conn,

@@ -266,7 +266,7 @@ mod tests {
         conn: Option<DataClose>,
         reply: Option<u16>,
     ) -> Transfer {
-        let mut t = Transfer::new(1, Some(1), 0);
+        let mut t = Transfer::new(1, Some(1), Timestamp::from_nanos(0));
         t.command = Some(BoundCommand {
             command: TransferCommand::Retr,
             verb: b"RETR".to_vec(),

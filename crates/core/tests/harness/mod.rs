@@ -10,7 +10,7 @@ use etherparse::PacketBuilder;
 use ftpscope_core::ftp::session::SessionState;
 use ftpscope_core::{
     Analyzer, AnomalyKind, CommandLine, Event, Frame, Limits, LinkType, SessionStart,
-    SessionSummary, Timestamp, TransferId, TransferRecord,
+    SessionSummary, TimeSpan, Timestamp, TransferId, TransferRecord,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -21,8 +21,8 @@ const CONTROL_PORT: u16 = 40001;
 /// The first port a client uses for a passive-mode data connection.
 const FIRST_CLIENT_PORT: u16 = 41000;
 /// Time between two events of a conversation.
-const STEP: Timestamp = 1_000_000;
-const SECOND: Timestamp = 1_000_000_000;
+const STEP: TimeSpan = TimeSpan::from_millis(1);
+const SECOND: TimeSpan = TimeSpan::from_secs(1);
 
 /// One TCP connection, from the side that opened it, with both sides' next sequence numbers.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +83,7 @@ impl Conversation {
         };
         Conversation {
             analyzer: Analyzer::new(Limits::default()),
-            now: 1_700_000_000 * SECOND,
+            now: Timestamp::from_secs(1_700_000_000),
             control,
             next_client_port: FIRST_CLIENT_PORT,
             events: Vec::new(),
@@ -107,7 +107,7 @@ impl Conversation {
         };
         let mut c = Conversation {
             analyzer: Analyzer::new(limits),
-            now: 1_700_000_000 * SECOND,
+            now: Timestamp::from_secs(1_700_000_000),
             control,
             next_client_port: FIRST_CLIENT_PORT,
             events: Vec::new(),
