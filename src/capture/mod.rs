@@ -1,5 +1,11 @@
-//! Capture file reading: a pure-Rust, streaming reader for pcap and pcapng files, and a merge
-//! of several readers in timestamp order (for rotated captures).
+//! Capture reading, the first stage of the pipeline:
+//! - **file**: a pure-Rust, streaming reader for pcap and pcapng files ([`CaptureReader`],
+//!   this file and the ones it names below);
+//! - **merge**: several readers merged in timestamp order, for rotated captures
+//!   ([`MergedCapture`], `merge.rs`);
+//! - **live**: capture on an interface with libpcap (`-i`, `-D`), only compiled with the
+//!   `live` cargo feature (`live/`, whose module docs say how it opens, batches, stops and
+//!   counts drops).
 //!
 //! Formats and references:
 //! - pcap (libpcap "savefile"): draft-ietf-opsawg-pcap. Both byte orders, microsecond
@@ -34,7 +40,7 @@
 //! The reader is [`CaptureReader`] (this file); its buffered input is `input.rs`, the two
 //! formats `pcap.rs` and `pcapng.rs`, the merge [`MergedCapture`] `merge.rs`, the frame
 //! filter the merge applies (`--host`, `--port`, `--from`/`--until`) `filter.rs`, and `-f`'s
-//! BPF (libpcap, `live` feature) `bpf.rs`.
+//! BPF (libpcap, `live` feature) `bpf.rs`; live capture is `live/`.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 #[cfg(feature = "live")]
@@ -42,6 +48,8 @@ mod bpf;
 mod compressed;
 pub mod filter;
 mod input;
+#[cfg(feature = "live")]
+pub mod live;
 mod merge;
 mod pcap;
 mod pcapng;
