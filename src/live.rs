@@ -21,7 +21,7 @@ pub use enabled::run;
 /// Without the `live` feature there is no libpcap to capture with: say how to get it.
 #[cfg(not(feature = "live"))]
 pub fn run(_cli: Cli) -> Result<Exit> {
-    eprintln!(
+    ftpscope::say!(
         "ftpscope: built without live capture: rebuild with --features live (needs libpcap-dev)"
     );
     Ok(Exit::Usage)
@@ -93,7 +93,7 @@ mod enabled {
         };
         let link_name = link_name(&capture);
         let shown = escape(interface.as_bytes());
-        eprintln!(
+        ftpscope::say!(
             "ftpscope: capturing on {shown} (link type {link_name}, snaplen {snaplen}, filter \
              {:?}); {} stops",
             escape(filter.as_bytes()),
@@ -126,32 +126,35 @@ mod enabled {
         let analysed = summary.as_ref().map_or(String::new(), |s| {
             format!("{} packets analysed; ", s.stats.frames)
         });
-        eprintln!(
+        ftpscope::say!(
             "ftpscope: {shown}: {analysed}the capture received {}, the kernel dropped {}, the \
              interface dropped {}",
-            d.received, d.kernel, d.interface
+            d.received,
+            d.kernel,
+            d.interface
         );
         if d.kernel > 0 {
-            eprintln!(
+            ftpscope::say!(
                 "ftpscope: the capture fell behind and lost {} packets; {} transfers are marked \
                  with capture_drops (a bigger -B or a narrower -f helps)",
-                d.kernel, d.transfers_marked
+                d.kernel,
+                d.transfers_marked
             );
         }
         if let Some(e) = &shared.write_error {
             let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
-            eprintln!("ftpscope: cannot write {}: {e}", path.display());
+            ftpscope::say!("ftpscope: cannot write {}: {e}", path.display());
             return Ok(Exit::Failure);
         }
         if let Some(e) = &shared.error {
-            eprintln!(
+            ftpscope::say!(
                 "ftpscope: capture on {shown} failed: {} (what was captured was analysed)",
                 escape(e.as_bytes())
             );
             return Ok(Exit::Failure);
         }
         if let Some(e) = summary.as_ref().and_then(|s| s.extract_error.as_ref()) {
-            eprintln!(
+            ftpscope::say!(
                 "ftpscope: extraction incomplete: {}",
                 text::escape(e.as_bytes())
             );

@@ -60,7 +60,7 @@ impl StatusLine {
             (shared.drops.kernel, shared.drops.interface)
         };
         match &self.to {
-            Status::Stderr { interface } => eprint!(
+            Status::Stderr { interface } => crate::say_partial!(
                 "\r\x1b[2Klive on {interface}: {} packets, {}, {kernel_drops} dropped  \
                  (Ctrl-C stops)",
                 packets,
@@ -80,7 +80,7 @@ impl StatusLine {
     /// The capture is over: a line on standard error is erased.
     pub(super) fn clear(self) {
         if let Status::Stderr { .. } = self.to {
-            eprint!("\r\x1b[2K");
+            crate::say_partial!("\r\x1b[2K");
         }
     }
 }
