@@ -816,6 +816,15 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// `s` escaped as serde_json escapes it, and as that plus the terminal-safe escapes.
+    fn both_as_expected(s: &str) {
+        assert_eq!(escaped(s, Escapes::Json), serde_json::to_string(s).unwrap());
+        assert_eq!(
+            escaped(s, Escapes::TerminalSafe),
+            serde_then_terminal_safe(s)
+        );
+    }
+
     #[test]
     fn strings_are_escaped_as_serde_json_and_terminal_safe_escaped_them() {
         let mut chars: Vec<char> = (0..0x3000u32).filter_map(char::from_u32).collect();
@@ -823,14 +832,7 @@ mod tests {
         // Each character alone, between others, and doubled.
         for &c in &chars {
             for s in [c.to_string(), format!("a{c}b"), format!("{c}{c}")] {
-                assert_eq!(
-                    escaped(&s, Escapes::Json),
-                    serde_json::to_string(&s).unwrap()
-                );
-                assert_eq!(
-                    escaped(&s, Escapes::TerminalSafe),
-                    serde_then_terminal_safe(&s)
-                );
+                both_as_expected(&s);
             }
         }
         // In long runs of plain ASCII, which are tested eight bytes at a time: the character
@@ -843,14 +845,7 @@ mod tests {
             };
             for &at in offsets {
                 let s = format!("{}{c}{}", "a".repeat(at), "b".repeat(21 - at));
-                assert_eq!(
-                    escaped(&s, Escapes::Json),
-                    serde_json::to_string(&s).unwrap()
-                );
-                assert_eq!(
-                    escaped(&s, Escapes::TerminalSafe),
-                    serde_then_terminal_safe(&s)
-                );
+                both_as_expected(&s);
             }
         }
         // Random strings over the characters that matter, so runs and escapes interleave.
@@ -885,14 +880,7 @@ mod tests {
                 x ^= x << 17;
                 s.push(interesting[(x % interesting.len() as u64) as usize]);
             }
-            assert_eq!(
-                escaped(&s, Escapes::Json),
-                serde_json::to_string(&s).unwrap()
-            );
-            assert_eq!(
-                escaped(&s, Escapes::TerminalSafe),
-                serde_then_terminal_safe(&s)
-            );
+            both_as_expected(&s);
         }
     }
 
