@@ -30,7 +30,10 @@
 //! after RFC 959 §3.2-3.3), whose verdict is [`ftp::verdict`]. The analyzer routes each
 //! command, reply or data-connection event to its machine and wires what it returns; names that cross to the binary are enums with `as_str` and `ALL`
 //! (`DetectedBy`, `EndReason`, `AnnouncedBy`, `Direction`, `LinkRule`, `TransferStatus`...);
-//! directions are [`flow::Dir`] with per-direction state in [`flow::PerDir`]. The FTP core is
+//! directions are [`flow::Dir`] with per-direction state in [`flow::PerDir`]. FTPS is a layer
+//! of its own (`ftps.rs`, RFC 4217): it pushes a connection's bytes through its TLS transform
+//! ([`stream::Transform`]) and says, as an action, what each TLS event asks; the analyzer
+//! applies it, so decrypted bytes take the clear path. The FTP core is
 //! tested without pcaps by the conversation harness in `crates/core/tests/` (command and reply
 //! lines, data connections, FINs and resets, read like the protocol).
 // Input never makes the core panic: slices are read with `get`, never indexed.

@@ -312,10 +312,10 @@ impl Analyzer {
         });
         if client_hello_first && conn.responder.port() == IMPLICIT_FTPS_PORT {
             verdict = Verdict::ImplicitTls;
-        } else if client_hello_first && self.keys.any() {
+        } else if client_hello_first && self.ftps.has_keys() {
             // Implicit FTPS on another port: TLS from the first byte, and once decrypted the
             // server's first words are an FTP greeting. Tried on what is held (bounded).
-            match crate::ftps::greets_inside_tls(chunks, &mut self.keys) {
+            match self.ftps.greets_inside_tls(chunks) {
                 Some(true) => verdict = Verdict::ImplicitTls,
                 Some(false) => {}
                 None => verdict = Verdict::Undecided,
@@ -325,7 +325,7 @@ impl Analyzer {
         let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
         let waited = ts - first_ts;
         // A TLS handshake (certificates included) comes before an implicit FTPS greeting.
-        let max_bytes = if client_hello_first && self.keys.any() {
+        let max_bytes = if client_hello_first && self.ftps.has_keys() {
             self.limits.max_classify_bytes.max(MAX_TLS_CLASSIFY_BYTES)
         } else {
             self.limits.max_classify_bytes
