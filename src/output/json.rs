@@ -60,13 +60,10 @@ impl<'a> Obj<'a> {
     /// length cost more than the copy, and records have 10 to 40 keys).
     #[inline(always)]
     fn key(&mut self, key: &str) {
-        let open: &[u8] = if self.empty { b"\"" } else { b",\"" };
-        self.empty = false;
-        self.out.extend_from_slice(open);
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.key_with_suffix(key, "");
     }
 
+    #[inline(always)]
     fn key_with_suffix(&mut self, key: &str, suffix: &str) {
         let open: &[u8] = if self.empty { b"\"" } else { b",\"" };
         self.empty = false;

@@ -22,6 +22,7 @@ use crate::ftp::session::{Session, SessionInput, SessionState};
 use crate::ftp::transfer::{Transfer, TransferInput};
 use crate::ftps::{FtpsAction, FtpsLayer, Pushed, Target};
 use crate::limits::{Limits, SECOND};
+use crate::stream::Transform;
 use ftpscope_tls::{KeyLogReport, TlsEvent};
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -1083,16 +1084,9 @@ impl Analyzer {
     /// connection has none, or its bytes in `dir` are clear (the chunks are then the caller's
     /// to deliver).
     fn tls_chunks(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: &[Chunk]) -> bool {
-        let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
-            return false;
-        };
-        let mut out = Vec::new();
-        let Some(pushed) = self.ftps.push_chunks(t, dir, chunks, &mut out) else {
-            return false;
-        };
-        self.route_tls(key, ts, out);
-        self.count_ciphertext(key, dir, ts, pushed);
-        true
+        self.tls_push(key, dir, ts, |ftps, t, out| {
+            ftps.push_chunks(t, dir, chunks, out)
+        })
     }
 
     /// Like [`Analyzer::tls_chunks`] for bytes borrowed from a frame.
@@ -1103,11 +1097,26 @@ impl Analyzer {
         ts: Timestamp,
         bytes: &[u8],
     ) -> bool {
+        self.tls_push(key, dir, ts, |ftps, t, out| {
+            ftps.push_bytes(t, dir, bytes, out)
+        })
+    }
+
+    /// What [`Analyzer::tls_chunks`] and [`Analyzer::tls_bytes`] share: `push` puts the bytes
+    /// through the connection's transform; what comes out is routed, and the ciphertext no key
+    /// opened is counted.
+    fn tls_push(
+        &mut self,
+        key: FlowKey,
+        dir: Dir,
+        ts: Timestamp,
+        push: impl FnOnce(&mut FtpsLayer, &mut Transform, &mut Vec<TlsEvent>) -> Option<Pushed>,
+    ) -> bool {
         let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
             return false;
         };
         let mut out = Vec::new();
-        let Some(pushed) = self.ftps.push_bytes(t, dir, bytes, &mut out) else {
+        let Some(pushed) = push(&mut self.ftps, t, &mut out) else {
             return false;
         };
         self.route_tls(key, ts, out);

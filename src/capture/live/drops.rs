@@ -184,11 +184,16 @@ mod tests {
         }
     }
 
+    /// An instant `nanos` after the epoch: these tests count in nanoseconds.
+    fn at(nanos: i64) -> Timestamp {
+        Timestamp::from_nanos(nanos)
+    }
+
     #[test]
     fn counters_accumulate_across_wraparound() {
-        let mut log = DropLog::new(Timestamp::from_nanos(0));
-        log.update(Timestamp::from_nanos(10), stat(u32::MAX - 1, u32::MAX, 3));
-        log.update(Timestamp::from_nanos(20), stat(5, 2, 4));
+        let mut log = DropLog::new(at(0));
+        log.update(at(10), stat(u32::MAX - 1, u32::MAX, 3));
+        log.update(at(20), stat(5, 2, 4));
         assert_eq!(log.received, u64::from(u32::MAX) + 6);
         assert_eq!(log.kernel, u64::from(u32::MAX) + 3);
         assert_eq!(log.interface, 4);
@@ -196,58 +201,38 @@ mod tests {
 
     #[test]
     fn a_drop_is_a_window_between_two_readings() {
-        let mut log = DropLog::new(Timestamp::from_nanos(0));
-        log.update(Timestamp::from_nanos(100), stat(10, 0, 0));
-        log.update(Timestamp::from_nanos(200), stat(20, 3, 0));
-        log.update(Timestamp::from_nanos(300), stat(30, 3, 0));
-        log.update(Timestamp::from_nanos(400), stat(40, 5, 0));
+        let mut log = DropLog::new(at(0));
+        log.update(at(100), stat(10, 0, 0));
+        log.update(at(200), stat(20, 3, 0));
+        log.update(at(300), stat(30, 3, 0));
+        log.update(at(400), stat(40, 5, 0));
         assert_eq!(
             log.windows,
             VecDeque::from(vec![
                 DropWindow {
-                    from: Timestamp::from_nanos(100),
-                    to: Timestamp::from_nanos(200),
+                    from: at(100),
+                    to: at(200),
                     packets: 3
                 },
                 DropWindow {
-                    from: Timestamp::from_nanos(300),
-                    to: Timestamp::from_nanos(400),
+                    from: at(300),
+                    to: at(400),
                     packets: 2
                 },
             ])
         );
-        assert_eq!(
-            log.during(Timestamp::from_nanos(0), Timestamp::from_nanos(99)),
-            0,
-            "ended before the drops"
-        );
-        assert_eq!(
-            log.during(Timestamp::from_nanos(150), Timestamp::from_nanos(160)),
-            3,
-            "inside the first window"
-        );
-        assert_eq!(
-            log.during(Timestamp::from_nanos(210), Timestamp::from_nanos(290)),
-            0,
-            "between the windows"
-        );
-        assert_eq!(
-            log.during(Timestamp::from_nanos(200), Timestamp::from_nanos(300)),
-            5,
-            "touches both"
-        );
-        assert_eq!(
-            log.during(Timestamp::from_nanos(401), Timestamp::from_nanos(500)),
-            0,
-            "started after"
-        );
+        assert_eq!(log.during(at(0), at(99)), 0, "ended before the drops");
+        assert_eq!(log.during(at(150), at(160)), 3, "inside the first window");
+        assert_eq!(log.during(at(210), at(290)), 0, "between the windows");
+        assert_eq!(log.during(at(200), at(300)), 5, "touches both");
+        assert_eq!(log.during(at(401), at(500)), 0, "started after");
     }
 
     #[test]
     fn old_windows_merge_instead_of_growing_without_bound() {
-        let mut log = DropLog::new(Timestamp::from_nanos(0));
+        let mut log = DropLog::new(at(0));
         for i in 1..=(MAX_DROP_WINDOWS as u32 + 10) {
-            log.update(Timestamp::from_nanos(i64::from(i) * 10), stat(i, i, 0));
+            log.update(at(i64::from(i) * 10), stat(i, i, 0));
         }
         assert_eq!(log.windows.len(), MAX_DROP_WINDOWS);
         assert_eq!(
@@ -255,7 +240,7 @@ mod tests {
             log.kernel
         );
         assert_eq!(
-            log.during(Timestamp::from_nanos(0), Timestamp::from_nanos(25)),
+            log.during(at(0), at(25)),
             11,
             "the merged oldest windows still count"
         );
@@ -263,13 +248,13 @@ mod tests {
 
     #[test]
     fn time_never_runs_backwards_in_the_log() {
-        let mut log = DropLog::new(Timestamp::from_nanos(1000));
-        log.update(Timestamp::from_nanos(500), stat(1, 1, 0));
+        let mut log = DropLog::new(at(1000));
+        log.update(at(500), stat(1, 1, 0));
         assert_eq!(
             log.windows.front().copied(),
             Some(DropWindow {
-                from: Timestamp::from_nanos(1000),
-                to: Timestamp::from_nanos(1000),
+                from: at(1000),
+                to: at(1000),
                 packets: 1
             })
         );
