@@ -327,7 +327,7 @@ impl FtpsLayer {
             }
             if let Some(end) = memchr::memchr(b'\n', &from_server) {
                 let line = from_server.get(..end).unwrap_or_default();
-                return Some(crate::ftp::control::is_greeting(line));
+                return Some(crate::ftp::detect::is_greeting(line));
             }
         }
         None

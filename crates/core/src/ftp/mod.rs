@@ -1,8 +1,7 @@
 //! FTP control-dialogue decoding and data-connection tracking (RFC 959 and extensions).
 pub mod address;
 pub mod command;
-pub(crate) mod control;
-pub(crate) mod data;
+pub mod detect;
 pub mod expect;
 pub mod line;
 pub mod listing;

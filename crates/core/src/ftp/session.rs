@@ -11,7 +11,7 @@
 //! Commands may be pipelined, so the commands waiting for a reply are a bounded queue matched
 //! in order; a 1xx reply leaves its command waiting, any 2xx-5xx completes it (RFC 959 §4.2).
 //! The greeting answers a virtual first entry. Data connections and the endpoints announced
-//! for them are the analyzer's (`ftp/data.rs`, `ftp/expect.rs`).
+//! for them are the analyzer's (`analyzer/data.rs`, `ftp/expect.rs`).
 
 use crate::event::{
     CommandLine, DataMode, EndReason, LoginState, Reply, SessionId, SessionSummary, TransferId,

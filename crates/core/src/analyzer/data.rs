@@ -8,7 +8,7 @@
 //! the other: a linked connection waits in `unclaimed` for a command, a command waits in
 //! `awaiting_conn` for a connection.
 
-use crate::analyzer::Analyzer;
+use super::{Analyzer, host_pair};
 use crate::event::{
     AnomalyKind, DataMode, Event, FrameSpan, LinkRule, Reply, SessionId, TransferId, TransferStart,
 };
@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 
 /// Stream bytes for a transfer: owned when they come out of the reassembly buffer, borrowed
 /// from the frame when an in-order segment passes straight through.
-pub(crate) enum DataPiece<'a> {
+pub(super) enum DataPiece<'a> {
     Bytes(Cow<'a, [u8]>),
     Gap(u64),
 }
@@ -58,7 +58,7 @@ impl Analyzer {
 
     /// Feeds `input` to transfer `tid` and wires what it asks for, except delivering bytes
     /// (the data path does that itself). The transfer's output, None if it is gone.
-    pub(crate) fn drive_transfer(
+    pub(super) fn drive_transfer(
         &mut self,
         tid: TransferId,
         ts: Timestamp,
@@ -112,7 +112,7 @@ impl Analyzer {
     }
 
     /// Whether the control connection of transfer `tid` still runs.
-    pub(crate) fn control_open(&self, tid: TransferId) -> bool {
+    pub(super) fn control_open(&self, tid: TransferId) -> bool {
         self.transfers
             .get(&tid)
             .and_then(|t| t.session)
@@ -120,7 +120,7 @@ impl Analyzer {
     }
 
     /// A new connection matched an announced endpoint.
-    pub(crate) fn link_data(
+    pub(super) fn link_data(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -177,13 +177,13 @@ impl Analyzer {
     /// opens the way the session's last announced mode says (active: from the server's host;
     /// passive: from the client's; either when nothing was announced, as when the control
     /// connection was picked up mid-stream). The session and the waiting transfer.
-    pub(crate) fn data_command_waiting(
+    pub(super) fn data_command_waiting(
         &self,
         initiator: SocketAddr,
         responder: SocketAddr,
         opened: Timestamp,
     ) -> Option<(SessionId, TransferId)> {
-        let pair = crate::analyzer::host_pair(initiator.ip(), responder.ip());
+        let pair = host_pair(initiator.ip(), responder.ip());
         if !self.ftp_host_pairs.contains_key(&pair) {
             return None;
         }
@@ -217,24 +217,22 @@ impl Analyzer {
 
     /// Whether a session between these two hosts (either way) is under TLS (AUTH TLS): its
     /// data commands and announcements are then encrypted, so none can be seen waiting.
-    pub(crate) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> Option<SessionId> {
-        let pair = crate::analyzer::host_pair(a.ip(), b.ip());
+    pub(super) fn tls_session_between(&self, a: SocketAddr, b: SocketAddr) -> Option<SessionId> {
+        let pair = host_pair(a.ip(), b.ip());
         if !self.ftp_host_pairs.contains_key(&pair) {
             return None;
         }
         // The latest one: a client that reconnects runs its transfers on its new session.
         self.sessions
             .values()
-            .filter(|s| {
-                s.is_protected() && crate::analyzer::host_pair(s.client.ip(), s.server.ip()) == pair
-            })
+            .filter(|s| s.is_protected() && host_pair(s.client.ip(), s.server.ip()) == pair)
             .max_by_key(|s| (s.start, s.id))
             .map(|s| s.id)
     }
 
     /// A connection between the hosts of session `sid`, under TLS without keys, that opens
     /// with a TLS handshake: its encrypted data, linked by what can be seen (`tls_peers`).
-    pub(crate) fn tls_peer_data(
+    pub(super) fn tls_peer_data(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -271,7 +269,7 @@ impl Analyzer {
     /// An unannounced connection taken by the transfer command `tid` of session `sid`, waiting
     /// for it ([`Analyzer::data_command_waiting`]); reported as `orphan_data`, since no
     /// announcement explains it.
-    pub(crate) fn claim_waiting(
+    pub(super) fn claim_waiting(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -292,7 +290,7 @@ impl Analyzer {
 
     /// A data connection nothing announced (to or from port 20, or TLS data between the hosts
     /// of a session under TLS): a transfer of no session.
-    pub(crate) fn orphan_data(
+    pub(super) fn orphan_data(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -311,7 +309,7 @@ impl Analyzer {
     /// refusal then fails that command, as for an announced endpoint); otherwise None, and it
     /// waits quietly for its first byte ([`Analyzer::port_20_data`]), since a SYN refused or
     /// never answered is a connection attempt, counted as such, not a transfer.
-    pub(crate) fn port_20_opened(
+    pub(super) fn port_20_opened(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -327,7 +325,7 @@ impl Analyzer {
     /// A connection to or from port 20, opened at `opened` with no announcement, carries its
     /// first byte: port 20 is the evidence that it is data. A transfer command waiting by
     /// then takes it; otherwise it is a transfer of no session.
-    pub(crate) fn port_20_data(
+    pub(super) fn port_20_data(
         &mut self,
         key: FlowKey,
         initiator: SocketAddr,
@@ -371,7 +369,7 @@ impl Analyzer {
 
     /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
     /// for one. The transfer the command is bound to; None for a session that is gone.
-    pub(crate) fn data_command(
+    pub(super) fn data_command(
         &mut self,
         sid: SessionId,
         command: TransferCommand,
@@ -462,7 +460,7 @@ impl Analyzer {
 
     /// Tells the session's waiting transfers (unclaimed connections, then commands awaiting a
     /// connection) that another connection or command came; the stale ones end.
-    pub(crate) fn notify_waiting(
+    pub(super) fn notify_waiting(
         &mut self,
         sid: SessionId,
         ts: Timestamp,
@@ -483,7 +481,7 @@ impl Analyzer {
     }
 
     /// ABOR: every transfer of the session still waiting for its final reply is aborted.
-    pub(crate) fn abort_transfers(&mut self, sid: SessionId) {
+    pub(super) fn abort_transfers(&mut self, sid: SessionId) {
         for t in self.transfers.values_mut() {
             if t.session == Some(sid) {
                 // ABOR changes a transfer's state only: the output is always `Nothing`.
@@ -493,7 +491,7 @@ impl Analyzer {
     }
 
     /// A reply to a transfer's command: preliminary (1yz) or final.
-    pub(crate) fn transfer_reply(&mut self, tid: TransferId, reply: &Reply) {
+    pub(super) fn transfer_reply(&mut self, tid: TransferId, reply: &Reply) {
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -510,7 +508,7 @@ impl Analyzer {
         self.wire_transfer(tid, reply.ts, output);
     }
 
-    pub(crate) fn data_chunk(&mut self, tid: TransferId, dir: Dir, ts: Timestamp, chunk: Chunk) {
+    pub(super) fn data_chunk(&mut self, tid: TransferId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let piece = match chunk {
             Chunk::Data(data) => DataPiece::Bytes(Cow::Owned(data)),
             Chunk::Gap(len) => DataPiece::Gap(len),
@@ -518,7 +516,7 @@ impl Analyzer {
         self.data_piece(tid, dir, ts, piece);
     }
 
-    pub(crate) fn data_piece(
+    pub(super) fn data_piece(
         &mut self,
         tid: TransferId,
         dir: Dir,
@@ -529,7 +527,7 @@ impl Analyzer {
     }
 
     /// Plaintext of a data connection under TLS, decrypted ([`crate::ftps`]).
-    pub(crate) fn data_piece_decrypted(
+    pub(super) fn data_piece_decrypted(
         &mut self,
         tid: TransferId,
         dir: Dir,
@@ -609,7 +607,7 @@ impl Analyzer {
     }
 
     /// The side sending in `dir` closed its half of the data connection.
-    pub(crate) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
+    pub(super) fn data_sender_finished(&mut self, tid: TransferId, dir: Dir, ts: Timestamp) {
         let control_open = self.control_open(tid);
         self.drive_transfer(tid, ts, TransferInput::SenderClosed { dir, control_open });
     }
@@ -617,7 +615,7 @@ impl Analyzer {
     /// The data connection ended (both FINs, a RST, idle, or the capture's end); `answered`
     /// is false when its SYN never got a SYN-ACK (refused or never answered); `frames` are
     /// the connection's, for the record.
-    pub(crate) fn data_conn_closed(
+    pub(super) fn data_conn_closed(
         &mut self,
         tid: TransferId,
         fins: PerDir<bool>,
@@ -640,12 +638,12 @@ impl Analyzer {
     }
 
     /// The session ended: its waiting transfers learn that nothing more will be said.
-    pub(crate) fn transfer_control_closed(&mut self, tid: TransferId, ts: Timestamp) {
+    pub(super) fn transfer_control_closed(&mut self, tid: TransferId, ts: Timestamp) {
         self.drive_transfer(tid, ts, TransferInput::ControlClosed);
     }
 
     /// The capture ended with the transfer still in flight.
-    pub(crate) fn transfer_capture_end(&mut self, tid: TransferId, ts: Timestamp) {
+    pub(super) fn transfer_capture_end(&mut self, tid: TransferId, ts: Timestamp) {
         self.drive_transfer(tid, ts, TransferInput::CaptureEnd);
     }
 

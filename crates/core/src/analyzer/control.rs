@@ -2,13 +2,12 @@
 //! lines, and applying each command and reply to the session (RFC 959 §4-5, RFC 2228 AUTH,
 //! RFC 2428/1639 endpoints, RFC 3659 SIZE/REST).
 
-use crate::analyzer::Analyzer;
+use super::{Analyzer, host_pair};
 use crate::event::{
-    AnnouncedBy, AnomalyKind, CommandLine, DataMode, DetectedBy, EndReason, Event, Exchange,
-    LinkRule, Reply, SessionId, SessionStart,
+    AnnouncedBy, AnomalyKind, CommandLine, DataMode, EndReason, Event, Exchange, Reply, SessionId,
 };
+use crate::flow::Dir;
 use crate::flow::reassembly::Chunk;
-use crate::flow::{Dir, FlowKey, PerDir, QuietConn, Role};
 use crate::frame::Timestamp;
 use crate::ftp::address;
 use crate::ftp::command::{self, CommandKind};
@@ -18,161 +17,8 @@ use crate::ftp::path;
 use crate::ftp::reply::{self, ReplyStep};
 use crate::ftp::reply_info;
 use crate::ftp::session::{Pending, Session, SessionInput, SessionOutput};
-use crate::ftp::transfer::{TransferInput, opens_tls};
+use crate::ftp::transfer::TransferInput;
 use std::net::SocketAddr;
-
-/// What the first lines of an unclassified connection say.
-/// Bytes held of a connection that opens with a ClientHello, while a key log may show an
-/// implicit FTPS greeting behind its handshake.
-const MAX_TLS_CLASSIFY_BYTES: usize = 16 * 1024;
-
-/// Implicit FTPS's port (IANA "ftps").
-const IMPLICIT_FTPS_PORT: u16 = 990;
-
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    /// FTP control; the client is on this side.
-    Ftp {
-        client_dir: Dir,
-    },
-    NotFtp,
-    Undecided,
-    /// Implicit FTPS: a connection to port 990 that opens with the client's TLS ClientHello.
-    ImplicitTls,
-}
-
-/// The complete lines of one direction, in order (at most `max` of them).
-fn lines_of(chunks: &[(Timestamp, Dir, Vec<u8>)], dir: Dir, max: usize) -> Vec<Vec<u8>> {
-    let mut lines = Vec::new();
-    let mut line = Vec::new();
-    for (_, _, bytes) in chunks.iter().filter(|(_, d, _)| *d == dir) {
-        let mut rest: &[u8] = bytes;
-        while let Some(i) = memchr::memchr(b'\n', rest) {
-            line.extend_from_slice(rest.get(..i).unwrap_or(&[]));
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            lines.push(std::mem::take(&mut line));
-            if lines.len() >= max {
-                return lines;
-            }
-            rest = rest.get(i + 1..).unwrap_or(&[]);
-        }
-        line.extend_from_slice(rest);
-    }
-    lines
-}
-
-pub(crate) fn is_greeting(line: &[u8]) -> bool {
-    let upper = line.to_ascii_uppercase();
-    // SMTP also greets with 220; when its greeting names the protocol, that settles it.
-    matches!(reply::reply_code(line), Some((120 | 220 | 421, _)))
-        && memchr::memmem::find(&upper, b"SMTP").is_none()
-}
-
-/// What one client line says of the protocol, after a 220 greeting (which FTP, SMTP and
-/// others share).
-#[derive(Debug, PartialEq, Eq)]
-enum ClientLine {
-    Ftp,
-    NotFtp,
-    /// A verb both protocols have (QUIT, NOOP, HELP): the next line decides.
-    Either,
-}
-
-/// SMTP (RFC 5321 §4.1, RFC 3207 STARTTLS, RFC 4954 AUTH) and LMTP (RFC 2033) verbs that FTP
-/// does not have. AUTH is in both: FTP's names an RFC 2228 mechanism (TLS, SSL, TLS-C, TLS-P
-/// of RFC 4217 §4, GSSAPI, KERBEROS_V4), SMTP's a SASL one (LOGIN, PLAIN, CRAM-MD5...). SMTP's
-/// AUTH may only follow EHLO (RFC 4954 §4), so a first line AUTH GSSAPI is FTP's.
-fn client_line(line: &[u8]) -> ClientLine {
-    let (verb, arg) = command::split_command(line);
-    match &verb[..] {
-        b"QUIT" | b"NOOP" | b"HELP" => ClientLine::Either,
-        b"HELO" | b"EHLO" | b"LHLO" | b"MAIL" | b"RCPT" | b"DATA" | b"RSET" | b"VRFY" | b"EXPN"
-        | b"TURN" | b"ETRN" | b"BDAT" | b"STARTTLS" => ClientLine::NotFtp,
-        b"AUTH" => {
-            let mechanism = arg.trim_ascii().to_ascii_uppercase();
-            if matches!(
-                &mechanism[..],
-                b"TLS" | b"SSL" | b"TLS-C" | b"TLS-P" | b"GSSAPI" | b"KERBEROS_V4"
-            ) {
-                ClientLine::Ftp
-            } else {
-                ClientLine::NotFtp
-            }
-        }
-        v if command::is_known_verb(v) => ClientLine::Ftp,
-        _ => ClientLine::NotFtp,
-    }
-}
-
-/// Client lines looked at before a greeted connection whose client only says QUIT, NOOP or
-/// HELP is given up (it carries no FTP then either).
-const MAX_JUDGED_CLIENT_LINES: usize = 4;
-
-/// Decides from the first lines of each side whether a connection on a port other than 21 is
-/// FTP control.
-///
-/// - A greeting (120/220/421, RFC 959 §5.4 "Connection Establishment") is not enough: SMTP
-///   greets with 220 too, often without naming itself. The client's first line decides: an FTP
-///   verb (USER, AUTH TLS, FEAT, SYST, OPTS...) makes it FTP; an SMTP verb (EHLO, MAIL,
-///   AUTH LOGIN...) or anything else does not; QUIT, NOOP and HELP wait for the next line.
-///   Until the client speaks the connection is undecided (bounded by the caller: bytes, time,
-///   and the connection's end, each of which make it not FTP: a client that never speaks
-///   gave nothing to show).
-/// - Without a greeting (picked up mid-stream, or a server that did not greet): the client's
-///   first line is a known FTP verb other than USER, PASS, QUIT, HELP or NOOP (POP3 has those).
-fn judge(chunks: &[(Timestamp, Dir, Vec<u8>)]) -> Verdict {
-    let lines = PerDir::new(
-        lines_of(chunks, Dir::FromInitiator, MAX_JUDGED_CLIENT_LINES),
-        lines_of(chunks, Dir::FromResponder, MAX_JUDGED_CLIENT_LINES),
-    );
-    // The usual way round first: the client opened the connection.
-    for client_dir in Dir::BOTH {
-        let greeted = lines
-            .get(client_dir.other())
-            .first()
-            .is_some_and(|l| is_greeting(l));
-        if !greeted {
-            continue;
-        }
-        let client_lines = lines.get(client_dir);
-        for line in client_lines {
-            match client_line(line) {
-                ClientLine::Ftp => return Verdict::Ftp { client_dir },
-                ClientLine::NotFtp => return Verdict::NotFtp,
-                ClientLine::Either => {}
-            }
-        }
-        return if client_lines.len() >= MAX_JUDGED_CLIENT_LINES {
-            Verdict::NotFtp
-        } else {
-            Verdict::Undecided
-        };
-    }
-    let Some(client) = lines.get(Dir::FromInitiator).first() else {
-        return if lines.iter().any(|(_, l)| !l.is_empty()) {
-            Verdict::NotFtp
-        } else {
-            Verdict::Undecided
-        };
-    };
-    let verb = command::split_command(client).0;
-    let server_spoke = !lines.get(Dir::FromResponder).is_empty();
-    if command::is_known_verb(&verb)
-        && !matches!(&verb[..], b"USER" | b"PASS" | b"QUIT" | b"HELP" | b"NOOP")
-        && client_line(client) == ClientLine::Ftp
-    {
-        return Verdict::Ftp {
-            client_dir: Dir::FromInitiator,
-        };
-    }
-    if server_spoke {
-        Verdict::NotFtp
-    } else {
-        Verdict::Undecided
-    }
-}
 
 /// Which pending command a final reply answers ([`pair_final_reply`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,252 +60,7 @@ fn pair_final_reply(
 }
 
 impl Analyzer {
-    /// Decides what a new connection is, before any payload: a data connection (announced, or
-    /// to or from port 20), or None when only its bytes can tell. Such a connection stays quiet
-    /// (no session, no buffers) until its first payload byte ([`Analyzer::wake_role`]).
-    pub(crate) fn classify_new(
-        &mut self,
-        key: FlowKey,
-        initiator: SocketAddr,
-        responder: SocketAddr,
-        ts: Timestamp,
-        syn: bool,
-    ) -> Option<Role> {
-        let window = self.limits.port_only_window;
-        if responder.port() == 21 {
-            // An announced endpoint outranks the port: in an FTP bounce (`PORT h,0,21`, then
-            // LIST) the server's connections to port 21 of a third host are the data
-            // connections of those LISTs. The announced port alone is no evidence here (any
-            // new session to any FTP server would match it), the address or the peers are.
-            let matched = self.expectations.take_match_at_least(
-                initiator,
-                responder,
-                ts,
-                window,
-                LinkRule::NatPeers,
-            );
-            if let Some(matched) = matched {
-                let tid = self.link_data(key, initiator, responder, initiator, matched, ts);
-                return Some(Role::Data(tid));
-            }
-            // FTP control, once it carries a byte.
-            return None;
-        }
-        let mut found = self
-            .expectations
-            .take_match(initiator, responder, ts, window);
-        if found.is_none() && !syn {
-            // Picked up mid-stream, the guess of who opened it may be wrong.
-            found = self
-                .expectations
-                .take_match(responder, initiator, ts, window);
-            if let Some(matched) = found {
-                let tid = self.link_data(key, responder, initiator, initiator, matched, ts);
-                return Some(Role::Data(tid));
-            }
-        }
-        if let Some(matched) = found {
-            let tid = self.link_data(key, initiator, responder, initiator, matched, ts);
-            return Some(Role::Data(tid));
-        }
-        if initiator.port() == 20 || responder.port() == 20 {
-            return self.port_20_opened(key, initiator, responder, ts);
-        }
-        None
-    }
-
-    /// What a quiet connection is once its first payload byte comes: a connection to port 21
-    /// is an FTP session from then on, started when the connection opened; any other waits for
-    /// its dialogue to tell.
-    pub(crate) fn wake_role(&mut self, key: FlowKey, quiet: &QuietConn) -> Role {
-        if !quiet.to_port_21() {
-            let (initiator, responder) = quiet.endpoints(key);
-            if initiator.port() == 20 || responder.port() == 20 {
-                return Role::Data(self.port_20_data(key, initiator, responder, quiet.first_ts));
-            }
-            return Role::Unclassified {
-                chunks: Vec::new(),
-                bytes: 0,
-            };
-        }
-        let (client, server) = quiet.endpoints(key);
-        let sid = self.start_session(
-            key,
-            client,
-            server,
-            Dir::FromInitiator,
-            quiet.first_ts,
-            DetectedBy::Port21,
-            quiet.opened_with_syn(),
-        );
-        Role::Control(sid)
-    }
-
-    /// Looks at an unclassified connection's first bytes; `closing` forces a decision.
-    pub(crate) fn try_classify(&mut self, key: FlowKey, ts: Timestamp, closing: bool) {
-        let Some(conn) = self.flows.get(&key) else {
-            return;
-        };
-        let Role::Unclassified { chunks, bytes } = &conn.role else {
-            return;
-        };
-        let mut verdict = judge(chunks);
-        let opens_with_tls = chunks
-            .first()
-            .is_some_and(|(_, _, bytes)| opens_tls(bytes, false));
-        let client_hello_first = chunks.first().is_some_and(|(_, dir, bytes)| {
-            *dir == Dir::FromInitiator && ftpscope_tls::looks_like_client_hello(bytes)
-        });
-        if client_hello_first && conn.responder.port() == IMPLICIT_FTPS_PORT {
-            verdict = Verdict::ImplicitTls;
-        } else if client_hello_first && self.ftps.has_keys() {
-            // Implicit FTPS on another port: TLS from the first byte, and once decrypted the
-            // server's first words are an FTP greeting. Tried on what is held (bounded).
-            match self.ftps.greets_inside_tls(chunks) {
-                Some(true) => verdict = Verdict::ImplicitTls,
-                Some(false) => {}
-                None => verdict = Verdict::Undecided,
-            }
-        }
-        // The bounds on waiting for the dialogue to tell: its end, its bytes, its time.
-        let first_ts = chunks.first().map_or(ts, |(first, _, _)| *first);
-        let waited = ts - first_ts;
-        // A TLS handshake (certificates included) comes before an implicit FTPS greeting.
-        let max_bytes = if client_hello_first && self.ftps.has_keys() {
-            self.limits.max_classify_bytes.max(MAX_TLS_CLASSIFY_BYTES)
-        } else {
-            self.limits.max_classify_bytes
-        };
-        if verdict == Verdict::Undecided
-            && (closing || *bytes > max_bytes || waited > self.limits.max_classify_wait)
-        {
-            verdict = Verdict::NotFtp;
-        }
-        let (initiator, responder, syn) = (conn.initiator, conn.responder, conn.handshake_seen());
-        let role = match verdict {
-            Verdict::Undecided => return,
-            // TLS from the first byte (the FTPS of before RFC 4217, still served on 990): a
-            // session whose whole dialogue, greeting included, is inside TLS.
-            Verdict::ImplicitTls => {
-                let sid = self.start_session(
-                    key,
-                    initiator,
-                    responder,
-                    Dir::FromInitiator,
-                    first_ts,
-                    DetectedBy::ImplicitTls,
-                    syn,
-                );
-                if let Some(s) = self.sessions.get_mut(&sid) {
-                    s.start_protected();
-                }
-                self.start_tls(key);
-                Role::Control(sid)
-            }
-            Verdict::Ftp { client_dir } => {
-                let (client, server) = if client_dir == Dir::FromInitiator {
-                    (initiator, responder)
-                } else {
-                    (responder, initiator)
-                };
-                // The session starts with its first line (the greeting), not with the line
-                // that told it was FTP.
-                Role::Control(self.start_session(
-                    key,
-                    client,
-                    server,
-                    client_dir,
-                    first_ts,
-                    DetectedBy::Dialogue,
-                    syn,
-                ))
-            }
-            Verdict::NotFtp => {
-                // Not FTP control. Between hosts that speak FTP it is a data connection only
-                // with evidence (no announcement matched it, nor port 20, or it would not be
-                // here): a data command waiting for its connection, sent in time, of a
-                // session whose data connections open this way. Otherwise a shell on port
-                // 6200 or SMB on port 139 between the same hosts would become a file.
-                let first = self.flows.get(&key).map_or(ts, |c| c.first_ts);
-                match self.data_command_waiting(initiator, responder, first) {
-                    Some((sid, tid)) => {
-                        Role::Data(self.claim_waiting(key, initiator, responder, sid, tid, ts))
-                    }
-                    // Under AUTH TLS the data commands and the PASV replies are encrypted, so
-                    // none can be waiting: a connection between the hosts of a session under
-                    // TLS that opens with a TLS handshake is its PROT P data, encrypted data
-                    // with no command (a shell would not open with a TLS ClientHello).
-                    None if opens_with_tls => {
-                        match self.tls_session_between(initiator, responder) {
-                            Some(sid) => {
-                                Role::Data(self.tls_peer_data(key, initiator, responder, sid, ts))
-                            }
-                            None => Role::Ignored,
-                        }
-                    }
-                    None => Role::Ignored,
-                }
-            }
-        };
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
-        let Role::Unclassified { chunks, .. } = std::mem::replace(&mut conn.role, role) else {
-            return;
-        };
-        for (chunk_ts, dir, bytes) in chunks {
-            self.deliver(key, dir, chunk_ts, vec![Chunk::Data(bytes)]);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn start_session(
-        &mut self,
-        key: FlowKey,
-        client: SocketAddr,
-        server: SocketAddr,
-        client_dir: Dir,
-        ts: Timestamp,
-        detected_by: DetectedBy,
-        expect_greeting: bool,
-    ) -> SessionId {
-        let sid = self.new_session_id();
-        let session = Session::new(
-            sid,
-            key,
-            client,
-            server,
-            client_dir,
-            ts,
-            self.limits.max_line_len,
-            expect_greeting,
-        );
-        self.sessions.insert(sid, session);
-        *self
-            .ftp_host_pairs
-            .entry(crate::analyzer::host_pair(client.ip(), server.ip()))
-            .or_insert(0) += 1;
-        self.emit(Event::SessionStarted(SessionStart {
-            session: sid,
-            ts,
-            client,
-            server,
-            detected_by,
-        }));
-        if !expect_greeting {
-            // No handshake: the greeting and perhaps the login happened before the capture.
-            self.anomaly(
-                AnomalyKind::TcpMidstream,
-                ts,
-                Some(sid),
-                Some((client, server)),
-                "control connection".into(),
-            );
-        }
-        sid
-    }
-
-    pub(crate) fn control_chunk(&mut self, sid: SessionId, dir: Dir, ts: Timestamp, chunk: Chunk) {
+    pub(super) fn control_chunk(&mut self, sid: SessionId, dir: Dir, ts: Timestamp, chunk: Chunk) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -709,7 +310,7 @@ impl Analyzer {
         }
     }
 
-    pub(crate) fn on_reply(&mut self, sid: SessionId, reply: Reply) {
+    pub(super) fn on_reply(&mut self, sid: SessionId, reply: Reply) {
         let ts = reply.ts;
         let max_exp = self.limits.max_expectations_per_session;
         let max_hints = self.limits.max_size_hints;
@@ -926,7 +527,7 @@ impl Analyzer {
     }
 
     /// The control connection ended: finish its dialogue and whatever waits on it.
-    pub(crate) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: EndReason) {
+    pub(super) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: EndReason) {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -947,7 +548,7 @@ impl Analyzer {
         let Some(mut session) = self.sessions.remove(&sid) else {
             return;
         };
-        let pair = crate::analyzer::host_pair(session.client.ip(), session.server.ip());
+        let pair = host_pair(session.client.ip(), session.server.ip());
         if let Some(n) = self.ftp_host_pairs.get_mut(&pair) {
             *n -= 1;
             if *n == 0 {

@@ -16,17 +16,20 @@ use crate::fasthash::FastState;
 use crate::flow::reassembly::{Chunk, ReassemblyLimits, TimedChunk};
 use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_initiator};
 use crate::frame::{Frame, TimeSpan, Timestamp};
-use crate::ftp::data::DataPiece;
 use crate::ftp::expect::ExpectationTable;
-use crate::ftp::session::{Session, SessionInput, SessionState};
-use crate::ftp::transfer::{Transfer, TransferInput};
-use crate::ftps::{FtpsAction, FtpsLayer, Pushed, Target};
+use crate::ftp::session::{Session, SessionState};
+use crate::ftp::transfer::Transfer;
+use crate::ftps::FtpsLayer;
 use crate::limits::{Limits, SECOND};
-use crate::stream::Transform;
-use ftpscope_tls::{KeyLogReport, TlsEvent};
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+
+mod classify;
+mod control;
+mod data;
+mod ftps;
+
+use data::DataPiece;
 
 /// Counters for the summary and the status bar.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,9 +56,9 @@ impl Stats {
 }
 
 pub struct Analyzer {
-    pub(crate) limits: Limits,
+    limits: Limits,
     /// Connections that carried payload, and data connections (linked when they open).
-    pub(crate) flows: HashMap<FlowKey, Conn, FastState>,
+    flows: HashMap<FlowKey, Conn, FastState>,
     /// Connections that have carried no payload yet, in 40 bytes each instead of a `Conn`'s
     /// 264 (two reassemblers, both endpoints): a SYN flood fills this table, not `flows`. The
     /// first payload byte moves a connection to `flows` ([`Analyzer::wake`]), and only then does
@@ -67,15 +70,15 @@ pub struct Analyzer {
     /// [`Closed::attempt`]). A busy capture closes hundreds of connections a second, so no more
     /// than that is kept. Counted with `flows` and `quiet` against `Limits::max_flows`.
     closed: HashMap<FlowKey, Closed, FastState>,
-    pub(crate) sessions: HashMap<SessionId, Session, FastState>,
-    pub(crate) transfers: HashMap<TransferId, Transfer, FastState>,
+    sessions: HashMap<SessionId, Session, FastState>,
+    transfers: HashMap<TransferId, Transfer, FastState>,
     /// Live sessions per pair of host addresses (lower address first), so a connection that is
     /// not FTP can be judged a data connection between FTP hosts without scanning every session.
-    pub(crate) ftp_host_pairs: HashMap<(IpAddr, IpAddr), u32, FastState>,
-    pub(crate) expectations: ExpectationTable,
+    ftp_host_pairs: HashMap<(IpAddr, IpAddr), u32, FastState>,
+    expectations: ExpectationTable,
     defrag: Defragmenter,
     events: VecDeque<Event>,
-    pub(crate) stats: Stats,
+    stats: Stats,
     now: Option<Timestamp>,
     /// The number of the frame being handled ([`Frame::number`], or the analyzer's count).
     frame_number: u64,
@@ -86,10 +89,10 @@ pub struct Analyzer {
     finished: bool,
     /// Emptied `TransferData` buffers given back by [`Analyzer::recycle`], reused for the next
     /// in-order segments instead of allocating.
-    pub(crate) spare_buffers: Vec<Vec<u8>>,
+    spare_buffers: Vec<Vec<u8>>,
     /// FTPS: the keys every connection's TLS shares (`crate::ftps::FtpsLayer`); what its
     /// events ask is wired by `Analyzer::wire_ftps`.
-    pub(crate) ftps: FtpsLayer,
+    ftps: FtpsLayer,
 }
 
 /// What is remembered of a closed connection.
@@ -109,7 +112,7 @@ const SPARE_BUFFER_MAX: usize = 64 << 10;
 const CLOSED_LINGER: TimeSpan = TimeSpan::from_secs(30);
 
 /// The key of [`Analyzer::ftp_host_pairs`]: two hosts, in either order.
-pub(crate) fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
@@ -185,11 +188,11 @@ impl Analyzer {
         self.sessions.get(&id).map(Session::state)
     }
 
-    pub(crate) fn emit(&mut self, event: Event) {
+    fn emit(&mut self, event: Event) {
         self.events.push_back(event);
     }
 
-    pub(crate) fn anomaly(
+    fn anomaly(
         &mut self,
         kind: AnomalyKind,
         ts: Timestamp,
@@ -218,7 +221,7 @@ impl Analyzer {
     /// An anomaly of connection `key`, reported the first time its kind happens on it only
     /// (issue 12: `data_both_directions` fired once per segment, 13 times for 3 connections).
     /// Counted once per connection as well: the count says how many connections had it.
-    pub(crate) fn conn_anomaly(
+    fn conn_anomaly(
         &mut self,
         key: FlowKey,
         kind: AnomalyKind,
@@ -238,13 +241,13 @@ impl Analyzer {
         self.anomaly(kind, ts, session, flow, detail);
     }
 
-    pub(crate) fn new_session_id(&mut self) -> SessionId {
+    fn new_session_id(&mut self) -> SessionId {
         self.next_session += 1;
         self.stats.sessions += 1;
         self.next_session
     }
 
-    pub(crate) fn new_transfer_id(&mut self) -> TransferId {
+    fn new_transfer_id(&mut self) -> TransferId {
         self.next_transfer += 1;
         self.stats.transfers += 1;
         self.next_transfer
@@ -750,7 +753,7 @@ impl Analyzer {
 
     /// Hands reassembled chunks of one direction, all of one time, to whatever the connection
     /// is.
-    pub(crate) fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
+    fn deliver(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: Vec<Chunk>) {
         if chunks.is_empty() {
             return;
         }
@@ -817,7 +820,7 @@ impl Analyzer {
     }
 
     /// Ends a connection: delivers what is held, then tells its session or transfer.
-    pub(crate) fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: EndReason) {
+    fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: EndReason) {
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };
@@ -1018,266 +1021,8 @@ impl Analyzer {
         self.finished = true;
     }
 
-    pub(crate) fn now(&self) -> Timestamp {
+    fn now(&self) -> Timestamp {
         self.now.unwrap_or(Timestamp::EPOCH)
-    }
-}
-
-// FTPS wiring: the analyzer finds a connection's transform, lets the `FtpsLayer` push bytes
-// through it and say what each TLS event means (an `FtpsAction`), and applies that to the
-// session or transfer. The TLS logic is `crate::ftps`'s; only the maps are touched here.
-impl Analyzer {
-    /// Adds NSS key log text (a `--keylog` file, a pcapng Decryption Secrets Block, or what a
-    /// growing file gained). Past [`crate::stream::MAX_KEY_LOG_BYTES`] in all, the rest is
-    /// dropped and reported as bad lines.
-    pub fn add_tls_keys(&mut self, text: &[u8]) -> KeyLogReport {
-        let report = self.ftps.add_keys(text);
-        self.retry_tls();
-        report
-    }
-
-    /// The key log may still grow (live capture, where clients append while the capture
-    /// runs): records whose keys are missing are held (bounded) until they come.
-    pub fn keys_may_grow(&mut self, may_grow: bool) {
-        self.ftps.keys_may_grow(may_grow);
-    }
-
-    /// Keys came: connections holding records for them decrypt now.
-    fn retry_tls(&mut self) {
-        let held: Vec<FlowKey> = self
-            .flows
-            .iter()
-            .filter(|(_, c)| c.tls.as_ref().is_some_and(|t| t.held_bytes() > 0))
-            .map(|(k, _)| *k)
-            .collect();
-        let now = self.now();
-        for key in held {
-            let mut out = Vec::new();
-            if let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) {
-                self.ftps.retry(t, &mut out);
-            }
-            self.route_tls(key, now, out);
-        }
-    }
-
-    /// Puts TLS on connection `key` from its next byte.
-    pub(crate) fn start_tls(&mut self, key: FlowKey) {
-        let transform = self.ftps.start();
-        if let Some(conn) = self.flows.get_mut(&key) {
-            conn.tls = Some(transform);
-        }
-    }
-
-    /// CCC was accepted on control connection `key`.
-    pub(crate) fn ccc_accepted(&mut self, key: FlowKey) {
-        if let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) {
-            t.ccc_accepted();
-        }
-    }
-
-    /// Whether data connections are decrypted: a key log was given (or may still come).
-    pub(crate) fn decrypts_data(&self) -> bool {
-        self.ftps.has_keys()
-    }
-
-    /// Routes chunks of a connection under TLS through its transform. False when the
-    /// connection has none, or its bytes in `dir` are clear (the chunks are then the caller's
-    /// to deliver).
-    fn tls_chunks(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, chunks: &[Chunk]) -> bool {
-        self.tls_push(key, dir, ts, |ftps, t, out| {
-            ftps.push_chunks(t, dir, chunks, out)
-        })
-    }
-
-    /// Like [`Analyzer::tls_chunks`] for bytes borrowed from a frame.
-    pub(crate) fn tls_bytes(
-        &mut self,
-        key: FlowKey,
-        dir: Dir,
-        ts: Timestamp,
-        bytes: &[u8],
-    ) -> bool {
-        self.tls_push(key, dir, ts, |ftps, t, out| {
-            ftps.push_bytes(t, dir, bytes, out)
-        })
-    }
-
-    /// What [`Analyzer::tls_chunks`] and [`Analyzer::tls_bytes`] share: `push` puts the bytes
-    /// through the connection's transform; what comes out is routed, and the ciphertext no key
-    /// opened is counted.
-    fn tls_push(
-        &mut self,
-        key: FlowKey,
-        dir: Dir,
-        ts: Timestamp,
-        push: impl FnOnce(&mut FtpsLayer, &mut Transform, &mut Vec<TlsEvent>) -> Option<Pushed>,
-    ) -> bool {
-        let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
-            return false;
-        };
-        let mut out = Vec::new();
-        let Some(pushed) = push(&mut self.ftps, t, &mut out) else {
-            return false;
-        };
-        self.route_tls(key, ts, out);
-        self.count_ciphertext(key, dir, ts, pushed);
-        true
-    }
-
-    /// A data connection no key opens counts its ciphertext, as one read without a key log
-    /// does: an `encrypted` transfer has sizes, never a file.
-    fn count_ciphertext(&mut self, key: FlowKey, dir: Dir, ts: Timestamp, pushed: Pushed) {
-        let len = pushed.ciphertext;
-        if let Some(Role::Data(tid)) = self.flows.get(&key).map(|c| &c.role)
-            && len > 0
-        {
-            let tid = *tid;
-            self.drive_transfer(tid, ts, TransferInput::Ciphertext { dir, ts, len });
-        }
-    }
-
-    /// The connection ends: a record cut short, or held for keys that never came, is lost.
-    fn tls_finish(&mut self, key: FlowKey, ts: Timestamp) {
-        let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
-            return;
-        };
-        let mut out = Vec::new();
-        FtpsLayer::finish(t, &mut out);
-        self.route_tls(key, ts, out);
-    }
-
-    /// Hands what the transform gave to whatever the connection is: each event is asked of
-    /// the layer for the connection as it is then, and wired before the next.
-    fn route_tls(&mut self, key: FlowKey, ts: Timestamp, events: Vec<TlsEvent>) {
-        for event in events {
-            let Some(conn) = self.flows.get(&key) else {
-                return;
-            };
-            let to = Target::of(&conn.role);
-            if let Some(action) = self.ftps.route(event, to, conn.tls.as_deref()) {
-                self.wire_ftps(key, ts, action);
-            }
-        }
-    }
-
-    /// Applies what one TLS event of connection `key` asks.
-    fn wire_ftps(&mut self, key: FlowKey, ts: Timestamp, action: FtpsAction) {
-        match action {
-            FtpsAction::ControlPlaintext { sid, dir, data } => {
-                self.session_decrypting(key, sid);
-                self.control_chunk(sid, dir, ts, Chunk::Data(data));
-            }
-            FtpsAction::DataPlaintext { tid, dir, data } => {
-                self.data_piece_decrypted(tid, dir, ts, DataPiece::Bytes(Cow::Owned(data)));
-            }
-            FtpsAction::ControlLost {
-                sid,
-                dir,
-                len,
-                detail,
-            } => {
-                self.control_chunk(sid, dir, ts, Chunk::Gap(len));
-                self.conn_anomaly(key, AnomalyKind::TlsUnreadable, ts, Some(sid), detail);
-            }
-            FtpsAction::DataLost {
-                tid,
-                dir,
-                len,
-                detail,
-            } => {
-                self.data_piece_decrypted(tid, dir, ts, DataPiece::Gap(len));
-                let session = self.transfers.get(&tid).and_then(|t| t.session);
-                self.conn_anomaly(key, AnomalyKind::TlsUnreadable, ts, session, detail);
-            }
-            FtpsAction::Established {
-                on,
-                facts,
-                decrypting,
-            } => {
-                self.record_tls_facts(on, facts);
-                if let Target::Session(sid) = on
-                    && decrypting
-                {
-                    self.session_decrypting(key, sid);
-                }
-            }
-            FtpsAction::KeysMissing { on, detail } => {
-                let session = match on {
-                    Target::Session(sid) => Some(sid),
-                    Target::Transfer(tid) => {
-                        let session = self.transfers.get(&tid).and_then(|t| t.session);
-                        let input = TransferInput::Ciphertext {
-                            dir: Dir::FromInitiator,
-                            ts,
-                            len: 0,
-                        };
-                        self.drive_transfer(tid, ts, input);
-                        session
-                    }
-                    Target::Other => None,
-                };
-                self.conn_anomaly(key, AnomalyKind::TlsKeysMissing, ts, session, detail);
-            }
-            FtpsAction::CloseNotify { on, dir, facts } => {
-                if let Some(facts) = facts {
-                    self.record_tls_facts(on, facts);
-                }
-                match on {
-                    Target::Session(_) => {
-                        if let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) {
-                            t.set_clear(dir);
-                        }
-                    }
-                    Target::Transfer(tid) => {
-                        let control_open = self.control_open(tid);
-                        let input = TransferInput::SenderTlsClosed { dir, control_open };
-                        self.drive_transfer(tid, ts, input);
-                    }
-                    Target::Other => {}
-                }
-            }
-            FtpsAction::Unreadable { on, detail } => {
-                let session = match on {
-                    Target::Session(sid) => Some(sid),
-                    Target::Transfer(tid) => self.transfers.get(&tid).and_then(|t| t.session),
-                    Target::Other => None,
-                };
-                let flow = self.flows.get(&key).map(|c| (c.initiator, c.responder));
-                self.anomaly(AnomalyKind::TlsUnreadable, ts, session, flow, detail);
-            }
-        }
-    }
-
-    /// The TLS facts go in the session's or the transfer's record.
-    fn record_tls_facts(&mut self, on: Target, facts: Box<crate::event::TlsFacts>) {
-        match on {
-            Target::Session(sid) => {
-                if let Some(s) = self.sessions.get_mut(&sid) {
-                    s.tls_info = Some(facts);
-                }
-            }
-            Target::Transfer(tid) => {
-                if let Some(t) = self.transfers.get_mut(&tid) {
-                    t.tls = Some(facts);
-                }
-            }
-            Target::Other => {}
-        }
-    }
-
-    /// Keys decrypt the control connection: its dialogue is read again.
-    fn session_decrypting(&mut self, key: FlowKey, sid: SessionId) {
-        let decrypting = self
-            .flows
-            .get(&key)
-            .and_then(|c| c.tls.as_ref())
-            .is_some_and(|t| t.decrypting());
-        if let Some(s) = self.sessions.get_mut(&sid)
-            && decrypting
-            && s.is_protected()
-        {
-            s.on(SessionInput::Decrypting);
-        }
     }
 }
 
