@@ -3,7 +3,7 @@
 
 mod harness;
 
-use ftpscope_core::{AnomalyKind, DataMode, Direction, TransferStatus};
+use ftpscope_core::{AnomalyKind, DataMode, Direction, Limits, TransferStatus};
 use harness::{Conversation, Side};
 
 /// Logged in, in passive mode: the server listens on port 50000.
@@ -767,5 +767,29 @@ fn a_225_after_a_150_answers_the_abor_and_later_replies_stay_paired() {
         answered.contains(&(b"PWD".to_vec(), vec![257])),
         "{answered:?}"
     );
+    assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
+}
+
+// The same 225, longer than the reply limit: it is reported too long once, though it is
+// paired twice (first with the LIST it retires, then with the ABOR it answers). Before the
+// session read its own replies, the second pairing reported it again.
+#[test]
+fn a_retiring_reply_too_long_is_reported_once() {
+    let limits = Limits {
+        max_reply_lines: 2,
+        ..Limits::default()
+    };
+    let mut c = Conversation::with_limits(limits);
+    c.client("PASV");
+    c.server("227 Entering Passive Mode (192,0,2,21,195,80)");
+    c.client("LIST");
+    c.server("150 File status okay. About to open data connection.");
+    c.client("ABOR");
+    for line in ["225-No transfer", "225-to abort", "225-here", "225 done"] {
+        c.server(line);
+    }
+    let too_long = c.anomalies();
+    let too_long = too_long.iter().filter(|k| **k == AnomalyKind::ReplyTooLong);
+    assert_eq!(too_long.count(), 1, "{:?}", c.anomalies());
     assert!(!c.anomalies().contains(&AnomalyKind::UnsolicitedReply));
 }

@@ -15,9 +15,7 @@ use crate::event::{
 use crate::flow::reassembly::Chunk;
 use crate::flow::{Dir, FlowKey, PerDir, Role};
 use crate::frame::Timestamp;
-use crate::ftp::command::TransferCommand;
 use crate::ftp::expect::Matched;
-use crate::ftp::path;
 use crate::ftp::transfer::{
     Announcement, BoundCommand, DataConnection, HeldPiece, Transfer, TransferInput, TransferOutput,
 };
@@ -142,7 +140,7 @@ impl Analyzer {
             sends_from_initiator,
         };
         let waiting = self.sessions.get_mut(&sid).and_then(|s| {
-            s.expectations.retain(|(_, id)| *id != exp_id);
+            s.expectation_matched(exp_id);
             s.awaiting_conn.pop_front()
         });
         let tid = match waiting {
@@ -192,7 +190,7 @@ impl Analyzer {
         for (sid, s) in &self.sessions {
             let from_client = initiator.ip() == s.client.ip() && responder.ip() == s.server.ip();
             let from_server = initiator.ip() == s.server.ip() && responder.ip() == s.client.ip();
-            let way = match s.last_mode {
+            let way = match s.last_mode() {
                 Some(crate::event::DataMode::Passive) => from_client,
                 Some(crate::event::DataMode::Active) => from_server,
                 None => from_client || from_server,
@@ -367,77 +365,37 @@ impl Analyzer {
         self.drive_transfer(tid, ts, opened);
     }
 
-    /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent: claim a linked connection or wait
-    /// for one. The transfer the command is bound to; None for a session that is gone.
+    /// RETR, STOR, STOU, APPE, LIST, NLST or MLSD was sent, bound by its session: claim a
+    /// linked connection or wait for one. The transfer the command is bound to.
     pub(super) fn data_command(
         &mut self,
         sid: SessionId,
-        command: TransferCommand,
-        verb: &[u8],
-        arg: &[u8],
+        bound: BoundCommand,
+        expected: Option<u64>,
+        announced_any: bool,
         ts: Timestamp,
-    ) -> Option<TransferId> {
-        let session = self.sessions.get_mut(&sid)?;
-        let offset = session.rest.take().unwrap_or(0);
-        // Listing arguments often start with options ("-la pub", an `ls` habit servers
-        // accept): the path is what follows them.
-        let arg = if command.is_listing() {
-            listing_path(arg)
-        } else {
-            arg
-        };
-        let (path, full_path) = match (command, arg.is_empty()) {
-            (_, true) => (
-                None,
-                if command.is_listing() {
-                    session.cwd.clone()
-                } else {
-                    None
-                },
-            ),
-            _ => (
-                Some(arg.to_vec()),
-                path::resolve(session.cwd.as_deref(), arg),
-            ),
-        };
-        let hint_key = full_path.clone().or_else(|| path.clone());
-        let expected = if command == TransferCommand::Retr {
-            hint_key.and_then(|k| session.size_hint(&k))
-        } else {
-            None
-        };
-        let bound = BoundCommand {
-            command,
-            verb: verb.to_vec(),
-            path,
-            full_path,
-            offset,
-            transfer_type: session.transfer_type,
-        };
-        let announced_any = session.announced_any;
-        let flow = Some((session.client, session.server));
-        let claimed = loop {
-            match session.unclaimed.pop_front() {
-                Some(tid) if self.transfers.contains_key(&tid) => break Some(tid),
-                Some(_) => continue,
-                None => break None,
+    ) -> TransferId {
+        let claimed = self.sessions.get_mut(&sid).and_then(|session| {
+            loop {
+                match session.unclaimed.pop_front() {
+                    Some(tid) if self.transfers.contains_key(&tid) => break Some(tid),
+                    Some(_) => continue,
+                    None => break None,
+                }
             }
-        };
+        });
         let tid = match claimed {
             Some(tid) => tid,
             None => {
                 self.notify_waiting(sid, ts, || TransferInput::AnotherCommand);
                 if !announced_any {
-                    self.anomaly(
-                        AnomalyKind::TransferWithoutEndpoint,
-                        ts,
-                        Some(sid),
-                        flow,
-                        format!(
-                            "{} before any PASV/EPSV/PORT/EPRT",
-                            String::from_utf8_lossy(verb)
-                        ),
+                    let flow = self.sessions.get(&sid).map(|s| (s.client, s.server));
+                    let detail = format!(
+                        "{} before any PASV/EPSV/PORT/EPRT",
+                        String::from_utf8_lossy(&bound.verb)
                     );
+                    let kind = AnomalyKind::TransferWithoutEndpoint;
+                    self.anomaly(kind, ts, Some(sid), flow, detail);
                 }
                 let tid = self.create_transfer(Some(sid), ts, None);
                 if let Some(s) = self.sessions.get_mut(&sid) {
@@ -447,7 +405,7 @@ impl Analyzer {
             }
         };
         self.drive_transfer(tid, ts, TransferInput::Command { bound, expected });
-        Some(tid)
+        tid
     }
 
     /// Whether a transfer in flight is a listing (LIST, NLST, MLSD): `None` while no command
@@ -498,7 +456,7 @@ impl Analyzer {
         let cwd = t
             .session
             .and_then(|sid| self.sessions.get(&sid))
-            .and_then(|s| s.cwd.as_deref());
+            .and_then(|s| s.cwd());
         let input = if reply.code < 200 {
             TransferInput::Preliminary { reply, cwd }
         } else {
@@ -551,7 +509,7 @@ impl Analyzer {
                 .get(&tid)
                 .and_then(|t| t.session)
                 .and_then(|sid| self.sessions.get(&sid))
-                .is_some_and(|s| s.under_tls);
+                .is_some_and(|s| s.under_tls());
         // RFC 4217 §9, PROT P: a data connection that opens with a TLS handshake is decrypted
         // from its first byte when a key log was given; its plaintext comes back through
         // `data_piece_decrypted`.
@@ -690,55 +648,5 @@ impl Analyzer {
         }
         let end = ts.max(t.last_ts);
         self.emit(Event::TransferEnded(Box::new(t.record(end))));
-    }
-}
-
-/// The path of a listing command's argument: what follows its leading options (words that
-/// start with '-'), e.g. `pub` of `-la pub`; empty when there is none.
-fn listing_path(arg: &[u8]) -> &[u8] {
-    let mut rest = arg;
-    while rest.first() == Some(&b'-') {
-        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-        rest = rest.get(end..).unwrap_or(&[]);
-        while let Some(tail) = rest.strip_prefix(b" ") {
-            rest = tail;
-        }
-    }
-    rest
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Limits;
-
-    #[test]
-    fn a_listing_path_is_what_follows_the_options() {
-        let cases: &[(&[u8], &[u8])] = &[
-            (b"-la pub", b"pub"),
-            (b"-l -a  pub/sub dir", b"pub/sub dir"),
-            (b"-la", b""),
-            (b"-la ", b""),
-            (b"pub", b"pub"),
-            (b"", b""),
-            (b"my-dir", b"my-dir"),
-        ];
-        for (arg, want) in cases {
-            assert_eq!(listing_path(arg), *want, "{arg:?}");
-        }
-    }
-
-    #[test]
-    fn a_transfer_command_without_its_session_binds_no_transfer() {
-        let mut analyzer = Analyzer::new(Limits::default());
-        let bound = analyzer.data_command(
-            7,
-            TransferCommand::Retr,
-            b"RETR",
-            b"a.txt",
-            Timestamp::from_nanos(0),
-        );
-        assert_eq!(bound, None);
-        assert_eq!(analyzer.poll_event(), None, "no transfer was started");
     }
 }

@@ -25,6 +25,10 @@ use crate::ftp::reply::ReplyAssembler;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+mod dialogue;
+
+pub use dialogue::{CommandWire, DialogueAction, ReadCommand, SessionEnd, whole_after_gap};
+
 /// Where the control dialogue stands (RFC 959 §5.4, RFC 2228 §3, RFC 4217 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
@@ -113,18 +117,24 @@ impl Default for Credentials {
     }
 }
 
+/// A command waiting for its final reply (RFC 959 §4.2), or the greeting's place.
 #[derive(Debug)]
-pub struct Pending {
-    /// None for the virtual entry the greeting answers.
-    pub command: Option<CommandLine>,
-    pub kind: CommandKind,
-    pub replies: Vec<Reply>,
-    pub transfer: Option<TransferId>,
-    /// The command's argument resolved to a full path (CWD, SIZE) or parsed (REST).
-    pub target: Option<Vec<u8>>,
-    pub number: Option<u64>,
+struct Pending {
+    /// None for the virtual entry the greeting answers, or a command lost in a gap.
+    command: Option<CommandLine>,
+    kind: CommandKind,
+    /// Its replies so far (1yz, and the final one when it comes).
+    replies: Vec<Reply>,
+    /// The transfer a transfer command was bound to, whose replies it forwards.
+    transfer: Option<TransferId>,
+    /// The command's argument resolved to a full path (CWD, SIZE).
+    target: Option<Vec<u8>>,
+    /// The command's argument as a number (REST).
+    number: Option<u64>,
 }
 
+/// One FTP control connection. What the dialogue says is private to it: the analyzer reads it
+/// through [`Session::read_command`] and [`Session::reply`] and wires what they return.
 #[derive(Debug)]
 pub struct Session {
     pub id: SessionId,
@@ -134,41 +144,47 @@ pub struct Session {
     /// Which direction of the control connection carries commands (the other carries replies).
     pub client_dir: Dir,
     pub start: Timestamp,
-    pub last_ts: Timestamp,
-    pub commands_in: LineFramer,
-    pub replies_in: LineFramer,
-    pub replies: ReplyAssembler,
-    pub pending: VecDeque<Pending>,
+    /// The time of its last command or reply bytes.
+    last_ts: Timestamp,
+    commands_in: LineFramer,
+    replies_in: LineFramer,
+    replies: ReplyAssembler,
+    /// Commands waiting for their final reply, in the order sent.
+    pending: VecDeque<Pending>,
     /// Where the dialogue stands; moved only by [`Session::on`].
     state: SessionState,
     credentials: Credentials,
-    pub cwd: Option<Vec<u8>>,
-    pub transfer_type: Option<u8>,
-    pub rest: Option<u64>,
+    /// The working directory, as the server said it or as CWDs built it (None: unknown).
+    cwd: Option<Vec<u8>>,
+    /// TYPE's first letter (RFC 959 §3.1.1: A, E, I, L).
+    transfer_type: Option<u8>,
+    /// A REST offset accepted (350) and not yet consumed by a transfer command.
+    rest: Option<u64>,
     /// Sizes from SIZE replies, by full path (or path as sent), most recent last.
-    pub size_hints: VecDeque<(Vec<u8>, u64)>,
+    size_hints: VecDeque<(Vec<u8>, u64)>,
     /// (port, id) of this session's expectations, oldest first.
-    pub expectations: VecDeque<(u16, ExpectationId)>,
-    pub announced_any: bool,
+    expectations: VecDeque<(u16, ExpectationId)>,
+    announced_any: bool,
     /// The mode of the last endpoint announced (PORT/EPRT/LPRT: active, 227/228/229: passive):
     /// which way its next data connection opens.
-    pub last_mode: Option<DataMode>,
+    last_mode: Option<DataMode>,
     /// An announced address differed from the control peers (reported once).
-    pub mismatch_reported: bool,
+    mismatch_reported: bool,
     /// Transfers created by a data connection, waiting for the command that claims them.
-    pub unclaimed: VecDeque<TransferId>,
+    pub(crate) unclaimed: VecDeque<TransferId>,
     /// Transfers created by a command, waiting for their data connection.
-    pub awaiting_conn: VecDeque<TransferId>,
+    pub(crate) awaiting_conn: VecDeque<TransferId>,
     /// Every transfer of this session not ended yet, oldest first, so that the session's end
     /// reaches them all (a transfer whose data connection closed before its final reply
     /// would otherwise outlive its session).
-    pub in_flight: Vec<TransferId>,
-    pub commands: u64,
-    pub transfers: u64,
+    pub(crate) in_flight: Vec<TransferId>,
+    commands: u64,
+    /// Transfers counted for the summary.
+    pub(crate) transfers: u64,
     /// AUTH TLS was accepted, or the session was TLS from its first byte.
-    pub under_tls: bool,
+    under_tls: bool,
     /// What its TLS showed (set when the handshake is done).
-    pub tls_info: Option<Box<crate::event::TlsFacts>>,
+    pub(crate) tls_info: Option<Box<crate::event::TlsFacts>>,
 }
 
 impl Session {
@@ -185,14 +201,7 @@ impl Session {
     ) -> Self {
         let mut pending = VecDeque::new();
         if expect_greeting {
-            pending.push_back(Pending {
-                command: None,
-                kind: CommandKind::Other,
-                replies: Vec::new(),
-                transfer: None,
-                target: None,
-                number: None,
-            });
+            pending.push_back(Pending::placeholder());
         }
         Session {
             id,
@@ -465,7 +474,23 @@ impl Session {
         }
     }
 
-    pub fn size_hint(&self, path: &[u8]) -> Option<u64> {
+    /// Whether the control connection is under TLS (AUTH TLS accepted, or implicit FTPS),
+    /// whether or not keys decrypt it.
+    pub fn under_tls(&self) -> bool {
+        self.under_tls
+    }
+
+    /// The working directory, when known.
+    pub fn cwd(&self) -> Option<&[u8]> {
+        self.cwd.as_deref()
+    }
+
+    /// The mode of the last endpoint announced: which way its next data connection opens.
+    pub fn last_mode(&self) -> Option<DataMode> {
+        self.last_mode
+    }
+
+    fn size_hint(&self, path: &[u8]) -> Option<u64> {
         self.size_hints
             .iter()
             .rev()
@@ -473,7 +498,7 @@ impl Session {
             .map(|(_, s)| *s)
     }
 
-    pub fn remember_size(&mut self, path: Vec<u8>, size: u64, max: usize) {
+    fn remember_size(&mut self, path: Vec<u8>, size: u64, max: usize) {
         self.size_hints.retain(|(p, _)| *p != path);
         if self.size_hints.len() >= max {
             self.size_hints.pop_front();
