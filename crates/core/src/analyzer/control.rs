@@ -98,7 +98,7 @@ impl Analyzer {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.dialogue);
         session.queue_command(read, self.limits.max_pending_commands, &mut out);
         self.apply_dialogue(sid, ts, out);
     }
@@ -131,7 +131,7 @@ impl Analyzer {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.dialogue);
         let reply = session.reply_line(ts, line, self.limits.max_reply_lines, &mut out);
         self.apply_dialogue(sid, ts, out);
         if let Some(reply) = reply {
@@ -145,21 +145,20 @@ impl Analyzer {
             return;
         };
         let ts = reply.ts;
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.dialogue);
         session.reply(reply, &self.limits, &mut out);
         self.apply_dialogue(sid, ts, out);
     }
 
-    /// Does what session `sid` said, in its order.
-    fn apply_dialogue(&mut self, sid: SessionId, ts: Timestamp, actions: Vec<DialogueAction>) {
-        if actions.is_empty() {
-            return;
-        }
-        let Some(session) = self.sessions.get(&sid) else {
+    /// Does what session `sid` said, in its order, and keeps the emptied list for the next.
+    fn apply_dialogue(&mut self, sid: SessionId, ts: Timestamp, mut actions: Vec<DialogueAction>) {
+        let Some(session) = self.sessions.get(&sid).filter(|_| !actions.is_empty()) else {
+            actions.clear();
+            self.dialogue = actions;
             return;
         };
         let (flow, key) = (Some((session.client, session.server)), session.flow);
-        for action in actions {
+        for action in actions.drain(..) {
             match action {
                 DialogueAction::Anomaly(kind, detail) => {
                     self.anomaly(kind, ts, Some(sid), flow, detail);
@@ -171,6 +170,7 @@ impl Analyzer {
                 DialogueAction::TransferReply(tid, reply) => self.transfer_reply(tid, &reply),
             }
         }
+        self.dialogue = actions;
     }
 
     /// The control connection ended: finish its dialogue and whatever waits on it.

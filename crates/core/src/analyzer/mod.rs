@@ -17,7 +17,7 @@ use crate::flow::reassembly::{Chunk, ReassemblyLimits, TimedChunk};
 use crate::flow::{Conn, Dir, FlowKey, PerDir, QuietConn, QuietFin, Role, guess_initiator};
 use crate::frame::{Frame, TimeSpan, Timestamp};
 use crate::ftp::expect::ExpectationTable;
-use crate::ftp::session::{Session, SessionState};
+use crate::ftp::session::{DialogueAction, Session, SessionState};
 use crate::ftp::transfer::Transfer;
 use crate::ftps::FtpsLayer;
 use crate::limits::{Limits, SECOND};
@@ -90,6 +90,9 @@ pub struct Analyzer {
     /// Emptied `TransferData` buffers given back by [`Analyzer::recycle`], reused for the next
     /// in-order segments instead of allocating.
     spare_buffers: Vec<Vec<u8>>,
+    /// What a session said for its last command or reply, applied and emptied at once: kept to
+    /// reuse its room, as every line of every session passes through it.
+    dialogue: Vec<DialogueAction>,
     /// FTPS: the keys every connection's TLS shares (`crate::ftps::FtpsLayer`); what its
     /// events ask is wired by `Analyzer::wire_ftps`.
     ftps: FtpsLayer,
@@ -147,6 +150,7 @@ impl Analyzer {
             ooo_total: 0,
             finished: false,
             spare_buffers: Vec::new(),
+            dialogue: Vec::new(),
             ftps: FtpsLayer::default(),
         }
     }
@@ -348,48 +352,8 @@ impl Analyzer {
     fn handle_segment(&mut self, ts: Timestamp, seg: &TcpSegment<'_>) {
         self.stats.tcp_segments += 1;
         let key = FlowKey::new(seg.src, seg.dst);
-        let opening = seg.flags.syn && !seg.flags.ack;
-        let mut retry = false;
-        match self.flows.get(&key) {
-            Some(conn) if opening && conn.handshake_seen() && conn.has_payload() => {
-                // A new connection on the 4-tuple of one that never closed.
-                let flow = Some((conn.initiator, conn.responder));
-                self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
-                self.close_conn(key, ts, EndReason::Closed);
-                self.remove_conn(key);
-            }
-            Some(_) => {}
-            // Only a connection not in `flows` may be a quiet or a closed one (the tables never
-            // share a key).
-            None if self.quiet.contains_key(&key) => {
-                if !self.quiet_segment(key, ts, seg) {
-                    return;
-                }
-            }
-            None => {
-                if let Some(closed) = self.closed.get_mut(&key) {
-                    if !opening {
-                        // A late segment of a closed connection: it only keeps the memory
-                        // alive.
-                        closed.last_ts = ts;
-                        return;
-                    }
-                    // A new connection on the 4-tuple of a closed one.
-                    retry = closed.attempt;
-                    self.closed.remove(&key);
-                }
-            }
-        }
-        if !self.flows.contains_key(&key) {
-            if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
-                return; // nothing to follow: stray ACKs and resets of connections we never saw
-            }
-            if !self.open_conn(key, ts, seg, opening, retry) {
-                return;
-            }
-            if self.quiet.contains_key(&key) && !self.quiet_segment(key, ts, seg) {
-                return;
-            }
+        if !self.admit(key, ts, seg) {
+            return;
         }
         let limits = self.reassembly_limits();
         let Some(conn) = self.flows.get_mut(&key) else {
@@ -424,98 +388,22 @@ impl Analyzer {
             self.ooo_total = self.ooo_total.saturating_sub(before - stream.held_bytes());
             self.deliver_timed(key, other, acked);
         }
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
-        let mut chunks = Vec::new();
         let data_seq = if seg.flags.syn {
             seg.seq.wrapping_add(1)
         } else {
             seg.seq
         };
+        let mut chunks = Vec::new();
         if seg.wire_payload_len > 0 && follow {
-            let stream = conn.dirs.get_mut(dir);
             // The common case: in order, nothing held, every byte captured. The new bytes go
             // on as a slice of the frame, not copied into a chunk; nothing else can happen
             // (no anomaly, nothing held), so the rest of this function reduces to this.
-            if self.ooo_total <= self.limits.max_ooo_bytes_total
-                && let Some(skip) = stream.push_in_order(
-                    data_seq,
-                    seg.payload,
-                    seg.wire_payload_len,
-                    limits.max_distance,
-                )
-            {
-                if seg.flags.fin {
-                    stream.fin(data_seq, seg.wire_payload_len);
-                }
+            if let Some(skip) = self.in_order(key, dir, seg, data_seq, limits) {
                 self.deliver_bytes(key, dir, ts, seg.payload.get(skip..).unwrap_or_default());
                 self.after_segment(key, dir, ts);
                 return;
             }
-            let before = stream.held_bytes();
-            let outcome = stream.push(
-                data_seq,
-                seg.payload,
-                seg.wire_payload_len,
-                ts,
-                limits,
-                &mut chunks,
-            );
-            let after = stream.held_bytes();
-            self.ooo_total = (self.ooo_total + after).saturating_sub(before);
-            if self.ooo_total > self.limits.max_ooo_bytes_total {
-                // Too much held across all flows: give up on this direction's hole.
-                stream.flush(ts, &mut chunks);
-                self.ooo_total = self.ooo_total.saturating_sub(after);
-                self.conn_anomaly(
-                    key,
-                    AnomalyKind::TcpOooOverflow,
-                    ts,
-                    None,
-                    "total out-of-order limit".into(),
-                );
-            }
-            if outcome.overflow {
-                self.conn_anomaly(key, AnomalyKind::TcpOooOverflow, ts, None, String::new());
-            }
-            if outcome.overlap_mismatch {
-                self.conn_anomaly(
-                    key,
-                    AnomalyKind::TcpOverlapMismatch,
-                    ts,
-                    None,
-                    format!("seq {}: first copy kept", seg.seq),
-                );
-            }
-            if outcome.out_of_window {
-                self.conn_anomaly(
-                    key,
-                    AnomalyKind::TcpOutOfWindow,
-                    ts,
-                    None,
-                    format!("seq {}", seg.seq),
-                );
-            }
-            if outcome.after_fin > 0 {
-                self.conn_anomaly(
-                    key,
-                    AnomalyKind::TcpDataAfterFin,
-                    ts,
-                    None,
-                    format!("{} bytes at seq {}", outcome.after_fin, seg.seq),
-                );
-            }
-            if (seg.payload.len() as u64) < u64::from(seg.wire_payload_len) {
-                let missing = u64::from(seg.wire_payload_len) - seg.payload.len() as u64;
-                self.conn_anomaly(
-                    key,
-                    AnomalyKind::SnaplenTruncated,
-                    ts,
-                    None,
-                    format!("{missing} payload bytes not captured"),
-                );
-            }
+            self.reassemble(key, dir, ts, seg, data_seq, limits, &mut chunks);
         }
         if seg.flags.fin
             && let Some(stream) = self.flows.get_mut(&key).map(|c| c.dirs.get_mut(dir))
@@ -524,6 +412,141 @@ impl Analyzer {
         }
         self.deliver_timed(key, dir, chunks);
         self.after_segment(key, dir, ts);
+    }
+
+    /// Finds or opens the connection of a segment. False when the segment opens nothing to
+    /// follow: a stray ACK or RST, a late segment of a closed connection, or one that stays
+    /// quiet.
+    fn admit(&mut self, key: FlowKey, ts: Timestamp, seg: &TcpSegment<'_>) -> bool {
+        let opening = seg.flags.syn && !seg.flags.ack;
+        let mut retry = false;
+        match self.flows.get(&key) {
+            Some(conn) if opening && conn.handshake_seen() && conn.has_payload() => {
+                // A new connection on the 4-tuple of one that never closed.
+                let flow = Some((conn.initiator, conn.responder));
+                self.anomaly(AnomalyKind::TcpPortReuse, ts, None, flow, String::new());
+                self.close_conn(key, ts, EndReason::Closed);
+                self.remove_conn(key);
+            }
+            Some(_) => return true,
+            // Only a connection not in `flows` may be a quiet or a closed one (the tables never
+            // share a key).
+            None if self.quiet.contains_key(&key) => {
+                if !self.quiet_segment(key, ts, seg) {
+                    return false;
+                }
+            }
+            None => {
+                if let Some(closed) = self.closed.get_mut(&key) {
+                    if !opening {
+                        // A late segment of a closed connection: it only keeps the memory
+                        // alive.
+                        closed.last_ts = ts;
+                        return false;
+                    }
+                    // A new connection on the 4-tuple of a closed one.
+                    retry = closed.attempt;
+                    self.closed.remove(&key);
+                }
+            }
+        }
+        if self.flows.contains_key(&key) {
+            return true;
+        }
+        if seg.flags.rst || (!seg.flags.syn && seg.wire_payload_len == 0) {
+            return false; // nothing to follow: stray ACKs and resets of connections we never saw
+        }
+        if !self.open_conn(key, ts, seg, opening, retry) {
+            return false;
+        }
+        !self.quiet.contains_key(&key) || self.quiet_segment(key, ts, seg)
+    }
+
+    /// The segment's payload comes in order with nothing held and every byte captured (its
+    /// FIN, if any, taken too): how many of its bytes were already delivered, the rest to
+    /// deliver from the frame. None when it must go through reassembly.
+    #[inline]
+    fn in_order(
+        &mut self,
+        key: FlowKey,
+        dir: Dir,
+        seg: &TcpSegment<'_>,
+        data_seq: u32,
+        limits: ReassemblyLimits,
+    ) -> Option<usize> {
+        if self.ooo_total > self.limits.max_ooo_bytes_total {
+            return None;
+        }
+        let stream = self.flows.get_mut(&key)?.dirs.get_mut(dir);
+        let skip = stream.push_in_order(
+            data_seq,
+            seg.payload,
+            seg.wire_payload_len,
+            limits.max_distance,
+        )?;
+        if seg.flags.fin {
+            stream.fin(data_seq, seg.wire_payload_len);
+        }
+        Some(skip)
+    }
+
+    /// Puts the segment's payload through its direction's reassembly; what comes out in order
+    /// goes to `chunks`, and what went wrong (overlaps, window, bytes after FIN, snaplen, the
+    /// out-of-order limits) is reported.
+    #[allow(clippy::too_many_arguments)]
+    fn reassemble(
+        &mut self,
+        key: FlowKey,
+        dir: Dir,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        data_seq: u32,
+        limits: ReassemblyLimits,
+        chunks: &mut Vec<TimedChunk>,
+    ) {
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        let stream = conn.dirs.get_mut(dir);
+        let before = stream.held_bytes();
+        let outcome = stream.push(
+            data_seq,
+            seg.payload,
+            seg.wire_payload_len,
+            ts,
+            limits,
+            chunks,
+        );
+        let after = stream.held_bytes();
+        self.ooo_total = (self.ooo_total + after).saturating_sub(before);
+        if self.ooo_total > self.limits.max_ooo_bytes_total {
+            // Too much held across all flows: give up on this direction's hole.
+            stream.flush(ts, chunks);
+            self.ooo_total = self.ooo_total.saturating_sub(after);
+            let detail = "total out-of-order limit".into();
+            self.conn_anomaly(key, AnomalyKind::TcpOooOverflow, ts, None, detail);
+        }
+        let mut report = |kind, detail| self.conn_anomaly(key, kind, ts, None, detail);
+        if outcome.overflow {
+            report(AnomalyKind::TcpOooOverflow, String::new());
+        }
+        if outcome.overlap_mismatch {
+            let detail = format!("seq {}: first copy kept", seg.seq);
+            report(AnomalyKind::TcpOverlapMismatch, detail);
+        }
+        if outcome.out_of_window {
+            report(AnomalyKind::TcpOutOfWindow, format!("seq {}", seg.seq));
+        }
+        if outcome.after_fin > 0 {
+            let detail = format!("{} bytes at seq {}", outcome.after_fin, seg.seq);
+            report(AnomalyKind::TcpDataAfterFin, detail);
+        }
+        let captured = seg.payload.len() as u64;
+        if captured < u64::from(seg.wire_payload_len) {
+            let missing = u64::from(seg.wire_payload_len) - captured;
+            let detail = format!("{missing} payload bytes not captured");
+            report(AnomalyKind::SnaplenTruncated, detail);
+        }
     }
 
     /// A segment of a quiet connection (no payload yet). True when it carries the first
