@@ -31,7 +31,7 @@ use crate::ftp::reply::{self, ReplyStep};
 use crate::ftp::reply_info;
 use crate::ftp::transfer::BoundCommand;
 use crate::limits::Limits;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What the analyzer must do for a reply (or for the queueing of a command), in order.
 #[derive(Debug)]
@@ -265,15 +265,9 @@ impl Session {
                 };
                 match parsed {
                     Ok(announced) => {
-                        let client = self.client;
-                        if announced.ip() != client.ip() {
-                            self.mismatch_once(&mut anomalies, || {
-                                format!(
-                                    "{} announces {announced}, client is {} (reported once per session)",
-                                    by.as_str(),
-                                    client.ip()
-                                )
-                            });
+                        let client = self.client.ip();
+                        if announced.ip() != client && self.first_mismatch() {
+                            anomalies.push(mismatch(by.as_str(), announced, "client", client));
                         }
                         CommandWire::Announce(self.announce(announced, DataMode::Active, by, ts))
                     }
@@ -489,10 +483,8 @@ impl Session {
                 };
                 match parsed {
                     Ok(announced) => {
-                        if announced.ip() != server.ip() {
-                            self.mismatch_once(&mut anomalies, || {
-                                format!("{code} announces {announced}, server is {} (reported once per session)", server.ip())
-                            });
+                        if announced.ip() != server.ip() && self.first_mismatch() {
+                            anomalies.push(mismatch(code, announced, "server", server.ip()));
                         }
                         let exp = self.announce(announced, DataMode::Passive, by, reply.ts);
                         out.push(DialogueAction::Announce(exp));
@@ -530,16 +522,9 @@ impl Session {
         }
     }
 
-    /// An announced address differs from the control connection's peer: said once a session.
-    fn mismatch_once(
-        &mut self,
-        anomalies: &mut Vec<(AnomalyKind, String)>,
-        detail: impl FnOnce() -> String,
-    ) {
-        if !self.mismatch_reported {
-            self.mismatch_reported = true;
-            anomalies.push((AnomalyKind::AddressMismatch, detail()));
-        }
+    /// Whether this is the session's first address mismatch: it is said once a session.
+    fn first_mismatch(&mut self) -> bool {
+        !std::mem::replace(&mut self.mismatch_reported, true)
     }
 
     /// An endpoint announced by this session; from now on its data connections open the way
@@ -656,6 +641,18 @@ impl Session {
             summary,
         }
     }
+}
+
+/// An announced address differs from the control connection's `peer` (client or server):
+/// NAT, a proxy, or the bounce attack of RFC 2577.
+fn mismatch(
+    by: impl std::fmt::Display,
+    announced: SocketAddr,
+    peer: &str,
+    ip: IpAddr,
+) -> (AnomalyKind, String) {
+    let detail = format!("{by} announces {announced}, {peer} is {ip} (reported once per session)");
+    (AnomalyKind::AddressMismatch, detail)
 }
 
 /// Whether a line is kept as the first after a gap: only if it reads as a whole line (a known
