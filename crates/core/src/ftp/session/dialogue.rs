@@ -711,6 +711,30 @@ mod tests {
         }
     }
 
+    // The analyzer ties transfers to a session through crate-private fields, so this order is
+    // checked here rather than in tests/session_dialogue.rs.
+    #[test]
+    fn the_end_gives_the_transfers_waiting_on_the_session_first_then_the_rest_once() {
+        use crate::flow::{Dir, FlowKey};
+        let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
+        let server: SocketAddr = ([192, 0, 2, 21], 21).into();
+        let mut s = Session::new(
+            1,
+            FlowKey::new(client, server),
+            client,
+            server,
+            Dir::FromInitiator,
+            Timestamp::from_nanos(0),
+            512,
+            true,
+        );
+        s.in_flight.extend([1, 2, 3, 4, 5]);
+        s.awaiting_conn.extend([4, 2]);
+        s.unclaimed.extend([5]);
+        let end = s.end(Timestamp::from_nanos(1), EndReason::Closed);
+        assert_eq!(end.transfers, [4, 2, 5, 1, 3]);
+    }
+
     #[test]
     fn a_listing_path_is_what_follows_the_options() {
         let cases: &[(&[u8], &[u8])] = &[
