@@ -831,7 +831,12 @@ fn a_gap_in_the_clients_bytes_holds_a_place_for_the_lost_command() {
     let mut d = logged_in();
     d.command("NOOP");
     let ts = d.tick();
-    assert!(d.s.gap(true, ts).is_none(), "a client's gap cuts no reply");
+    let mut out = Vec::new();
+    assert!(
+        d.s.gap(true, ts, 16, &mut out).is_none(),
+        "a client's gap cuts no reply"
+    );
+    assert!(out.is_empty(), "{:?}", all_shown(&out));
     d.command("SYST");
     assert_eq!(all_shown(&d.reply(200, "NOOP ok")), ["exchange NOOP [200]"]);
     let out = d.reply(250, "the lost command's reply");
@@ -847,6 +852,36 @@ fn a_gap_in_the_clients_bytes_holds_a_place_for_the_lost_command() {
     );
 }
 
+// A capture with a hole in every client segment, and a server that never answers: the
+// places held for the lost commands are bounded like the commands themselves. Before, each
+// gap held one more, without limit. A place that got no reply is no exchange when it goes.
+#[test]
+fn the_places_held_for_lost_commands_are_bounded_like_commands() {
+    let mut d = logged_in();
+    d.command("NOOP");
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let ts = d.tick();
+        assert!(d.s.gap(true, ts, 2, &mut out).is_none());
+    }
+    assert_eq!(
+        all_shown(&out),
+        [
+            "exchange NOOP []",
+            "anomaly pending_commands_overflow",
+            "anomaly pending_commands_overflow"
+        ],
+        "the NOOP is given up as it stands, the empty place silently"
+    );
+    // Two places are left, and the replies pair with them.
+    assert_eq!(all_shown(&d.reply(200, "a")), ["exchange - [200]"]);
+    assert_eq!(all_shown(&d.reply(200, "b")), ["exchange - [200]"]);
+    assert_eq!(
+        all_shown(&d.reply(200, "c")),
+        ["anomaly unsolicited_reply", "exchange - [200]"]
+    );
+}
+
 #[test]
 fn a_gap_in_the_servers_bytes_returns_the_multi_line_reply_it_cut_short() {
     let mut d = logged_in();
@@ -857,10 +892,15 @@ fn a_gap_in_the_servers_bytes_returns_the_multi_line_reply_it_cut_short() {
             .is_none()
     );
     assert!(d.s.reply_line(ts, b" MDTM", 100, &mut out).is_none());
-    let cut = d.s.gap(false, d.now).expect("the half-read reply");
+    let cut =
+        d.s.gap(false, d.now, 16, &mut out)
+            .expect("the half-read reply");
     assert_eq!((cut.code, cut.ts), (211, ts));
     assert_eq!(cut.text, b"Features:\n MDTM");
-    assert!(d.s.gap(false, d.now).is_none(), "returned once");
+    assert!(
+        d.s.gap(false, d.now, 16, &mut out).is_none(),
+        "returned once"
+    );
     assert!(out.is_empty());
 }
 

@@ -27,10 +27,13 @@ impl Analyzer {
             Chunk::Data(bytes) => session.frame(from_client, ts, &bytes),
             Chunk::Gap(len) => {
                 let flow = Some((session.client, session.server));
-                let cut_reply = session.gap(from_client, ts);
+                let mut out = std::mem::take(&mut self.dialogue);
+                let max_pending = self.limits.max_pending_commands;
+                let cut_reply = session.gap(from_client, ts, max_pending, &mut out);
                 let side = if from_client { "client" } else { "server" };
                 let detail = format!("{len} bytes missing from the {side}");
                 self.anomaly(AnomalyKind::ControlGap, ts, Some(sid), flow, detail);
+                self.apply_dialogue(sid, ts, out);
                 if let Some(reply) = cut_reply {
                     self.on_reply(sid, reply);
                 }

@@ -1,7 +1,7 @@
 //! Reading the control dialogue into its session: what each command and reply changes, and
 //! what the analyzer must wire for it, in the order it must happen.
 //!
-//! - Commands (RFC 959 §4.1): CWD, CDUP, PWD and MKD keep the directory; TYPE and MODE (§3.4,
+//! - Commands (RFC 959 §4.1): CWD, CDUP and PWD keep the directory; TYPE and MODE (§3.4,
 //!   stream mode only); REST and SIZE (RFC 3659 §5, §4); the active endpoints PORT (§4.1.2),
 //!   EPRT (RFC 2428 §2) and LPRT (RFC 1639); ABOR; and the transfer commands, bound with the
 //!   session's directory, type, REST offset and SIZE hint.
@@ -169,16 +169,47 @@ impl Session {
 
     /// Bytes of the control connection the capture missed. A command was (most likely) lost
     /// in a client's gap and its reply will still come, so a place is held for it, to keep
-    /// replies paired with the right commands. A reply the gap cut short is returned as it is.
-    pub fn gap(&mut self, from_client: bool, ts: Timestamp) -> Option<Reply> {
+    /// replies paired with the right commands (within `max_pending`, as any command). A reply
+    /// the gap cut short is returned as it is.
+    pub fn gap(
+        &mut self,
+        from_client: bool,
+        ts: Timestamp,
+        max_pending: usize,
+        out: &mut Vec<DialogueAction>,
+    ) -> Option<Reply> {
         self.last_ts = ts;
         self.framer(from_client).gap();
         if from_client {
-            self.pending.push_back(Pending::placeholder());
+            if self.enqueue(Pending::placeholder(), max_pending, out) {
+                out.push(overflow(max_pending));
+            }
             None
         } else {
             self.replies.gap()
         }
+    }
+
+    /// Queues a command's entry (or a lost command's place) for its replies. Past
+    /// `max_pending` waiting, the oldest is given up as it stands, and true is returned for
+    /// the caller to report it where its other anomalies go.
+    fn enqueue(
+        &mut self,
+        entry: Pending,
+        max_pending: usize,
+        out: &mut Vec<DialogueAction>,
+    ) -> bool {
+        self.pending.push_back(entry);
+        if self.pending.len() <= max_pending {
+            return false;
+        }
+        // A place held for a greeting or a lost command that got no reply is no exchange.
+        if let Some(dropped) = self.pending.pop_front()
+            && (dropped.command.is_some() || !dropped.replies.is_empty())
+        {
+            out.push(DialogueAction::Exchange(dropped.exchange(self.id)));
+        }
+        true
     }
 
     fn framer(&mut self, from_client: bool) -> &mut LineFramer {
@@ -314,28 +345,16 @@ impl Session {
         max_pending: usize,
         out: &mut Vec<DialogueAction>,
     ) {
-        let ReadCommand {
-            entry,
-            mut anomalies,
-        } = read;
-        self.pending.push_back(entry);
-        let overflow = if self.pending.len() > max_pending {
-            self.pending.pop_front()
-        } else {
-            None
-        };
-        if let Some(dropped) = overflow {
-            anomalies.push((
-                AnomalyKind::PendingCommandsOverflow,
-                format!("{max_pending} commands waiting"),
-            ));
-            out.push(DialogueAction::Exchange(dropped.exchange(self.id)));
-        }
+        let ReadCommand { entry, anomalies } = read;
+        let overflowed = self.enqueue(entry, max_pending, out);
         out.extend(
             anomalies
                 .into_iter()
                 .map(|(kind, detail)| DialogueAction::Anomaly(kind, detail)),
         );
+        if overflowed {
+            out.push(overflow(max_pending));
+        }
     }
 
     /// Applies a complete reply: it answers the command it pairs with (or none), moves the
@@ -653,6 +672,12 @@ fn mismatch(
 ) -> (AnomalyKind, String) {
     let detail = format!("{by} announces {announced}, {peer} is {ip} (reported once per session)");
     (AnomalyKind::AddressMismatch, detail)
+}
+
+/// More than `max_pending` commands waited for replies: the oldest was given up.
+fn overflow(max_pending: usize) -> DialogueAction {
+    let detail = format!("{max_pending} commands waiting");
+    DialogueAction::Anomaly(AnomalyKind::PendingCommandsOverflow, detail)
 }
 
 /// Whether a line is kept as the first after a gap: only if it reads as a whole line (a known
