@@ -104,7 +104,8 @@ impl KeyLogs {
     }
 
     /// The complete lines appended since the last look (live capture: clients write their
-    /// keys while the capture runs), at most every [`POLL_EVERY`]; None when there are none.
+    /// keys while the capture runs), at most every `POLL_EVERY` (250 ms); None when there are
+    /// none.
     pub fn poll(&mut self) -> Option<Vec<u8>> {
         if self.files.is_empty() || self.last_poll.elapsed() < POLL_EVERY {
             return None;

@@ -373,16 +373,17 @@ mod tests {
             assert_eq!(records(&path, false, None), inline);
             // Extracting: the same records (file paths, REST's combined files too) and the
             // same files, written by the parsing thread or by the writing thread.
-            let base =
-                std::env::temp_dir().join(format!("ftpscope-pipeline-{}", std::process::id()));
-            let (a, b) = (base.join("inline"), base.join("threads"));
+            let base = tempfile::Builder::new()
+                .prefix("ftpscope-pipeline-")
+                .tempdir()
+                .unwrap();
+            let (a, b) = (base.path().join("inline"), base.path().join("threads"));
             let inline = records(&path, true, Some(&a));
             assert!(inline.iter().any(|r| r.contains("file: Some(")));
             assert_eq!(records(&path, false, Some(&b)), inline);
             let written = files(&a);
             assert!(written.len() > 1);
             assert_eq!(files(&b), written);
-            std::fs::remove_dir_all(&base).unwrap();
         }
     }
 }

@@ -1665,7 +1665,7 @@ fn ftp_a_long_session_does_not_grow_its_working_directory_or_transfer_table() {
 // ---------------------------------------------------------------------------------------------
 // Safe extraction (the real binary)
 
-fn temp(name: &str) -> PathBuf {
+fn temp(name: &str) -> tempfile::TempDir {
     common::temp_dir("adversarial", name)
 }
 
@@ -1731,7 +1731,8 @@ fn extraction_keeps_hostile_names_inside_the_folder_recognisable_and_never_overw
         b"/a",
         b"/a/b",
     ];
-    let dir = temp("names");
+    let tmp = temp("names");
+    let dir = tmp.path();
     let out_dir = dir.join("out");
     // Something already there must survive.
     std::fs::create_dir_all(out_dir.join("session-1/etc")).unwrap();
@@ -1811,7 +1812,6 @@ fn extraction_keeps_hostile_names_inside_the_folder_recognisable_and_never_overw
         files[13], "session-1/a_b",
         "a file stands where a folder is needed"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A tmpfs of `kib` KiB mounted at `dir`, or None where mounting is not allowed.
@@ -1854,7 +1854,8 @@ fn extraction_on_a_full_disk_fails_clearly_and_keeps_the_report() {
     w.close(&mut d, false);
     w.server(&mut c, b"226 ok\r\n");
     w.close(&mut c, true);
-    let dir = temp("full");
+    let tmp = temp("full");
+    let dir = tmp.path();
     let pcap = dir.join("in.pcap");
     std::fs::write(&pcap, w.pcap()).unwrap();
     let disk = dir.join("disk");
@@ -1910,7 +1911,6 @@ fn extraction_on_a_full_disk_fails_clearly_and_keeps_the_report() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     drop(mounted);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -2011,7 +2011,8 @@ fn assert_no_raw_controls(bytes: &[u8], what: &str) {
 #[test]
 fn display_nothing_from_the_wire_reaches_the_terminal_raw() {
     let capture = hostile_display_capture();
-    let dir = temp("display");
+    let tmp = temp("display");
+    let dir = tmp.path();
     let out_dir = dir.join("out");
     for args in [
         vec!["-r", "-"],
@@ -2047,7 +2048,6 @@ fn display_nothing_from_the_wire_reaches_the_terminal_raw() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("\\x1b]0;x\\x07.pcap"));
     let bad_dir = ftpscope(&["-r", "-", "-x", "/proc/\x1b[2J"], Some(&capture));
     assert_no_raw_controls(&bad_dir.stderr, "extraction error");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------------

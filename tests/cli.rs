@@ -9,10 +9,10 @@ mod common;
 use common::scenario::{Wire, pattern};
 use common::{ftpscope, sha256_hex};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn temp(name: &str) -> PathBuf {
+fn temp(name: &str) -> tempfile::TempDir {
     common::temp_dir("cli", name)
 }
 
@@ -71,7 +71,8 @@ fn hostile_and_resumed_capture() -> Vec<u8> {
 
 #[test]
 fn extraction_stays_inside_the_folder_and_joins_resumed_parts() {
-    let dir = temp("extract");
+    let tmp = temp("extract");
+    let dir = tmp.path();
     let pcap = dir.join("in.pcap");
     std::fs::write(&pcap, hostile_and_resumed_capture()).unwrap();
     let out_dir = dir.join("out");
@@ -168,7 +169,6 @@ fn extraction_stays_inside_the_folder_and_joins_resumed_parts() {
         std::fs::read(out_dir.join("session-1/etc/passwd")).unwrap(),
         b"root:x:0:0\n"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -268,7 +268,8 @@ fn ascii_transfers_can_be_written_with_local_line_endings() {
     w.server(&mut d, b"one\r\ntwo\r\n");
     w.close(&mut d, false);
     w.server(&mut c, b"226 ok\r\n");
-    let dir = temp("eol");
+    let tmp = temp("eol");
+    let dir = tmp.path();
     let pcap = dir.join("in.pcap");
     std::fs::write(&pcap, w.pcap()).unwrap();
     for (eol, want) in [
@@ -294,7 +295,6 @@ fn ascii_transfers_can_be_written_with_local_line_endings() {
             "{eol}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `--idle-timeout`: a session silent for longer than it ends as `idle` when later packets
@@ -476,7 +476,8 @@ fn index_jsonl_cannot_act_on_a_terminal() {
     w.close(&mut d, false);
     w.server(&mut c, b"226 ok\r\n");
     w.close(&mut c, true);
-    let dir = temp("index-safe");
+    let tmp = temp("index-safe");
+    let dir = tmp.path();
     let out_dir = dir.join("out");
     let out = ftpscope(
         &["-r", "-", "-x", out_dir.to_str().unwrap()],
@@ -497,7 +498,6 @@ fn index_jsonl_cannot_act_on_a_terminal() {
     );
     let record: serde_json::Value = serde_json::from_str(index.trim_end()).unwrap();
     assert_eq!(record["path"], name);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every line of `stdout` parsed as JSON, to the end: the output is JSON Lines and nothing
@@ -543,7 +543,8 @@ fn with_json_the_report_goes_to_standard_error_or_its_own_file() {
             .starts_with("ftpscope report: -")
     );
 
-    let dir = temp("report-file");
+    let tmp = temp("report-file");
+    let dir = tmp.path();
     let report = dir.join("new/report.txt");
     let to_file = ftpscope(
         &["-r", "-", "--json", "--report", report.to_str().unwrap()],
@@ -583,7 +584,6 @@ fn with_json_the_report_goes_to_standard_error_or_its_own_file() {
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert_eq!(std::fs::read_to_string(&report).unwrap(), written);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `records` with the input names taken out (the summary's `inputs`, each damage's `input`),
@@ -623,7 +623,8 @@ fn compressed_captures_read_as_they_are() {
     assert!(expected.iter().any(|r| r["type"] == "transfer"));
 
     let (front, back) = plain.split_at(plain.len() / 3);
-    let dir = temp("compressed");
+    let tmp = temp("compressed");
+    let dir = tmp.path();
     for (kind, compressed) in [
         ("gzip", gzip(&plain)),
         ("zstd", zstd(&plain)),
@@ -649,7 +650,6 @@ fn compressed_captures_read_as_they_are() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Where each record of a little-endian, microsecond pcap starts.
@@ -879,7 +879,8 @@ fn the_schema_refuses_what_it_does_not_describe() {
 #[test]
 fn a_closed_standard_error_does_not_change_the_exit_status() {
     use std::os::fd::{FromRawFd, OwnedFd};
-    let missing = temp("closed-stderr").join("no-such.pcap");
+    let tmp = temp("closed-stderr");
+    let missing = tmp.path().join("no-such.pcap");
     let bin = env!("CARGO_BIN_EXE_ftpscope");
     let said = Command::new(bin).arg("-r").arg(&missing).output().unwrap();
     assert!(!said.stderr.is_empty(), "the error is said when it can be");

@@ -150,17 +150,17 @@ fn ftps_with_prot_p_has_encrypted_data_and_no_files() {
         "{name}: a TLS conversation speaks both ways: {anomalies:#?}"
     );
     // Extracted, ciphertext leaves no file (this pipeline writes no index: nothing at all).
-    let out = common::temp_dir("field", "ftps-prot-p");
+    let tmp = common::temp_dir("field", "ftps-prot-p");
+    let out = tmp.path();
     let pcap = field_dir().join(name).join(facts["pcap"].as_str().unwrap());
-    let (values, _) = run_file(&pcap, Some(out.clone()));
+    let (values, _) = run_file(&pcap, Some(out.to_path_buf()));
     for t in of_type(&values, "transfer") {
         assert!(t["file"].is_null(), "{name}: {t}");
     }
-    let written: Vec<std::ffi::OsString> = std::fs::read_dir(&out)
+    let written: Vec<std::ffi::OsString> = std::fs::read_dir(out)
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
         .collect();
     assert!(written.is_empty(), "{name}: {written:?}");
-    std::fs::remove_dir_all(&out).unwrap();
 }

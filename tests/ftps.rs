@@ -122,7 +122,8 @@ fn every_ftps_fixture_decrypts_with_its_key_log() {
 fn decrypted_files_are_extracted() {
     let name = "vsftpd-curl-tls13-passive";
     let dir = ftps_dir();
-    let out = temp_dir("ftps", "extract").join("out");
+    let tmp = temp_dir("ftps", "extract");
+    let out = tmp.path().join("out");
     let args = [
         "-r",
         &dir.join(format!("{name}.pcap")).display().to_string(),
@@ -252,7 +253,8 @@ fn bad_key_logs_are_said() {
         "{err}"
     );
 
-    let junk = temp_dir("ftps", "junk").join("junk.keys");
+    let tmp = temp_dir("ftps", "junk");
+    let junk = tmp.path().join("junk.keys");
     std::fs::write(&junk, "not a key log\n").unwrap();
     let out = ftpscope(
         &[
@@ -375,7 +377,8 @@ fn generated_ftps_captures_decrypt_every_file() {
         "tls12-aes128-gcm",
         "tls12-chacha20",
     ] {
-        let dir = temp_dir("ftps", &format!("gen-{suite}"));
+        let tmp = temp_dir("ftps", &format!("gen-{suite}"));
+        let dir = tmp.path();
         let pcap = dir.join("gen.pcap");
         let generated = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope-gen"))
             .args([
@@ -445,6 +448,5 @@ fn generated_ftps_captures_decrypt_every_file() {
                 .all(|t| t["status"] != "complete"),
             "{suite}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -100,13 +100,9 @@ fn every_manifest_transfer_is_found_with_its_bytes_and_verdict() {
         let Some(manifest) = manifest(&path) else {
             continue;
         };
-        let dir = std::env::temp_dir().join(format!(
-            "ftpscope-golden-{}-{}",
-            std::process::id(),
-            path.file_stem().unwrap().to_string_lossy()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let values = run_fixture(&path, Some(dir.clone()));
+        let tmp = common::temp_dir("golden", &path.file_stem().unwrap().to_string_lossy());
+        let dir = tmp.path();
+        let values = run_fixture(&path, Some(dir.to_path_buf()));
         let transfers = of_type(&values, "transfer");
         let name = path.display();
         for want in manifest["transfers"].as_array().unwrap() {
@@ -138,7 +134,7 @@ fn every_manifest_transfer_is_found_with_its_bytes_and_verdict() {
                     "{name}: {file}"
                 );
                 assert!(
-                    Path::new(file).starts_with(&dir),
+                    Path::new(file).starts_with(dir),
                     "{file} escaped {}",
                     dir.display()
                 );
@@ -178,7 +174,6 @@ fn every_manifest_transfer_is_found_with_its_bytes_and_verdict() {
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
     assert!(checked >= 40, "only {checked} manifest transfers checked");
     assert!(

@@ -10,7 +10,7 @@ use common::{checked_lines, ftpscope, of_type};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn temp(name: &str) -> PathBuf {
+fn temp(name: &str) -> tempfile::TempDir {
     common::temp_dir("input-filters", name)
 }
 
@@ -225,7 +225,8 @@ fn ftpscope_time(rfc3339: &str) -> String {
 #[test]
 fn bad_filters_and_bad_combinations_are_exit_status_2() {
     let a = fixture(A);
-    let dir = temp("bad");
+    let tmp = temp("bad");
+    let dir = tmp.path();
     let out = dir.join("out.pcap");
     let out = out.to_str().unwrap();
     for (args, said) in [
@@ -254,7 +255,6 @@ fn bad_filters_and_bad_combinations_are_exit_status_2() {
         assert!(err.contains(said), "{args:?}: {err}");
     }
     assert!(!Path::new(out).exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(not(feature = "live"))]
@@ -320,7 +320,8 @@ fn bpf_on_files_keeps_what_tcpdump_keeps() {
     if !have_tcpdump() {
         return;
     }
-    let dir = temp("bpf");
+    let tmp = temp("bpf");
+    let dir = tmp.path();
     let raw = dir.join("raw-ip.pcap");
     std::fs::write(&raw, as_raw_ip(&std::fs::read(fixture(A)).unwrap())).unwrap();
     let raw = raw.display().to_string();
@@ -360,7 +361,6 @@ fn bpf_on_files_keeps_what_tcpdump_keeps() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(err.contains("invalid capture filter"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Carves `inputs` (with `more` arguments) into DIR/NAME: its path and standard error.
@@ -380,7 +380,8 @@ fn carve(inputs: &[String], more: &[&str], dir: &Path, name: &str) -> (PathBuf, 
 
 #[test]
 fn a_carved_capture_tells_the_same_story() {
-    let dir = temp("carve");
+    let tmp = temp("carve");
+    let dir = tmp.path();
     let plain = [
         "vsftpd-passive-retr-stor.pcap",
         "vsftpd-active-port.pcap",
@@ -419,7 +420,7 @@ fn a_carved_capture_tells_the_same_story() {
         let (carved, err) = carve(
             std::slice::from_ref(input),
             &keys,
-            &dir,
+            dir,
             &format!("{n}.pcap"),
         );
         assert!(err.starts_with("ftpscope: carved 1 session ("), "{err}");
@@ -480,12 +481,12 @@ fn a_carved_capture_tells_the_same_story() {
             assert_eq!(packets, frames, "{input}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn carving_merged_inputs_of_two_link_types_writes_pcapng() {
-    let dir = temp("carve-merged");
+    let tmp = temp("carve-merged");
+    let dir = tmp.path();
     let raw = dir.join("raw-ip.pcap");
     std::fs::write(&raw, as_raw_ip(&std::fs::read(fixture(C)).unwrap())).unwrap();
     let inputs = vec![
@@ -493,14 +494,14 @@ fn carving_merged_inputs_of_two_link_types_writes_pcapng() {
         raw.display().to_string(),
         fixture("field-smtp-beside-ftp.pcap"),
     ];
-    let (carved, err) = carve(&inputs, &[], &dir, "merged.pcapng");
+    let (carved, err) = carve(&inputs, &[], dir, "merged.pcapng");
     assert!(err.contains("carved 3 sessions ("), "{err}");
     assert!(err.trim_end().ends_with("(pcapng)"), "{err}");
     let again = json(&["-r", carved.to_str().unwrap()]);
     assert_eq!(story(&again), story(&json(&args(&inputs, &[]))));
 
     // Filters apply to the carving too: one host, one session.
-    let (carved, err) = carve(&inputs, &["--host", "10.77.1.1"], &dir, "one-host.pcap");
+    let (carved, err) = carve(&inputs, &["--host", "10.77.1.1"], dir, "one-host.pcap");
     assert!(err.contains("carved 1 session ("), "{err}");
     let again = json(&["-r", carved.to_str().unwrap()]);
     assert_eq!(
@@ -508,7 +509,6 @@ fn carving_merged_inputs_of_two_link_types_writes_pcapng() {
         [("10.77.1.2:51166".into(), "10.77.1.1:21".into())]
     );
     assert_eq!(story(&again), story(&json(&["-r", raw.to_str().unwrap()])));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// What identifies a transfer across runs whose numbering differs.
@@ -535,12 +535,13 @@ fn transfer_facts(values: &[Value]) -> Vec<Value> {
 
 #[test]
 fn session_carves_one_session_with_its_data_connections() {
-    let dir = temp("carve-session");
+    let tmp = temp("carve-session");
+    let dir = tmp.path();
     let inputs = vec![fixture(A), fixture(C), fixture("pureftpd-list-mlsd.pcap")];
     let merged = json(&args(&inputs, &[]));
     let second = of_type(&merged, "session")[1].clone();
     let n = second["session"].to_string();
-    let (carved, err) = carve(&inputs, &["--session", &n], &dir, "one.pcap");
+    let (carved, err) = carve(&inputs, &["--session", &n], dir, "one.pcap");
     assert!(
         err.starts_with(&format!("ftpscope: carved session {n} (")),
         "{err}"
@@ -583,12 +584,12 @@ fn session_carves_one_session_with_its_data_connections() {
         "{err}"
     );
     assert!(!missing.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn the_carved_file_is_new_never_an_existing_one_nor_through_a_link() {
-    let dir = temp("carve-exists");
+    let tmp = temp("carve-exists");
+    let dir = tmp.path();
     let a = fixture(A);
     let existing = dir.join("existing.pcap");
     std::fs::write(&existing, "precious").unwrap();
@@ -614,5 +615,4 @@ fn the_carved_file_is_new_never_an_existing_one_nor_through_a_link() {
     let run = ftpscope(&["-r", &a, "-w", out.to_str().unwrap(), "-x", x], None);
     assert_eq!(run.status.code(), Some(4));
     assert!(!out.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -39,15 +39,18 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A folder outside the output folder with one file in it: what a planted link points at.
+/// The folder is removed when the victim is dropped.
 struct Victim {
     dir: PathBuf,
+    _tmp: tempfile::TempDir,
 }
 
 impl Victim {
     fn new(test: &str) -> Victim {
-        let dir = temp_dir("security", &format!("{test}-victim"));
+        let tmp = temp_dir("security", &format!("{test}-victim"));
+        let dir = tmp.path().to_path_buf();
         std::fs::write(dir.join("precious"), "precious").unwrap();
-        Victim { dir }
+        Victim { dir, _tmp: tmp }
     }
 
     fn file(&self) -> PathBuf {
@@ -91,10 +94,11 @@ fn extract(pcap: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
 fn links_planted_at_every_name_a_run_creates_are_never_followed() {
     for (name, extra) in RUNS {
         let pcap = fixture(name);
-        let clean = temp_dir("security", &format!("clean-{name}"));
-        let out = extract(&pcap, &clean, extra);
+        let clean_tmp = temp_dir("security", &format!("clean-{name}"));
+        let clean = clean_tmp.path();
+        let out = extract(&pcap, clean, extra);
         assert_eq!(out.status.code(), Some(0), "{name}");
-        let created = walk(&clean);
+        let created = walk(clean);
         assert!(created.len() >= 4, "{name}: {created:?}");
         for rel in &created {
             let meta = std::fs::metadata(clean.join(rel)).unwrap();
@@ -122,7 +126,8 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
             for kind in kinds {
                 let what = format!("{name}: {kind} at {}", rel.display());
                 let victim = Victim::new("planted");
-                let dir = temp_dir("security", "planted");
+                let tmp = temp_dir("security", "planted");
+                let dir = tmp.path();
                 if let Some(parent) = rel.parent() {
                     std::fs::create_dir_all(dir.join(parent)).unwrap();
                 }
@@ -132,7 +137,7 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
                     ("symlink", false) => symlink(victim.file(), &at).unwrap(),
                     _ => std::fs::hard_link(victim.file(), &at).unwrap(),
                 }
-                let out = extract(&pcap, &dir, extra);
+                let out = extract(&pcap, dir, extra);
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 victim.assert_untouched(&what);
                 // The planted entry is still there, still what it was.
@@ -149,11 +154,8 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
                     ),
                     other => panic!("{what}: exit {other:?}: {stderr}"),
                 }
-                std::fs::remove_dir_all(&dir).unwrap();
-                std::fs::remove_dir_all(&victim.dir).unwrap();
             }
         }
-        std::fs::remove_dir_all(&clean).unwrap();
     }
 }
 
@@ -162,11 +164,12 @@ fn links_planted_at_every_name_a_run_creates_are_never_followed() {
 #[test]
 fn a_second_run_adds_to_the_index_and_loses_nothing() {
     let pcap = fixture("pureftpd-list-mlsd.pcap");
-    let dir = temp_dir("security", "second-index");
-    assert_eq!(extract(&pcap, &dir, &[]).status.code(), Some(0));
+    let tmp = temp_dir("security", "second-index");
+    let dir = tmp.path();
+    assert_eq!(extract(&pcap, dir, &[]).status.code(), Some(0));
     let first = std::fs::read(dir.join("index.jsonl")).unwrap();
     assert!(first.ends_with(b"\n") && !first.is_empty());
-    let out = extract(&pcap, &dir, &[]);
+    let out = extract(&pcap, dir, &[]);
     assert_eq!(out.status.code(), Some(0));
     let both = std::fs::read(dir.join("index.jsonl")).unwrap();
     assert!(
@@ -192,7 +195,6 @@ fn a_second_run_adds_to_the_index_and_loses_nothing() {
     // Modes unchanged: still the owner's only.
     let meta = std::fs::metadata(dir.join("index.jsonl")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o600);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// An index an earlier run left unfinished (no newline at its end) gets one before this run's
@@ -200,8 +202,9 @@ fn a_second_run_adds_to_the_index_and_loses_nothing() {
 #[test]
 fn an_unfinished_index_line_is_ended_before_adding() {
     let pcap = fixture("pureftpd-list-mlsd.pcap");
-    let dir = temp_dir("security", "unfinished-index");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("security", "unfinished-index");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir).unwrap();
     {
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
@@ -212,14 +215,13 @@ fn an_unfinished_index_line_is_ended_before_adding() {
             .unwrap();
         std::io::Write::write_all(&mut f, b"{\"type\":\"transfer\",\"cut").unwrap();
     }
-    assert_eq!(extract(&pcap, &dir, &[]).status.code(), Some(0));
+    assert_eq!(extract(&pcap, dir, &[]).status.code(), Some(0));
     let index = std::fs::read_to_string(dir.join("index.jsonl")).unwrap();
     let mut lines = index.lines();
     assert_eq!(lines.next(), Some("{\"type\":\"transfer\",\"cut"));
     for line in lines {
         serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// What ftpscope may not add to stays untouched, and this run's index takes a new name, said
@@ -228,15 +230,16 @@ fn an_unfinished_index_line_is_ended_before_adding() {
 #[test]
 fn an_index_not_ours_is_left_alone() {
     let pcap = fixture("pureftpd-list-mlsd.pcap");
-    let dir = temp_dir("security", "foreign-index");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp_dir("security", "foreign-index");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("index.jsonl"), "theirs\n").unwrap();
     let mut perms = std::fs::metadata(dir.join("index.jsonl"))
         .unwrap()
         .permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
     std::fs::set_permissions(dir.join("index.jsonl"), perms).unwrap();
-    let out = extract(&pcap, &dir, &[]);
+    let out = extract(&pcap, dir, &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         std::fs::read_to_string(dir.join("index.jsonl")).unwrap(),
@@ -248,14 +251,14 @@ fn an_index_not_ours_is_left_alone() {
         stderr.contains("is not a file ftpscope may add to") && stderr.contains("index (2).jsonl"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `-x LINK` is refused before any packet is read: the link's target stays untouched.
 #[test]
 fn an_output_folder_that_is_a_link_is_refused() {
     let victim = Victim::new("root-link");
-    let dir = temp_dir("security", "root-link");
+    let tmp = temp_dir("security", "root-link");
+    let dir = tmp.path();
     let link = dir.join("out");
     symlink(&victim.dir, &link).unwrap();
     let out = extract(&fixture("pureftpd-list-mlsd.pcap"), &link, &[]);
@@ -267,15 +270,14 @@ fn an_output_folder_that_is_a_link_is_refused() {
     );
     assert!(out.stdout.is_empty(), "nothing analysed");
     victim.assert_untouched("-x at a link");
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&victim.dir).unwrap();
 }
 
 /// Sessions' folders are swapped for links to another folder, again and again, while a run
 /// writes hundreds of files into them: every write stays below the output folder.
 #[test]
 fn a_folder_swapped_for_a_link_while_files_are_written_is_never_followed() {
-    let dir = temp_dir("security", "swap");
+    let tmp = temp_dir("security", "swap");
+    let dir = tmp.path();
     let pcap = dir.join("many.pcap");
     let generated = std::process::Command::new(env!("CARGO_BIN_EXE_ftpscope-gen"))
         .args(["-q", "--size", "6M", "--sessions", "60", "--max-file", "8K"])
@@ -327,8 +329,6 @@ fn a_folder_swapped_for_a_link_while_files_are_written_is_never_followed() {
         }
     }
     assert!(files > 100, "{files} files written");
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&victim.dir).unwrap();
 }
 
 /// An unusable `-x` fails before the first packet is read: here the capture never ends
@@ -337,7 +337,8 @@ fn a_folder_swapped_for_a_link_while_files_are_written_is_never_followed() {
 fn an_unusable_output_folder_fails_before_reading() {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let dir = temp_dir("security", "unusable");
+    let tmp = temp_dir("security", "unusable");
+    let dir = tmp.path();
     std::fs::write(dir.join("file"), "x").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftpscope"))
         .args(["-r", "-", "--json", "-x"])
@@ -380,5 +381,4 @@ fn an_unusable_output_folder_fails_before_reading() {
         stderr.starts_with("ftpscope: cannot extract: ") && stderr.contains("file"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -63,10 +63,9 @@ fn app_for(capture: &Path, extract: &Path) -> App {
     app
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ftpscope-tui-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A fresh, empty folder for one test, removed when the returned guard is dropped.
+fn temp(name: &str) -> tempfile::TempDir {
+    common::temp_dir("tui-test", name)
 }
 
 fn snapshot(name: &str, app: &App, width: u16, height: u16) {
@@ -101,8 +100,9 @@ fn prompt(app: &mut App, key: Action, text: &str) {
 #[test]
 fn views_render_as_their_snapshots() {
     for (w, h) in [(80u16, 24u16), (60, 15)] {
-        let dir = temp(&format!("snap-{w}"));
-        let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+        let tmp = temp(&format!("snap-{w}"));
+        let dir = tmp.path();
+        let mut app = app_for(&root().join("samples/demo.pcap"), dir);
         app.update(Action::Resize(w, h));
         let snap = |name: &str, app: &App| {
             let screen = render_text(app, w, h);
@@ -166,17 +166,17 @@ fn views_render_as_their_snapshots() {
         for (w, h) in [(40, 10), (20, 6), (10, 3), (200, 60)] {
             let _ = render_text(&app, w, h);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
 /// FTPS: a lock on the session and its transfers, and the TLS facts in the session's facts.
 #[test]
 fn tls_sessions_show_a_lock_and_their_facts() {
-    let dir = temp("tls");
+    let tmp = temp("tls");
+    let dir = tmp.path();
     let mut app = app_for(
         &root().join("tests/fixtures/ftps/vsftpd-curl-tls13-passive.pcap"),
-        &dir,
+        dir,
     );
     app.update(Action::Tab(1));
     let screen = render_text(&app, 100, 24);
@@ -194,7 +194,6 @@ fn tls_sessions_show_a_lock_and_their_facts() {
         "{screen}"
     );
     snapshot("info-tls-100x30", &app, 100, 30);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Synthetic sessions from `clients`, each with a user and a RETR.
@@ -360,8 +359,9 @@ fn field_searches_match_exactly_and_are_shown() {
 
 #[test]
 fn overview_lines_open_their_lists() {
-    let dir = temp("overview");
-    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    let tmp = temp("overview");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), dir);
     let text: Vec<&str> = app.overview.iter().map(|l| l.text.as_str()).collect();
     let joined = text.join("\n");
     for want in [
@@ -407,13 +407,13 @@ fn overview_lines_open_their_lists() {
     app.update(Action::Enter);
     assert_eq!(app.tab, 1);
     assert!(app.selected_session().is_some());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn sorting_every_list_both_ways() {
-    let dir = temp("sort");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let tmp = temp("sort");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("samples/demo.pcap"), dir);
     app.update(Action::Tab(2));
     let by_start = app.transfer_list.clone();
     while !render_text(&app, 120, 24).contains("sort bytes ↑") {
@@ -440,14 +440,14 @@ fn sorting_every_list_both_ways() {
     app.update(Action::Tab(3));
     app.update(Action::CycleSort);
     assert!(render_text(&app, 120, 24).contains("sort kind ↑"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// In a file: `G` goes to its end, `:` to an offset, `/` and `n` find text (highlighted).
 #[test]
 fn file_navigation_end_offset_and_find() {
-    let dir = temp("file-nav");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let tmp = temp("file-nav");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("samples/demo.pcap"), dir);
     app.update(Action::Tab(2));
     // The photo (binary, hex).
     let photo = app
@@ -507,7 +507,6 @@ fn file_navigation_end_offset_and_find() {
     app.apply(job.run());
     assert!(!matches!(app.overlay, Overlay::Detail(_)));
     assert_eq!((app.find_hit, app.message.clone()), (hit, message));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs the file jobs the UI asked for, as its event loop does on another thread.
@@ -520,8 +519,9 @@ fn run_file_jobs(app: &mut App) {
 /// In a dialogue: Enter on a command that moved data opens its transfer; `/` and `n` find.
 #[test]
 fn dialogue_enter_opens_the_transfer_and_find_moves() {
-    let dir = temp("dialogue");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let tmp = temp("dialogue");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("samples/demo.pcap"), dir);
     app.update(Action::Tab(1));
     app.update(Action::Enter);
     app.update(Action::Search);
@@ -543,13 +543,13 @@ fn dialogue_enter_opens_the_transfer_and_find_moves() {
         ),
         other => panic!("{other:?}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn filter_sort_and_passwords() {
-    let dir = temp("filter");
-    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    let tmp = temp("filter");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), dir);
     app.update(Action::Tab(1));
     assert_eq!(app.order.len(), 1);
     app.update(Action::Search);
@@ -581,15 +581,15 @@ fn filter_sort_and_passwords() {
     assert!(render_text(&app, 100, 40).contains("PASS fxpass"));
     app.update(Action::Follow);
     assert!(render_text(&app, 100, 40).contains("→ PASS fxpass"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `s` asks for a copy of the open transfer's file; the copy is made off the UI thread (the
 /// event loop runs the job) and its outcome comes back as a message. Never over a file.
 #[test]
 fn saving_is_a_job_done_off_the_ui_thread() {
-    let dir = temp("save-job");
-    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), &dir);
+    let tmp = temp("save-job");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("tests/fixtures/vsftpd-nat-passive.pcap"), dir);
     app.update(Action::Tab(2));
     app.update(Action::Enter);
     let source = app.open.as_ref().unwrap().file.clone().unwrap();
@@ -629,14 +629,14 @@ fn saving_is_a_job_done_off_the_ui_thread() {
         message.starts_with(&format!("could not save to {}: ", bad.display())),
         "{message}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `S` saves every file of a session (listings are not files); `e` exports the list as shown.
 #[test]
 fn save_all_and_export_the_view() {
-    let dir = temp("save-all");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let tmp = temp("save-all");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("samples/demo.pcap"), dir);
     app.update(Action::Tab(1));
     let out = dir.join("all");
     prompt(&mut app, Action::SaveAll, out.to_str().unwrap());
@@ -667,13 +667,12 @@ fn save_all_and_export_the_view() {
         assert_eq!(v["type"], "transfer");
         assert_eq!(v["status"], "complete");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_ui_reports_damage_as_the_report_does() {
-    let dir = temp("damage");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp("damage");
+    let dir = tmp.path();
     let pcap = std::fs::read(root().join("samples/demo.pcap")).unwrap();
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &pcap[..pcap.len() - 100]).unwrap();
@@ -681,7 +680,6 @@ fn the_ui_reports_damage_as_the_report_does() {
     assert!(app.damaged());
     let screen = render_text(&app, 100, 24);
     assert!(screen.contains("DAMAGED  cut.pcap at byte"), "{screen}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -693,8 +691,8 @@ fn wire_text_cannot_act_on_the_terminal() {
     w.server(&mut c, b"220 \x1b]0;owned\x07\x1b[2J hi\r\n");
     w.client(&mut c, b"USER \x1b[31mred\r\n");
     w.server(&mut c, b"331 ok\r\n");
-    let dir = temp("escape");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp("escape");
+    let dir = tmp.path();
     let pcap = dir.join("x.pcap");
     std::fs::write(&pcap, w.pcap()).unwrap();
     let mut app = app_for(&pcap, &dir.join("out"));
@@ -715,13 +713,13 @@ fn wire_text_cannot_act_on_the_terminal() {
         assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
         assert!(screen.contains("\\x1b]0;owned\\x07\\x1b[2J hi"), "{screen}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn mouse_clicks_select_rows_where_they_were_drawn() {
-    let dir = temp("mouse");
-    let mut app = app_for(&root().join("samples/demo.pcap"), &dir);
+    let tmp = temp("mouse");
+    let dir = tmp.path();
+    let mut app = app_for(&root().join("samples/demo.pcap"), dir);
     app.update(Action::Tab(1));
     let layout = app.layout();
     app.update(Action::Click(layout.dialogue_top + 3));
@@ -731,7 +729,6 @@ fn mouse_clicks_select_rows_where_they_were_drawn() {
     assert_eq!(app.dialogue_sel, 4);
     app.update(Action::Click(layout.list_top));
     assert_eq!(app.pane, Pane::List);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The real binary in tmux: open the sample, go to a transfer, save it, quit, and check the
@@ -741,8 +738,8 @@ fn end_to_end_in_tmux() {
     if !Tmux::available("end_to_end_in_tmux") {
         return;
     }
-    let save_dir = temp("e2e");
-    std::fs::create_dir_all(&save_dir).unwrap();
+    let tmp = temp("e2e");
+    let save_dir = tmp.path();
     let cmd = format!(
         "{} -r {}; echo EXITED $?; sleep 30",
         env!("CARGO_BIN_EXE_ftpscope"),
@@ -785,7 +782,6 @@ fn end_to_end_in_tmux() {
         .find(|t| t["path"] == "photo.jpg")
         .unwrap();
     assert_eq!(common::sha256_hex(&bytes), want["sha256"].as_str().unwrap());
-    let _ = std::fs::remove_dir_all(&save_dir);
 }
 
 /// The real binary in tmux on the demo capture, its temporary directory (TMPDIR) a folder of
@@ -794,6 +790,8 @@ struct UiInTmux {
     term: Tmux,
     /// The UI's TMPDIR.
     tmp: PathBuf,
+    /// Removes `tmp` when dropped, after `term` (fields drop in order: the UI is gone first).
+    _tmp_guard: tempfile::TempDir,
     /// The UI's private folder of transferred files.
     folder: PathBuf,
     /// The ftpscope process.
@@ -842,8 +840,8 @@ fn child_named(parent: u32, name: &str) -> Option<u32> {
 /// is read, and checks that the terminal is in the UI's modes. `prepare` may put things in the
 /// UI's TMPDIR first; what it made is not taken for the UI's folder.
 fn open_ui_in_tmux(tag: &str, prepare: impl FnOnce(&Path)) -> UiInTmux {
-    let tmp = temp(tag);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp_guard = temp(tag);
+    let tmp = tmp_guard.path().to_path_buf();
     prepare(&tmp);
     let already_there = ui_folders(&tmp);
     let cmd = format!(
@@ -869,6 +867,7 @@ fn open_ui_in_tmux(tag: &str, prepare: impl FnOnce(&Path)) -> UiInTmux {
     UiInTmux {
         term,
         tmp,
+        _tmp_guard: tmp_guard,
         folder,
         pid,
     }
@@ -906,12 +905,6 @@ impl UiInTmux {
             !screen.contains("Sessions"),
             "{how}: the UI is gone from the screen:\n{screen}"
         );
-    }
-}
-
-impl Drop for UiInTmux {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -1206,8 +1199,8 @@ fn overview_search_end_and_save_all_in_tmux() {
     if !Tmux::available("overview_search_end_and_save_all_in_tmux") {
         return;
     }
-    let dir = temp("e2e-cockpit");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp("e2e-cockpit");
+    let dir = tmp.path();
     let term = ui_on("cockpit", &root().join("samples/demo.pcap"), 80, 24);
     let screen = term.wait_for("· done ·");
     assert!(screen.contains("Overview · Enter opens"), "{screen}");
@@ -1269,8 +1262,7 @@ fn overview_search_end_and_save_all_in_tmux() {
     for name in ["photo.jpg", "report.pdf"] {
         assert!(dir.join(name).exists(), "{name} saved");
     }
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 3);
 }
 
 /// The UI's exit status is the report's: 0 on a whole capture, 3 on a damaged one (whose
@@ -1280,8 +1272,8 @@ fn exit_statuses_follow_the_report_in_tmux() {
     if !Tmux::available("exit_statuses_follow_the_report_in_tmux") {
         return;
     }
-    let dir = temp("e2e-exit");
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = temp("e2e-exit");
+    let dir = tmp.path();
     let pcap = std::fs::read(root().join("samples/demo.pcap")).unwrap();
     let cut = dir.join("cut.pcap");
     std::fs::write(&cut, &pcap[..pcap.len() - 100]).unwrap();
@@ -1301,5 +1293,4 @@ fn exit_statuses_follow_the_report_in_tmux() {
         term.key("q");
         term.wait_for(&format!("EXITED {status}"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

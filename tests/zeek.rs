@@ -53,9 +53,11 @@ impl ZeekLog {
     }
 }
 
-fn zeek_logs(pcap: &Path, name: &str, extra: &[&str]) -> (PathBuf, ZeekLog, ZeekLog) {
-    let dir = temp_dir("zeek", name);
-    let _ = std::fs::remove_dir_all(&dir);
+/// The logs ftpscope writes for `pcap`, into a folder it creates itself; the folder is
+/// removed when the returned guard is dropped.
+fn zeek_logs(pcap: &Path, name: &str, extra: &[&str]) -> (tempfile::TempDir, ZeekLog, ZeekLog) {
+    let tmp = temp_dir("zeek", name);
+    let dir = tmp.path().join("logs");
     let mut args = vec![
         "-r",
         pcap.to_str().unwrap(),
@@ -72,7 +74,7 @@ fn zeek_logs(pcap: &Path, name: &str, extra: &[&str]) -> (PathBuf, ZeekLog, Zeek
     );
     let ftp = ZeekLog::read(&dir.join("ftp.log"));
     let files = ZeekLog::read(&dir.join("files.log"));
-    (dir, ftp, files)
+    (tmp, ftp, files)
 }
 
 fn corpus_case(case: &str) -> Option<PathBuf> {
@@ -115,7 +117,7 @@ fn compare_ftp_log(case: &str, baseline: &str) -> Vec<usize> {
         .find(|p| p.extension().is_some_and(|e| e == "pcap"))
         .unwrap();
     let zeek = ZeekLog::read(&dir.join("peer").join(baseline).join("ftp.log"));
-    let (out, ours, _) = zeek_logs(&pcap, case, &[]);
+    let (_tmp, ours, _) = zeek_logs(&pcap, case, &[]);
     assert_eq!(ours.fields, zeek.fields, "{case}: #fields");
     assert_eq!(ours.types, zeek.types, "{case}: #types");
     assert_eq!(ours.header, zeek.header, "{case}: header lines");
@@ -153,7 +155,6 @@ fn compare_ftp_log(case: &str, baseline: &str) -> Vec<usize> {
         let uid = ours.column(a, "uid");
         assert!(uid.starts_with('C') && uid.len() > 10, "{uid}");
     }
-    std::fs::remove_dir_all(out).unwrap();
     reply_differs
 }
 
@@ -206,7 +207,7 @@ fn files_log_matches_zeeks() {
             .join("peer/core.tcp.large-file-reassembly/files.log"),
     );
     let zeek = ZeekLog::read(&dir.join("peer/scripts.base.files.extract.limit/files.log"));
-    let (out, _, ours) = zeek_logs(
+    let (_tmp, _, ours) = zeek_logs(
         &dir.join("retr.pcap"),
         "retr",
         &["--hash", "md5,sha1,sha256"],
@@ -236,7 +237,6 @@ fn files_log_matches_zeeks() {
     assert_eq!(ours.column(a, "analyzers"), "MD5,SHA1,SHA256");
     assert_eq!(ours.column(a, "sha256").len(), 64);
     assert!(ours.column(a, "fuid").starts_with('F'));
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// The JSON variant: one object per line, Zeek's names, unset fields left out, times as
@@ -244,8 +244,8 @@ fn files_log_matches_zeeks() {
 #[test]
 fn json_variant_and_ids_shared_with_json_lines() {
     let pcap = common::fixtures_dir().join("vsftpd-passive-retr-stor.pcap");
-    let dir = temp_dir("zeek", "json-variant");
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = temp_dir("zeek", "json-variant");
+    let dir = tmp.path().join("logs");
     let out = ftpscope(
         &[
             "-r",
@@ -284,5 +284,4 @@ fn json_variant_and_ids_shared_with_json_lines() {
         );
         assert!(v.get("local_orig").is_none(), "unset: left out");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -381,15 +381,18 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{PermissionsExt, symlink};
 
-    /// A fresh folder for a test, and one outside it that links will point at.
-    fn folders(name: &str) -> (PathBuf, PathBuf) {
-        let base =
-            std::env::temp_dir().join(format!("ftpscope-outdir-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(base.join("out")).unwrap();
-        std::fs::create_dir_all(base.join("victim")).unwrap();
-        std::fs::write(base.join("victim/precious"), "precious").unwrap();
-        (base.join("out"), base.join("victim"))
+    /// A fresh folder for a test, and one outside it that links will point at; both are
+    /// removed when the returned guard is dropped (keep it bound while they are used).
+    fn folders(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("ftpscope-outdir-{name}-"))
+            .tempdir()
+            .unwrap();
+        let (out, victim) = (tmp.path().join("out"), tmp.path().join("victim"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("precious"), "precious").unwrap();
+        (tmp, out, victim)
     }
 
     fn untouched(victim: &Path) {
@@ -406,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_link_or_a_file_where_a_folder_goes_is_an_error() {
-        let (out, victim) = folders("subdir");
+        let (_tmp, out, victim) = folders("subdir");
         symlink(&victim, out.join("session-1")).unwrap();
         std::fs::create_dir(out.join("session-2")).unwrap();
         symlink("../session-1", out.join("session-2/inner")).unwrap();
@@ -431,12 +434,11 @@ mod tests {
         assert_eq!(sub.path(), out.join("session-3/a/b"));
         assert!(out.join("session-3/a/b").is_dir());
         untouched(&victim);
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn files_are_new_private_and_never_through_a_link() {
-        let (out, victim) = folders("files");
+        let (_tmp, out, victim) = folders("files");
         symlink(victim.join("precious"), out.join("f.txt")).unwrap();
         symlink(victim.join("absent"), out.join("f (2).txt")).unwrap();
         let root = OutDir::open_or_create(&out).unwrap();
@@ -453,12 +455,11 @@ mod tests {
         assert!(root.open_read(Path::new("f.txt")).is_err());
         assert!(root.open_read(Path::new("f (3).txt")).is_ok());
         untouched(&victim);
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn placing_never_overwrites_nor_follows() {
-        let (out, victim) = folders("place");
+        let (_tmp, out, victim) = folders("place");
         let root = OutDir::open_or_create(&out).unwrap();
         let partial = root.private_subdir(".partial-").unwrap();
         let dest = root.subdir(Path::new("d")).unwrap();
@@ -488,12 +489,11 @@ mod tests {
         );
         assert_eq!(std::fs::read_dir(partial.path()).unwrap().count(), 0);
         untouched(&victim);
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn private_folders_are_new_random_and_0700() {
-        let (out, _) = folders("private");
+        let (_tmp, out, _) = folders("private");
         let root = OutDir::open_or_create(&out).unwrap();
         let a = root.private_subdir(".p-").unwrap();
         let b = root.private_subdir(".p-").unwrap();
@@ -502,12 +502,11 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         a.remove_all().unwrap();
         assert!(!out.join(".p-").exists() && b.path().exists());
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 
     #[test]
     fn the_named_folder_may_not_be_a_link() {
-        let (out, victim) = folders("root");
+        let (_tmp, out, victim) = folders("root");
         let link = out.join("link");
         symlink(&victim, &link).unwrap();
         let e = OutDir::open_or_create(&link).unwrap_err();
@@ -518,6 +517,5 @@ mod tests {
         let deep = out.join("a/b/c");
         assert_eq!(OutDir::open_or_create(&deep).unwrap().path(), deep);
         untouched(&victim);
-        std::fs::remove_dir_all(out.parent().unwrap()).unwrap();
     }
 }

@@ -559,15 +559,16 @@ mod tests {
     #[test]
     fn the_spill_file_is_unnamed_and_private() {
         use std::os::unix::fs::MetadataExt;
-        let dir = std::env::temp_dir().join(format!("ftpscope-spill-mode-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let spill = Spill::create(Some(&dir)).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("ftpscope-spill-mode-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
+        let spill = Spill::create(Some(dir)).unwrap();
         let meta = spill.file.metadata().unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
         assert_eq!(meta.nlink(), 0, "no name in any folder");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
     }
     use ftpscope_core::event::{CommandLine, DetectedBy, Reply, TransferRecord};
     use ftpscope_core::ftp::listing::{EntryKind, ListingEntry, ListingStyle};

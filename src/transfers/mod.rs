@@ -418,18 +418,18 @@ fn parse_listing(r: &TransferRecord, head: &[u8], truncated: bool) -> Listing {
 #[cfg(test)]
 pub(crate) mod testing {
     use sha2::{Digest, Sha256};
-    use std::fs;
-    use std::path::PathBuf;
 
     pub fn sha(bytes: &[u8]) -> String {
         crate::text::hex(&Sha256::digest(bytes))
     }
 
-    pub fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ftpscope-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh, empty folder, removed with all it holds when the returned guard is dropped:
+    /// keep it bound for as long as its path is used.
+    pub fn temp_dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("ftpscope-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 }
 
@@ -476,8 +476,9 @@ mod tests {
     #[test]
     fn files_past_the_disk_budget_are_hashed_but_not_kept() {
         for threads in [false, true] {
-            let dir = temp_dir(&format!("budget-{threads}"));
-            let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
+            let tmp = temp_dir(&format!("budget-{threads}"));
+            let dir = tmp.path();
+            let mut t = TransferTracker::new(Some(OutDir::open_or_create(dir).unwrap())).unwrap();
             t.limit_disk(10);
             if threads {
                 t.start_threads();
@@ -517,19 +518,19 @@ mod tests {
             assert_eq!(t.first_error, None, "not an extraction failure");
             t.stop_threads();
             t.finish();
-            let left: Vec<_> = fs::read_dir(&dir)
+            let left: Vec<_> = fs::read_dir(dir)
                 .unwrap()
                 .map(|e| e.unwrap().file_name())
                 .collect();
             assert_eq!(left, ["orphans"], "threads {threads}");
-            fs::remove_dir_all(&dir).unwrap();
         }
     }
 
     #[test]
     fn tracker_on_threads_leaves_the_digest_and_the_file_to_come() {
-        let dir = temp_dir("tracker-threads");
-        let mut t = TransferTracker::new(Some(OutDir::open_or_create(&dir).unwrap())).unwrap();
+        let tmp = temp_dir("tracker-threads");
+        let dir = tmp.path();
+        let mut t = TransferTracker::new(Some(OutDir::open_or_create(dir).unwrap())).unwrap();
         t.start_threads();
         if !t.on_threads() {
             return; // one core: the work stays inline
@@ -554,11 +555,10 @@ mod tests {
         t.stop_threads();
         assert!(!t.on_threads());
         t.finish();
-        let left: Vec<_> = fs::read_dir(&dir)
+        let left: Vec<_> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, ["orphans"], "the private partial folder is removed");
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -405,12 +405,13 @@ mod tests {
 
     #[test]
     fn workers_give_inline_digests_and_files_in_the_order_transfers_ended() {
-        let root = temp_dir("workers");
+        let tmp = temp_dir("workers");
+        let root = tmp.path();
         let temp = root.join(".partial");
         fs::create_dir_all(&temp).unwrap();
         let dirs = || {
             ExtractDirs::new(
-                OutDir::open_or_create(&root).unwrap(),
+                OutDir::open_or_create(root).unwrap(),
                 OutDir::open_or_create(&temp).unwrap(),
             )
         };
@@ -473,6 +474,5 @@ mod tests {
         let done = w.wait_done().unwrap();
         assert_eq!(done.digests.sha256.unwrap(), sha(b"x"));
         assert!(matches!(done.file, Some(Err(e)) if e.starts_with("cannot write")));
-        fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -414,27 +414,22 @@ fn unique(tag: &str) -> String {
     )
 }
 
-/// A temporary folder (0711: the servers' unprivileged users must reach the site in it), removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A temporary folder (0711: the servers' unprivileged users must reach the site in it),
+/// removed on drop unless FTPS_LAB_KEEP is set.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(unique(&format!("ftpscope-ftpslab-{tag}")));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        let mut dir = tempfile::Builder::new()
+            .prefix(&format!("ftpscope-ftpslab-{tag}-"))
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        dir.disable_cleanup(std::env::var_os("FTPS_LAB_KEEP").is_some());
         TempDir(dir)
     }
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("FTPS_LAB_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        self.0.path()
     }
 }
 

@@ -157,12 +157,14 @@ pub fn ftpscope(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
     out
 }
 
-/// A fresh, empty folder for one test (`kind` names the test file, `name` the test).
-pub fn temp_dir(kind: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ftpscope-{kind}-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty folder for one test (`kind` names the test file, `name` the test), removed
+/// with all it holds when the returned guard is dropped: keep it bound (`let tmp = ...`, never
+/// `let _ = ...`) for as long as its path is used, runs of the binary included.
+pub fn temp_dir(kind: &str, name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ftpscope-{kind}-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Whether a run left its private folder of partial files in `dir` (it must not).

@@ -1,13 +1,17 @@
 //! Drives a real terminal for end-to-end UI tests: a command runs in a detached tmux session on
-//! a server of its own (`tmux -L`), keys are sent and the screen is read back. The server is
-//! killed on drop.
+//! a server of its own (`tmux -S`, its socket in a temporary folder of its own), keys are sent
+//! and the screen is read back. The server is killed on drop, and its socket removed with the
+//! folder (tmux leaves it behind, and `-L` put it in /tmp/tmux-UID where each run left one).
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 pub struct Tmux {
-    socket: String,
+    socket: PathBuf,
+    /// The folder holding `socket`, removed when dropped, after the server is killed.
+    _folder: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -23,8 +27,13 @@ impl Tmux {
 
     /// Runs the shell command `cmd` in a `width`×`height` terminal.
     pub fn start(tag: &str, cmd: &str, width: u16, height: u16) -> Tmux {
+        let folder = tempfile::Builder::new()
+            .prefix(&format!("ftpscope-tmux-{tag}-"))
+            .tempdir()
+            .unwrap();
         let tmux = Tmux {
-            socket: format!("ftpscope-{tag}-{}", std::process::id()),
+            socket: folder.path().join("socket"),
+            _folder: folder,
         };
         let (w, h) = (width.to_string(), height.to_string());
         tmux.run(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, cmd]);
@@ -33,7 +42,8 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .arg("-S")
+            .arg(&self.socket)
             .args(args)
             .output()
             .unwrap();
