@@ -57,7 +57,8 @@ usage: cargo bench --bench compare -- [options]
   --other-runs N       runs of tshark and tcpflow (default 1)
   --nice N             run every measured command under `nice -n N` (e.g. -10 as root, so
                        that other work on the machine disturbs the measurements less)
-  --keep               keep the last extraction outputs
+  --keep               keep the extraction outputs (every run writes a folder of its own;
+                       without --keep they are removed once the capture's runs are done)
   --ftps [SUITE]       FTPS against clear on the same workload (SUITE: tls13-aes128-gcm, the
                        default, tls13-chacha20, tls12-aes128-gcm, tls12-chacha20); tools: json,
                        extract, tshark (default extract,tshark)";
@@ -561,6 +562,61 @@ fn remove_dir(dir: &Path) {
     }
 }
 
+/// The output folders of measured runs (`bench-out` in the data folder). Each run writes into
+/// a new folder, and none is removed before the capture's runs are all done: on ext4 without
+/// a journal, inodes freed in the last 30 s (3 min while their inode table is not written yet)
+/// are passed over, an inode-table lookup each, whenever a new inode is allocated (the
+/// kernel's `recently_deleted`), so a run started right after the previous run's thousands of
+/// files were deleted measured the file system's memory of them (2-3 times the system time),
+/// not the tool. Before each run the dirty pages left by the one before are written out
+/// ([`sync_disks`]), so that no run pays for another's writeback.
+struct Scratch {
+    dir: PathBuf,
+    made: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl Scratch {
+    fn new(o: &Options) -> io::Result<Scratch> {
+        let dir = o.data_dir.join("bench-out");
+        fs::create_dir_all(&dir)?;
+        Ok(Scratch {
+            dir,
+            made: Vec::new(),
+            keep: o.keep,
+        })
+    }
+
+    /// A new output folder's path, named after `name`, where nothing stands yet.
+    fn folder(&mut self, name: &str) -> PathBuf {
+        let mut n = self.made.len();
+        loop {
+            n += 1;
+            let path = self.dir.join(format!("{name}-{n}"));
+            if !path.exists() {
+                self.made.push(path.clone());
+                return path;
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    /// The capture's runs are done: their outputs go (unless `--keep`).
+    fn drop(&mut self) {
+        if !self.keep {
+            for dir in self.made.drain(..) {
+                remove_dir(&dir);
+            }
+        }
+    }
+}
+
+/// Writes out the page cache's dirty pages, so that the next run starts without another's.
+fn sync_disks() {
+    let _ = Command::new("sync").status();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The comparison.
 
@@ -622,31 +678,36 @@ fn manifest_path(capture: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Runs `make()` `runs` times (clearing `out_dir` before each) and keeps the fastest.
+/// Runs `make()` `runs` times and keeps the fastest. When `out` names an output, each run
+/// writes into a new folder of `scratch` ([`Scratch`]); the last one is returned.
 fn best_of(
     runner: &mut Runner,
     runs: usize,
-    out_dir: Option<&Path>,
-    mut make: impl FnMut() -> Command,
-) -> io::Result<Usage> {
+    mut out: Option<(&mut Scratch, &str)>,
+    mut make: impl FnMut(Option<&Path>) -> Command,
+) -> io::Result<(Usage, Option<PathBuf>)> {
     let mut best: Option<Usage> = None;
+    let mut last = None;
     for _ in 0..runs.max(1) {
-        if let Some(d) = out_dir {
-            remove_dir(d);
-        }
-        let u = runner.run(&make())?;
+        let dir = out.as_mut().map(|(scratch, name)| scratch.folder(name));
+        sync_disks();
+        let u = runner.run(&make(dir.as_deref()))?;
         if best.is_none_or(|b| u.wall < b.wall) {
             best = Some(u);
         }
+        last = dir;
     }
-    Ok(best.unwrap_or(Usage {
-        wall: Duration::ZERO,
-        user: Duration::ZERO,
-        sys: Duration::ZERO,
-        max_rss_kib: 0,
-        exit: -1,
-    }))
+    Ok((best.unwrap_or(NOT_RUN), last))
 }
+
+/// The usage of a command that never ran.
+const NOT_RUN: Usage = Usage {
+    wall: Duration::ZERO,
+    user: Duration::ZERO,
+    sys: Duration::ZERO,
+    max_rss_kib: 0,
+    exit: -1,
+};
 
 fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result<Vec<Row>> {
     let bytes = fs::metadata(capture)?.len();
@@ -657,7 +718,7 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
     };
     // Warm the page cache (and measure how fast the file reads from it).
     let mut rows = Vec::new();
-    let cat = best_of(runner, 2, None, || {
+    let (cat, _) = best_of(runner, 2, None, |_| {
         let mut c = measured(o, "cat");
         c.arg(capture).stdout(Stdio::null());
         c
@@ -670,12 +731,12 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         exact: None,
         note: String::new(),
     });
-    let tmp = o.data_dir.join("bench-out");
-    fs::create_dir_all(&tmp)?;
+    let mut scratch = Scratch::new(o)?;
+    let tmp = scratch.dir.clone();
     let want = |t: &str| o.tools.iter().any(|x| x == t);
 
     if want("json") {
-        let usage = best_of(runner, o.runs, None, || {
+        let (usage, _) = best_of(runner, o.runs, None, |_| {
             let mut c = measured(o, FTPSCOPE);
             c.args(["--no-progress", "--json", "-r"])
                 .arg(capture)
@@ -708,16 +769,17 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("extract") {
-        let dir = tmp.join("ftpscope-x");
-        let usage = best_of(runner, o.runs, Some(&dir), || {
+        let out = Some((&mut scratch, "ftpscope-x"));
+        let (usage, dir) = best_of(runner, o.runs, out, |dir| {
             let mut c = measured(o, FTPSCOPE);
-            c.args(["--no-progress", "--json", "-r"])
-                .arg(capture)
-                .arg("-x")
-                .arg(&dir)
-                .stdout(Stdio::null());
+            c.args(["--no-progress", "--json", "-r"]).arg(capture);
+            if let Some(d) = dir {
+                c.arg("-x").arg(d);
+            }
+            c.stdout(Stdio::null());
             c
         })?;
+        let dir = dir.unwrap_or_default();
         let (exact, note) = match &manifest {
             Some(m) => {
                 let (found, disagree) = extract_found(&dir)?;
@@ -730,9 +792,6 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
             }
             None => (None, String::new()),
         };
-        if !o.keep {
-            remove_dir(&dir);
-        }
         rows.push(Row {
             tool: "ftpscope -x",
             command: format!(
@@ -747,18 +806,19 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("tshark") && installed("tshark") {
-        let dir = tmp.join("tshark");
-        let usage = best_of(runner, o.other_runs, Some(&dir), || {
+        let out = Some((&mut scratch, "tshark"));
+        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
             let mut c = measured(o, "tshark");
             c.arg("-q")
                 .arg("-r")
                 .arg(capture)
                 .arg("--export-objects")
-                .arg(format!("ftp-data,{}", dir.display()))
+                .arg(format!("ftp-data,{}", dir.unwrap_or(&tmp).display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             c
         })?;
+        let dir = dir.unwrap_or_default();
         let exact = match &manifest {
             Some(m) if dir.exists() => {
                 let mut found = HashMap::new();
@@ -768,9 +828,6 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
             Some(_) => Some(0),
             None => None,
         };
-        if !o.keep {
-            remove_dir(&dir);
-        }
         rows.push(Row {
             tool: "tshark --export-objects",
             command: format!(
@@ -785,17 +842,18 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("tcpflow") && installed("tcpflow") {
-        let dir = tmp.join("tcpflow");
-        let usage = best_of(runner, o.other_runs, Some(&dir), || {
+        let out = Some((&mut scratch, "tcpflow"));
+        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
             let mut c = measured(o, "tcpflow");
             c.arg("-r")
                 .arg(capture)
                 .arg("-o")
-                .arg(&dir)
+                .arg(dir.unwrap_or(&tmp))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             c
         })?;
+        let dir = dir.unwrap_or_default();
         let exact = match &manifest {
             Some(m) if dir.exists() => {
                 let mut found = HashMap::new();
@@ -805,9 +863,6 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
             Some(_) => Some(0),
             None => None,
         };
-        if !o.keep {
-            remove_dir(&dir);
-        }
         rows.push(Row {
             tool: "tcpflow",
             command: format!("tcpflow -r {} -o {}", capture.display(), dir.display()),
@@ -953,12 +1008,12 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
     let same = clear_manifest.files == ftps_manifest.files;
     let m = &ftps_manifest;
     let (clear_bytes, ftps_bytes) = (fs::metadata(&clear)?.len(), fs::metadata(&ftps)?.len());
-    let tmp = o.data_dir.join("bench-out");
-    fs::create_dir_all(&tmp)?;
+    let mut scratch = Scratch::new(o)?;
+    let tmp = scratch.dir.clone();
     let want = |t: &str| o.tools.iter().any(|x| x == t);
     let mut rows = Vec::new();
     for (name, path, bytes) in [("clear", &clear, clear_bytes), ("FTPS", &ftps, ftps_bytes)] {
-        let usage = best_of(runner, 2, None, || {
+        let (usage, _) = best_of(runner, 2, None, |_| {
             let mut c = measured(o, "cat");
             c.arg(path).stdout(Stdio::null());
             c
@@ -997,14 +1052,15 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
         s + " > /dev/null"
     };
     let mut pair = |extract: bool| -> io::Result<[FtpsRow; 2]> {
-        let dirs = [tmp.join("clear-x"), tmp.join("ftps-x")];
+        let mut dirs = [PathBuf::new(), PathBuf::new()];
         let mut best: [Option<Usage>; 2] = [None, None];
         for _ in 0..o.runs.max(1) {
             for (i, (capture, with_keys)) in [(&clear, false), (&ftps, true)].iter().enumerate() {
-                let out = extract.then_some(dirs[i].as_path());
-                if let Some(d) = out {
-                    remove_dir(d);
+                if extract {
+                    dirs[i] = scratch.folder(["clear-x", "ftps-x"][i]);
                 }
+                sync_disks();
+                let out = extract.then_some(dirs[i].as_path());
                 let u = runner.run(&ftpscope(capture, *with_keys, out))?;
                 if best[i].is_none_or(|b| u.wall < b.wall) {
                     best[i] = Some(u);
@@ -1022,9 +1078,6 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
             let (exact, written) = if extract {
                 let (found, _) = extract_found(&dirs[i])?;
                 let n = found.values().sum();
-                if !o.keep {
-                    remove_dir(&dirs[i]);
-                }
                 (Some(matched(m, &found)), Some(n))
             } else {
                 let json = tmp.join("ftpscope.jsonl");
@@ -1042,13 +1095,7 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
             rows.push(FtpsRow {
                 tool: format!("ftpscope {mode}, {name}"),
                 capture_bytes: bytes,
-                usage: best[i].unwrap_or(Usage {
-                    wall: Duration::ZERO,
-                    user: Duration::ZERO,
-                    sys: Duration::ZERO,
-                    max_rss_kib: 0,
-                    exit: -1,
-                }),
+                usage: best[i].unwrap_or(NOT_RUN),
                 runs: o.runs.max(1),
                 exact,
                 written,
@@ -1068,8 +1115,9 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
         }
     }
     if want("tshark") && installed("tshark") {
-        let dir = tmp.join("tshark-ftps");
-        let usage = best_of(runner, o.other_runs, Some(&dir), || {
+        let out = Some((&mut scratch, "tshark-ftps"));
+        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
+            let dir = dir.unwrap_or(&tmp);
             let mut c = measured(o, "tshark");
             c.arg("-q")
                 .arg("-r")
@@ -1082,12 +1130,10 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
                 .stderr(Stdio::null());
             c
         })?;
+        let dir = dir.unwrap_or_default();
         let mut found = HashMap::new();
         if dir.exists() {
             hash_tree(&dir, &[], &mut found)?;
-        }
-        if !o.keep {
-            remove_dir(&dir);
         }
         rows.push(FtpsRow {
             tool: "tshark --export-objects, FTPS + keys".into(),

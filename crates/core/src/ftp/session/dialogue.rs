@@ -740,19 +740,7 @@ mod tests {
     // checked here rather than in tests/session_dialogue.rs.
     #[test]
     fn the_end_gives_the_transfers_waiting_on_the_session_first_then_the_rest_once() {
-        use crate::flow::{Dir, FlowKey};
-        let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
-        let server: SocketAddr = ([192, 0, 2, 21], 21).into();
-        let mut s = Session::new(
-            1,
-            FlowKey::new(client, server),
-            client,
-            server,
-            Dir::FromInitiator,
-            Timestamp::from_nanos(0),
-            512,
-            true,
-        );
+        let mut s = super::super::tests::session();
         s.in_flight.extend([1, 2, 3, 4, 5]);
         s.awaiting_conn.extend([4, 2]);
         s.unclaimed.extend([5]);

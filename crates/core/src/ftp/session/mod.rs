@@ -538,7 +538,8 @@ pub fn is_anonymous_user(user: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn session() -> Session {
+    /// A session from 192.0.2.10 to 192.0.2.21:21, seen from its handshake.
+    pub(super) fn session() -> Session {
         let client: SocketAddr = ([192, 0, 2, 10], 40001).into();
         let server: SocketAddr = ([192, 0, 2, 21], 21).into();
         let key = FlowKey::new(client, server);
