@@ -59,8 +59,8 @@ pub struct Analyzer {
     limits: Limits,
     /// Connections that carried payload, and data connections (linked when they open).
     flows: HashMap<FlowKey, Conn, FastState>,
-    /// Connections that have carried no payload yet, in 40 bytes each instead of a `Conn`'s
-    /// 264 (two reassemblers, both endpoints): a SYN flood fills this table, not `flows`. The
+    /// Connections that have carried no payload yet, in 48 bytes each instead of a `Conn`'s
+    /// 296 (two reassemblers, both endpoints): a SYN flood fills this table, not `flows`. The
     /// first payload byte moves a connection to `flows` ([`Analyzer::wake`]), and only then does
     /// a connection to port 21 become an FTP session. Never shares a key with `flows`.
     quiet: HashMap<FlowKey, QuietConn, FastState>,

@@ -388,7 +388,7 @@ impl Conn {
 }
 
 /// A connection that has carried no payload yet: what its handshake and FINs said, and nothing
-/// more. A SYN flood holds one of these per SYN, so it is kept small (40 bytes, beside its
+/// more. A SYN flood holds one of these per SYN, so it is kept small (48 bytes, beside its
 /// 64-byte key); the reassemblers, and the FTP session of a connection to port 21, are made
 /// when the first payload byte comes ([`QuietConn::wake`]), so a connection that never
 /// carries any costs no more than this and makes no session.

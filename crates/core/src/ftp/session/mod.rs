@@ -137,13 +137,14 @@ struct Pending {
 /// through [`Session::read_command`] and [`Session::reply`] and wires what they return.
 #[derive(Debug)]
 pub struct Session {
-    pub id: SessionId,
-    pub flow: FlowKey,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
+    pub(crate) id: SessionId,
+    /// The control connection.
+    pub(crate) flow: FlowKey,
+    pub(crate) client: SocketAddr,
+    pub(crate) server: SocketAddr,
     /// Which direction of the control connection carries commands (the other carries replies).
-    pub client_dir: Dir,
-    pub start: Timestamp,
+    pub(crate) client_dir: Dir,
+    pub(crate) start: Timestamp,
     /// The time of its last command or reply bytes.
     last_ts: Timestamp,
     commands_in: LineFramer,
