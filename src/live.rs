@@ -122,7 +122,7 @@ mod enabled {
         };
 
         let shared = lock(&shared);
-        let d = &shared.drops;
+        let d = shared.drop_counts();
         let analysed = summary.as_ref().map_or(String::new(), |s| {
             format!("{} packets analysed; ", s.stats.frames)
         });
@@ -141,12 +141,12 @@ mod enabled {
                 d.transfers_marked
             );
         }
-        if let Some(e) = &shared.write_error {
+        if let Some(e) = shared.write_error() {
             let path = cli.write.as_deref().unwrap_or(Path::new("-w"));
             ftpscope::say!("ftpscope: cannot write {}: {e}", path.display());
             return Ok(Exit::Failure);
         }
-        if let Some(e) = &shared.error {
+        if let Some(e) = shared.error() {
             ftpscope::say!(
                 "ftpscope: capture on {shown} failed: {} (what was captured was analysed)",
                 escape(e.as_bytes())

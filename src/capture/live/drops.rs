@@ -13,21 +13,31 @@ use std::sync::{Arc, Mutex};
 /// Drop windows remembered; past this the oldest two are merged (wider, never lost).
 const MAX_DROP_WINDOWS: usize = 4096;
 
+/// The drop counters at one moment, as [`Shared::drop_counts`] copies them out: the
+/// summary's totals, the status line's drops and the binary's closing message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    /// Packets the capture received (libpcap's `ps_recv`, accumulated).
+    pub received: u64,
+    /// Packets the kernel dropped because its ring was full: the capture fell behind.
+    pub kernel: u64,
+    /// Packets the interface (its driver) dropped.
+    pub interface: u64,
+    /// Transfers written with drops (`capture_drops` above 0).
+    pub transfers_marked: u64,
+}
+
 /// What libpcap's counters said, accumulated (they are 32-bit and wrap), and when drops
-/// happened.
+/// happened. Only libpcap's readings ([`update`](Self::update)) and the transfers marked
+/// with drops ([`mark_transfer`](Self::mark_transfer)) change it.
 #[derive(Debug)]
-pub struct DropLog {
+pub(super) struct DropLog {
     last: Option<Stat>,
     /// Wall time of the last reading.
     last_at: Timestamp,
-    /// Packets the capture received, the kernel dropped, the interface dropped.
-    pub received: u64,
-    pub kernel: u64,
-    pub interface: u64,
+    counts: DropCounts,
     /// Windows of wall time in which the kernel dropped packets, oldest first.
     windows: VecDeque<DropWindow>,
-    /// Transfers written with drops (`capture_drops` above 0).
-    pub transfers_marked: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,16 +49,18 @@ struct DropWindow {
 
 impl DropLog {
     /// Nothing counted yet, the capture opened at wall time `now`.
-    pub fn new(now: Timestamp) -> Self {
+    pub(super) fn new(now: Timestamp) -> Self {
         DropLog {
             last: None,
             last_at: now,
-            received: 0,
-            kernel: 0,
-            interface: 0,
+            counts: DropCounts::default(),
             windows: VecDeque::new(),
-            transfers_marked: 0,
         }
+    }
+
+    /// The counters so far.
+    pub(super) fn counts(&self) -> DropCounts {
+        self.counts
     }
 
     /// A reading of the counters taken at wall time `now`.
@@ -59,9 +71,10 @@ impl DropLog {
             if_dropped: 0,
         });
         let dropped = u64::from(stat.dropped.wrapping_sub(base.dropped));
-        self.received += u64::from(stat.received.wrapping_sub(base.received));
-        self.kernel += dropped;
-        self.interface += u64::from(stat.if_dropped.wrapping_sub(base.if_dropped));
+        let counts = &mut self.counts;
+        counts.received += u64::from(stat.received.wrapping_sub(base.received));
+        counts.kernel += dropped;
+        counts.interface += u64::from(stat.if_dropped.wrapping_sub(base.if_dropped));
         let now = now.max(self.last_at);
         if dropped > 0 {
             self.windows.push_back(DropWindow {
@@ -90,6 +103,16 @@ impl DropLog {
             .filter(|w| w.from <= end && w.to >= start)
             .map(|w| w.packets)
             .sum()
+    }
+
+    /// The drops a transfer spanning [start, end] may have suffered (those in the windows
+    /// that touch it), counting the transfer in `transfers_marked` when there are any.
+    pub(super) fn mark_transfer(&mut self, start: Timestamp, end: Timestamp) -> u64 {
+        let n = self.during(start, end);
+        if n > 0 {
+            self.counts.transfers_marked += 1;
+        }
+        n
     }
 }
 
@@ -121,14 +144,7 @@ impl Output for DropMarker<'_> {
         let marked;
         let record = match record {
             Record::Transfer(t) => {
-                let drops = {
-                    let mut shared = lock(&self.shared);
-                    let n = shared.drops.during(t.record.start, t.record.end);
-                    if n > 0 {
-                        shared.drops.transfers_marked += 1;
-                    }
-                    n
-                };
+                let drops = lock(&self.shared).mark_transfer(t.record.start, t.record.end);
                 let mut t = t.clone();
                 t.capture_drops = Some(drops);
                 marked = Record::Transfer(t);
@@ -161,8 +177,7 @@ impl Output for DropMarker<'_> {
 
 /// The capture's counters so far, for the summary.
 pub fn capture_stats(shared: &Mutex<Shared>, interface: &str) -> CaptureStats {
-    let shared = lock(shared);
-    let d = &shared.drops;
+    let d = lock(shared).drop_counts();
     CaptureStats {
         interface: interface.to_string(),
         received: d.received,
@@ -194,9 +209,11 @@ mod tests {
         let mut log = DropLog::new(at(0));
         log.update(at(10), stat(u32::MAX - 1, u32::MAX, 3));
         log.update(at(20), stat(5, 2, 4));
-        assert_eq!(log.received, u64::from(u32::MAX) + 6);
-        assert_eq!(log.kernel, u64::from(u32::MAX) + 3);
-        assert_eq!(log.interface, 4);
+        let counts = log.counts();
+        assert_eq!(counts.received, u64::from(u32::MAX) + 6);
+        assert_eq!(counts.kernel, u64::from(u32::MAX) + 3);
+        assert_eq!(counts.interface, 4);
+        assert_eq!(counts.transfers_marked, 0);
     }
 
     #[test]
@@ -237,13 +254,25 @@ mod tests {
         assert_eq!(log.windows.len(), MAX_DROP_WINDOWS);
         assert_eq!(
             log.windows.iter().map(|w| w.packets).sum::<u64>(),
-            log.kernel
+            log.counts().kernel
         );
         assert_eq!(
             log.during(at(0), at(25)),
             11,
             "the merged oldest windows still count"
         );
+    }
+
+    #[test]
+    fn only_transfers_that_touch_a_drop_are_marked() {
+        let mut log = DropLog::new(at(0));
+        log.update(at(100), stat(10, 0, 0));
+        log.update(at(200), stat(20, 3, 0));
+        assert_eq!(log.mark_transfer(at(0), at(99)), 0, "ended before the drop");
+        assert_eq!(log.counts().transfers_marked, 0);
+        assert_eq!(log.mark_transfer(at(150), at(250)), 3, "spans the drop");
+        assert_eq!(log.mark_transfer(at(120), at(130)), 3, "inside the window");
+        assert_eq!(log.counts().transfers_marked, 2);
     }
 
     #[test]

@@ -37,11 +37,11 @@
 //! The files, one concern each: `interface.rs` opens the interface (and the `-w` savefile)
 //! with errors that say what to do, and lists the interfaces (`-D`); `privileges.rs` is
 //! `-Z USER`; `signals.rs` the stop flag and its handlers; `thread.rs` the capture thread and
-//! its batches; `drops.rs` the drop counters, their windows and the output wrapper that marks
-//! transfers with them; `source.rs` the [`LiveSource`]; `status.rs` the counters shown while
-//! the capture runs (a status line on standard error, or the terminal UI's status bar). The
-//! order the binary calls them in is the order above: open, signals, [`CaptureThread::spawn`],
-//! `-Z`, the savefile, then [`LiveSource::start`].
+//! its batches; `drops.rs` the drop counters (read as [`DropCounts`]), their windows and the
+//! output wrapper that marks transfers with them; `source.rs` the [`LiveSource`]; `status.rs`
+//! the counters shown while the capture runs (a status line on standard error, or the
+//! terminal UI's status bar). The order the binary calls them in is the order above: open,
+//! signals, [`CaptureThread::spawn`], `-Z`, the savefile, then [`LiveSource::start`].
 
 mod drops;
 mod interface;
@@ -55,7 +55,8 @@ use ftpscope_core::Timestamp;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use drops::{DropLog, DropMarker, capture_stats};
+use drops::DropLog;
+pub use drops::{DropCounts, DropMarker, capture_stats};
 pub use interface::{CaptureOptions, link_name, list_interfaces, open, open_savefile};
 pub use privileges::drop_privileges;
 pub use signals::install_signal_handlers;
@@ -73,13 +74,17 @@ pub const DEFAULT_BUFFER_KIB: u32 = 64 * 1024;
 pub const READ_TIMEOUT_MS: i32 = 100;
 const READ_TIMEOUT: Duration = Duration::from_millis(READ_TIMEOUT_MS as u64);
 
-/// What the capture thread tells the analysis: the counters and any failure.
+/// What the capture thread tells the analysis: the counters and any failure. Whoever holds
+/// the [`lock`] reads it ([`drop_counts`](Shared::drop_counts), [`error`](Shared::error),
+/// [`write_error`](Shared::write_error)); only this module's files change it, through its
+/// private methods: the capture thread (libpcap's counters, a failed capture), the source (a
+/// failed -w write) and the [`DropMarker`] (transfers marked with drops).
 pub struct Shared {
-    pub drops: DropLog,
+    drops: DropLog,
     /// The capture failed (the interface went away...).
-    pub error: Option<String>,
+    error: Option<String>,
     /// Writing the -w file failed.
-    pub write_error: Option<String>,
+    write_error: Option<String>,
 }
 
 impl Shared {
@@ -90,6 +95,42 @@ impl Shared {
             error: None,
             write_error: None,
         }
+    }
+
+    /// The drop counters so far.
+    pub fn drop_counts(&self) -> DropCounts {
+        self.drops.counts()
+    }
+
+    /// Why the capture failed (the interface went away...), if it did.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Why writing the -w file failed, if it did (the first failure).
+    pub fn write_error(&self) -> Option<&str> {
+        self.write_error.as_deref()
+    }
+
+    /// The capture thread read libpcap's counters, `stat`, at wall time `now`.
+    fn read_stats(&mut self, now: Timestamp, stat: pcap::Stat) {
+        self.drops.update(now, stat);
+    }
+
+    /// The drops a transfer spanning [start, end] may have suffered; a transfer with any is
+    /// counted in [`DropCounts::transfers_marked`].
+    fn mark_transfer(&mut self, start: Timestamp, end: Timestamp) -> u64 {
+        self.drops.mark_transfer(start, end)
+    }
+
+    /// The capture failed with `error`; the first failure is the one kept.
+    fn capture_failed(&mut self, error: String) {
+        self.error.get_or_insert(error);
+    }
+
+    /// Writing the -w file failed with `error`; the first failure is the one kept.
+    fn write_failed(&mut self, error: String) {
+        self.write_error.get_or_insert(error);
     }
 }
 
@@ -105,4 +146,22 @@ pub fn wall_now() -> Timestamp {
         .map_or(Timestamp::EPOCH, |d| {
             Timestamp::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failure_is_the_one_kept() {
+        let mut shared = Shared::new(Timestamp::EPOCH);
+        assert_eq!((shared.error(), shared.write_error()), (None, None));
+        shared.capture_failed("interface gone".into());
+        shared.capture_failed("later".into());
+        shared.write_failed("disk full".into());
+        shared.write_failed("later".into());
+        assert_eq!(shared.error(), Some("interface gone"));
+        assert_eq!(shared.write_error(), Some("disk full"));
+        assert_eq!(shared.drop_counts(), DropCounts::default());
+    }
 }

@@ -134,7 +134,7 @@ impl LiveSource {
         if let Some(w) = self.savefile.as_mut()
             && let Err(e) = w.flush()
         {
-            lock(&self.shared).write_error.get_or_insert(e.to_string());
+            lock(&self.shared).write_failed(e.to_string());
         }
     }
 

@@ -55,10 +55,8 @@ impl StatusLine {
         }
         let since = self.last_draw.elapsed().as_secs_f64();
         self.last_draw = Instant::now();
-        let (kernel_drops, interface_drops) = {
-            let shared = lock(shared);
-            (shared.drops.kernel, shared.drops.interface)
-        };
+        let drops = lock(shared).drop_counts();
+        let (kernel_drops, interface_drops) = (drops.kernel, drops.interface);
         match &self.to {
             Status::Stderr { interface } => crate::say_partial!(
                 "\r\x1b[2Klive on {interface}: {} packets, {}, {kernel_drops} dropped  \

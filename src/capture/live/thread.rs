@@ -59,7 +59,7 @@ impl Reader {
 
     fn read_counters(&mut self) {
         if let Ok(stat) = self.capture.stats() {
-            lock(&self.shared).drops.update(wall_now(), stat);
+            lock(&self.shared).read_stats(wall_now(), stat);
         }
     }
 
@@ -151,9 +151,8 @@ impl Reader {
             self.send(batch);
         }
         self.read_counters();
-        let mut shared = lock(&self.shared);
-        if shared.error.is_none() {
-            shared.error = error;
+        if let Some(e) = error {
+            lock(&self.shared).capture_failed(e);
         }
     }
 }
