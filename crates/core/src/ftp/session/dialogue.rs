@@ -18,8 +18,8 @@
 
 use super::{Pending, Session, SessionInput, SessionOutput};
 use crate::event::{
-    AnnouncedBy, AnomalyKind, CommandLine, DataMode, EndReason, Exchange, Reply, SessionSummary,
-    TransferId,
+    AnnouncedBy, AnomalyKind, CommandLine, DataMode, EndReason, Exchange, Reply, SessionId,
+    SessionSummary, TransferId,
 };
 use crate::frame::Timestamp;
 use crate::ftp::address;
@@ -149,7 +149,7 @@ impl Pending {
         }
     }
 
-    fn exchange(self, session: u64) -> Exchange {
+    fn exchange(self, session: SessionId) -> Exchange {
         Exchange {
             session,
             command: self.command,
@@ -159,7 +159,8 @@ impl Pending {
 }
 
 impl Session {
-    /// Frames bytes of the control connection into `lines`; the client's bytes are commands.
+    /// Frames bytes of the control connection into lines; the client's lines are commands, the
+    /// server's are reply lines.
     pub fn frame(&mut self, from_client: bool, ts: Timestamp, bytes: &[u8]) -> Vec<FramedLine> {
         self.last_ts = ts;
         let mut lines = Vec::new();
