@@ -373,10 +373,7 @@ mod tests {
             assert_eq!(records(&path, false, None), inline);
             // Extracting: the same records (file paths, REST's combined files too) and the
             // same files, written by the parsing thread or by the writing thread.
-            let base = tempfile::Builder::new()
-                .prefix("ftpscope-pipeline-")
-                .tempdir()
-                .unwrap();
+            let base = crate::transfers::testing::temp_dir("pipeline");
             let (a, b) = (base.path().join("inline"), base.path().join("threads"));
             let inline = records(&path, true, Some(&a));
             assert!(inline.iter().any(|r| r.contains("file: Some(")));

@@ -384,10 +384,7 @@ mod tests {
     /// A fresh folder for a test, and one outside it that links will point at; both are
     /// removed when the returned guard is dropped (keep it bound while they are used).
     fn folders(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("ftpscope-outdir-{name}-"))
-            .tempdir()
-            .unwrap();
+        let tmp = crate::transfers::testing::temp_dir(&format!("outdir-{name}"));
         let (out, victim) = (tmp.path().join("out"), tmp.path().join("victim"));
         std::fs::create_dir_all(&out).unwrap();
         std::fs::create_dir_all(&victim).unwrap();

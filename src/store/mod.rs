@@ -559,10 +559,7 @@ mod tests {
     #[test]
     fn the_spill_file_is_unnamed_and_private() {
         use std::os::unix::fs::MetadataExt;
-        let tmp = tempfile::Builder::new()
-            .prefix("ftpscope-spill-mode-")
-            .tempdir()
-            .unwrap();
+        let tmp = crate::transfers::testing::temp_dir("spill-mode");
         let dir = tmp.path();
         let spill = Spill::create(Some(dir)).unwrap();
         let meta = spill.file.metadata().unwrap();

@@ -414,7 +414,8 @@ fn parse_listing(r: &TransferRecord, head: &[u8], truncated: bool) -> Listing {
     Listing { entries, truncated }
 }
 
-/// Helpers for the tests of this module and its children.
+/// Helpers for the tests of this module and its children, and for the crate's other unit
+/// tests that need a temporary folder.
 #[cfg(test)]
 pub(crate) mod testing {
     use sha2::{Digest, Sha256};
