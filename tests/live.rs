@@ -433,7 +433,19 @@ mod live {
         if let Some(uid) = uid {
             c.uid(uid).gid(uid);
         }
-        let out = c.output().unwrap();
+        // A copy of the binary just written may still be open for writing in a child that
+        // another test thread forked meanwhile (until that child's exec closes it): exec then
+        // fails with ETXTBSY. Try again for a moment; anything else is the test's error.
+        let mut tries = 0;
+        let out = loop {
+            match c.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
