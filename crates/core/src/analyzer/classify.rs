@@ -104,9 +104,8 @@ impl Analyzer {
 
     /// Looks at an unclassified connection's first bytes; `closing` forces a decision.
     pub(super) fn try_classify(&mut self, key: FlowKey, ts: Timestamp, closing: bool) {
-        let Some(conn) = self.flows.get(&key) else {
-            return;
-        };
+        // Its callers (`deliver`, `close_conn`) just held the connection.
+        let conn = present!(self.flows.get(&key), "connection");
         let Role::Unclassified { chunks, bytes } = &conn.role else {
             return;
         };
@@ -208,9 +207,8 @@ impl Analyzer {
                 }
             }
         };
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        // Starting a session or a transfer, or TLS, removes no connection.
+        let conn = present!(self.flows.get_mut(&key), "connection");
         let Role::Unclassified { chunks, .. } = std::mem::replace(&mut conn.role, role) else {
             return;
         };

@@ -14,11 +14,14 @@ use crate::ftp::line::FramedLine;
 use crate::ftp::session::{CommandWire, DialogueAction, SessionEnd, whole_after_gap};
 use crate::ftp::transfer::TransferInput;
 
+// The session lookups below cannot fail. A session leaves `sessions` only in `end_session`,
+// called by `close_conn` once it took the connection's `Role::Control` away, and by `finish`;
+// nothing a line, a reply or a transfer does leads there. So the `sid` of a connection's role
+// names a live session, and a session held stays live while its lines are handled.
 impl Analyzer {
+    /// Bytes of the control connection of session `sid` (its `Role::Control`).
     pub(super) fn control_chunk(&mut self, sid: SessionId, dir: Dir, ts: Timestamp, chunk: Chunk) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         if session.is_protected() {
             return;
         }
@@ -51,9 +54,7 @@ impl Analyzer {
         lines: Vec<FramedLine>,
     ) {
         for line in lines {
-            let Some(session) = self.sessions.get(&sid) else {
-                return;
-            };
+            let session = present!(self.sessions.get(&sid), "session");
             if session.is_protected() {
                 return;
             }
@@ -77,9 +78,7 @@ impl Analyzer {
     /// A command: the session applies it, the analyzer wires what it asks (an endpoint to
     /// expect, transfers to abort, a transfer to bind), then the session queues it.
     fn on_command(&mut self, sid: SessionId, ts: Timestamp, line: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         let (mut read, wire) = session.read_command(ts, line);
         let transfer = match wire {
             CommandWire::Nothing => None,
@@ -98,9 +97,7 @@ impl Analyzer {
             } => Some(self.data_command(sid, bound, expected, announced_any, ts)),
         };
         read.bind(transfer);
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         let mut out = std::mem::take(&mut self.dialogue);
         session.queue_command(read, self.limits.max_pending_commands, &mut out);
         self.apply_dialogue(sid, ts, out);
@@ -113,9 +110,7 @@ impl Analyzer {
         let now = self.now();
         self.notify_waiting(sid, now, || TransferInput::AnotherAnnouncement);
         let max = self.limits.max_expectations_per_session;
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         if let Some((old_port, old_id)) = session.remember_expectation(port, id, max) {
             let flow = Some((session.client, session.server));
             self.expectations.remove(old_port, old_id);
@@ -131,9 +126,7 @@ impl Analyzer {
     }
 
     fn on_reply_line(&mut self, sid: SessionId, ts: Timestamp, line: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         let mut out = std::mem::take(&mut self.dialogue);
         let reply = session.reply_line(ts, line, self.limits.max_reply_lines, &mut out);
         self.apply_dialogue(sid, ts, out);
@@ -144,9 +137,7 @@ impl Analyzer {
 
     /// A complete reply: the session pairs it with its command and says what to do.
     fn on_reply(&mut self, sid: SessionId, reply: Reply) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "session");
         let ts = reply.ts;
         let mut out = std::mem::take(&mut self.dialogue);
         session.reply(reply, &self.limits, &mut out);
@@ -155,11 +146,15 @@ impl Analyzer {
 
     /// Does what session `sid` said, in its order, and keeps the emptied list for the next.
     fn apply_dialogue(&mut self, sid: SessionId, ts: Timestamp, mut actions: Vec<DialogueAction>) {
-        let Some(session) = self.sessions.get(&sid).filter(|_| !actions.is_empty()) else {
+        if actions.is_empty() {
+            self.dialogue = actions;
+            return;
+        }
+        let session = present!(self.sessions.get(&sid), "session", {
             actions.clear();
             self.dialogue = actions;
             return;
-        };
+        });
         let (flow, key) = (Some((session.client, session.server)), session.flow);
         for action in actions.drain(..) {
             match action {
@@ -178,18 +173,14 @@ impl Analyzer {
 
     /// The control connection ended: finish its dialogue and whatever waits on it.
     pub(super) fn end_session(&mut self, sid: SessionId, ts: Timestamp, reason: EndReason) {
-        let Some(session) = self.sessions.get_mut(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.get_mut(&sid), "ending session");
         let (client_lines, server_lines) = session.finish_lines();
         self.control_lines(sid, false, ts, server_lines);
         self.control_lines(sid, true, ts, client_lines);
         if let Some(reply) = self.sessions.get_mut(&sid).and_then(|s| s.finish_reply()) {
             self.on_reply(sid, reply);
         }
-        let Some(session) = self.sessions.remove(&sid) else {
-            return;
-        };
+        let session = present!(self.sessions.remove(&sid), "ending session");
         let pair = host_pair(session.client.ip(), session.server.ip());
         if let Some(n) = self.ftp_host_pairs.get_mut(&pair) {
             *n -= 1;

@@ -67,22 +67,19 @@ impl Analyzer {
         Some(output)
     }
 
+    /// Wires `output`, which transfer `tid` just gave (every caller held it to feed it).
     fn wire_transfer(&mut self, tid: TransferId, ts: Timestamp, output: TransferOutput) {
         match output {
             TransferOutput::Nothing | TransferOutput::Deliver => {}
             TransferOutput::WrongDirection => {
-                let Some(t) = self.transfers.get(&tid) else {
-                    return;
-                };
+                let t = present!(self.transfers.get(&tid), "transfer");
                 let (session, flow) = (t.session, t.initiator.zip(t.responder));
                 let detail = format!("transfer {tid}");
                 let kind = AnomalyKind::DataBothDirections;
                 self.anomaly(kind, ts, session, flow, detail);
             }
             TransferOutput::Encrypted => {
-                let Some(t) = self.transfers.get(&tid) else {
-                    return;
-                };
+                let t = present!(self.transfers.get(&tid), "transfer");
                 let (session, flow) = (t.session, t.initiator.zip(t.responder));
                 let detail = format!("transfer {tid}: TLS, no keys");
                 self.anomaly(AnomalyKind::DataEncrypted, ts, session, flow, detail);
@@ -94,9 +91,9 @@ impl Analyzer {
 
     /// Routes again what transfer `tid` held before its command was known.
     fn release_held(&mut self, tid: TransferId) {
-        let Some(t) = self.transfers.get_mut(&tid) else {
-            return;
-        };
+        // Called by `wire_transfer` and at the start of `end_transfer`, which only
+        // `wire_transfer` calls: right after the transfer was fed.
+        let t = present!(self.transfers.get_mut(&tid), "transfer");
         for piece in t.take_held() {
             match piece {
                 HeldPiece::Bytes { dir, ts, data } => {
@@ -424,6 +421,7 @@ impl Analyzer {
         ts: Timestamp,
         input: impl Fn() -> TransferInput<'static>,
     ) {
+        // From `link_data`, `sid` is a matched expectation's, not a session the caller holds.
         let Some(s) = self.sessions.get(&sid) else {
             return;
         };
@@ -450,6 +448,8 @@ impl Analyzer {
 
     /// A reply to a transfer's command: preliminary (1yz) or final.
     pub(super) fn transfer_reply(&mut self, tid: TransferId, reply: &Reply) {
+        // The transfer may have ended before this reply (its connection closed, or an earlier
+        // reply ended it).
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -527,6 +527,8 @@ impl Analyzer {
             self.tls_bytes(key, dir, ts, data);
             return;
         }
+        // An earlier chunk of the same delivery, or a held piece released before this one, may
+        // have ended the transfer.
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -607,6 +609,7 @@ impl Analyzer {
 
     /// Copies the frames of the transfer's data connection, while it is open.
     fn note_data_frames(&mut self, tid: TransferId) {
+        // A held piece `end_transfer` released just before may have ended the transfer.
         let Some(t) = self.transfers.get_mut(&tid) else {
             return;
         };
@@ -622,6 +625,7 @@ impl Analyzer {
         // Bytes still held never learnt their command: the first way they went decides.
         self.release_held(tid);
         self.note_data_frames(tid);
+        // A held piece released above may have ended it already (in a nested `end_transfer`).
         let Some(t) = self.transfers.remove(&tid) else {
             return;
         };

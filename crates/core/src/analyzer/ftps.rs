@@ -70,9 +70,9 @@ impl Analyzer {
         self.ftps.has_keys()
     }
 
-    /// Routes chunks of a connection under TLS through its transform. False when the
-    /// connection has none, or its bytes in `dir` are clear (the chunks are then the caller's
-    /// to deliver).
+    /// Routes chunks of a connection under TLS through its transform (the caller saw it has
+    /// one). False when its bytes in `dir` are clear: the chunks are then the caller's to
+    /// deliver.
     pub(super) fn tls_chunks(
         &mut self,
         key: FlowKey,
@@ -108,9 +108,12 @@ impl Analyzer {
         ts: Timestamp,
         push: impl FnOnce(&mut FtpsLayer, &mut Transform, &mut Vec<TlsEvent>) -> Option<Pushed>,
     ) -> bool {
-        let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
-            return false;
-        };
+        // Its callers just saw the connection's transform (or put it there: `route_data`).
+        let t = present!(
+            self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()),
+            "TLS layer",
+            return false
+        );
         let mut out = Vec::new();
         let Some(pushed) = push(&mut self.ftps, t, &mut out) else {
             return false;
@@ -134,6 +137,7 @@ impl Analyzer {
 
     /// The connection ends: a record cut short, or held for keys that never came, is lost.
     pub(super) fn tls_finish(&mut self, key: FlowKey, ts: Timestamp) {
+        // Most connections carry no TLS.
         let Some(t) = self.flows.get_mut(&key).and_then(|c| c.tls.as_mut()) else {
             return;
         };
@@ -146,9 +150,9 @@ impl Analyzer {
     /// the layer for the connection as it is then, and wired before the next.
     fn route_tls(&mut self, key: FlowKey, ts: Timestamp, events: Vec<TlsEvent>) {
         for event in events {
-            let Some(conn) = self.flows.get(&key) else {
-                return;
-            };
+            // Its callers hold the connection (`retry_tls` took the key from `flows`), and no
+            // connection leaves `flows` while bytes are handled.
+            let conn = present!(self.flows.get(&key), "connection");
             let to = Target::of(&conn.role);
             if let Some(action) = self.ftps.route(event, to, conn.tls.as_deref()) {
                 self.wire_ftps(key, ts, action);

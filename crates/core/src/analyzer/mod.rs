@@ -24,6 +24,28 @@ use crate::limits::{Limits, SECOND};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
+/// A lookup that cannot fail unless the analyzer has a bug (the entry is held by the caller, or
+/// nothing since it was could have removed it): its value, or else a failed `debug_assert!`,
+/// loud in debug builds, tests and fuzzing, and in release the quiet `fallback` (`return` when
+/// none is given), as before. Lookups that may fail by design say why beside their `else`.
+macro_rules! present {
+    ($lookup:expr, $what:literal) => {
+        present!($lookup, $what, return)
+    };
+    ($lookup:expr, $what:literal, $fallback:expr) => {
+        match $lookup {
+            Some(found) => found,
+            None => {
+                debug_assert!(
+                    false,
+                    concat!($what, " vanished: an analyzer invariant broke")
+                );
+                $fallback
+            }
+        }
+    };
+}
+
 mod classify;
 mod control;
 mod data;
@@ -57,7 +79,9 @@ impl Stats {
 
 pub struct Analyzer {
     limits: Limits,
-    /// Connections that carried payload, and data connections (linked when they open).
+    /// Connections that carried payload, and data connections (linked when they open). One
+    /// leaves only through `remove_conn` (from `admit`, `close_conn`, `evict_empty`, `sweep`)
+    /// and `finish`, never while bytes, lines or TLS events are handled.
     flows: HashMap<FlowKey, Conn, FastState>,
     /// Connections that have carried no payload yet, in 48 bytes each instead of a `Conn`'s
     /// 296 (two reassemblers, both endpoints): a SYN flood fills this table, not `flows`. The
@@ -70,7 +94,10 @@ pub struct Analyzer {
     /// [`Closed::attempt`]). A busy capture closes hundreds of connections a second, so no more
     /// than that is kept. Counted with `flows` and `quiet` against `Limits::max_flows`.
     closed: HashMap<FlowKey, Closed, FastState>,
+    /// One leaves only in `end_session`: from `close_conn`, once its connection is no longer
+    /// `Role::Control`, and from `finish`.
     sessions: HashMap<SessionId, Session, FastState>,
+    /// One leaves only in `end_transfer`, which feeding it almost anything may reach.
     transfers: HashMap<TransferId, Transfer, FastState>,
     /// Live sessions per pair of host addresses (lower address first), so a connection that is
     /// not FTP can be judged a data connection between FTP hosts without scanning every session.
@@ -233,9 +260,9 @@ impl Analyzer {
         session: Option<SessionId>,
         detail: String,
     ) {
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        // Its callers hold the connection (reassembly, a TLS event being routed), and no
+        // connection leaves `flows` while bytes are handled.
+        let conn = present!(self.flows.get_mut(&key), "connection");
         let bit = 1u64.checked_shl(kind.index() as u32).unwrap_or(0);
         if conn.reported & bit != 0 {
             return;
@@ -356,9 +383,8 @@ impl Analyzer {
             return;
         }
         let limits = self.reassembly_limits();
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        // `admit` is true only with the connection in `flows`.
+        let conn = present!(self.flows.get_mut(&key), "admitted connection");
         conn.last_ts = ts;
         conn.frames.extend(self.frame_number);
         if conn.is_closed() {
@@ -504,9 +530,7 @@ impl Analyzer {
         limits: ReassemblyLimits,
         chunks: &mut Vec<TimedChunk>,
     ) {
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        let conn = present!(self.flows.get_mut(&key), "connection");
         let stream = conn.dirs.get_mut(dir);
         let before = stream.held_bytes();
         let outcome = stream.push(
@@ -731,26 +755,19 @@ impl Analyzer {
         if bytes.is_empty() {
             return;
         }
-        // One lookup on the hot path: TLS is the exception.
-        let Some(mut conn) = self.flows.get(&key) else {
-            return;
+        // One lookup on the hot path. TLS that leaves the bytes clear (false) changed nothing,
+        // so the role read before it still holds.
+        let conn = present!(self.flows.get(&key), "connection");
+        let data = match conn.role {
+            Role::Data(tid) => Some(tid),
+            _ => None,
         };
-        if conn.tls.is_some() {
-            if self.tls_bytes(key, dir, ts, bytes) {
-                return;
-            }
-            let Some(again) = self.flows.get(&key) else {
-                return;
-            };
-            conn = again;
+        if conn.tls.is_some() && self.tls_bytes(key, dir, ts, bytes) {
+            return;
         }
-        match Some(&conn.role) {
-            Some(Role::Data(tid)) => {
-                let tid = *tid;
-                self.data_piece(tid, dir, ts, DataPiece::Bytes(bytes.into()));
-            }
-            Some(_) => self.deliver(key, dir, ts, vec![Chunk::Data(bytes.to_vec())]),
-            None => {}
+        match data {
+            Some(tid) => self.data_piece(tid, dir, ts, DataPiece::Bytes(bytes.into())),
+            None => self.deliver(key, dir, ts, vec![Chunk::Data(bytes.to_vec())]),
         }
     }
 
@@ -780,19 +797,15 @@ impl Analyzer {
         if chunks.is_empty() {
             return;
         }
-        let Some(mut conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        // Its callers hold the connection, and none leaves `flows` while bytes are handled.
+        let mut conn = present!(self.flows.get_mut(&key), "connection");
         // One lookup on the hot path: TLS is the exception.
         if conn.tls.is_some() {
             if self.tls_chunks(key, dir, ts, &chunks) {
                 return;
             }
-            // Clear text again (CCC).
-            let Some(again) = self.flows.get_mut(&key) else {
-                return;
-            };
-            conn = again;
+            // Clear text again (CCC): TLS left the chunks to us and changed nothing.
+            conn = present!(self.flows.get_mut(&key), "connection");
         }
         match &mut conn.role {
             Role::Control(sid) => {
@@ -825,9 +838,8 @@ impl Analyzer {
 
     /// Closes connections whose both directions are done, and data streams whose sender is.
     fn after_segment(&mut self, key: FlowKey, dir: Dir, ts: Timestamp) {
-        let Some(conn) = self.flows.get(&key) else {
-            return;
-        };
+        // `handle_segment` held it, and delivering its bytes removed no connection.
+        let conn = present!(self.flows.get(&key), "connection");
         if conn.is_closed() {
             return;
         }
@@ -844,6 +856,7 @@ impl Analyzer {
 
     /// Ends a connection: delivers what is held, then tells its session or transfer.
     fn close_conn(&mut self, key: FlowKey, ts: Timestamp, reason: EndReason) {
+        // `evict_empty` passes closed connections too, remembered in `closed` only.
         let Some(conn) = self.flows.get_mut(&key) else {
             return;
         };
@@ -868,9 +881,9 @@ impl Analyzer {
             self.try_classify(key, ts, true);
         }
         self.tls_finish(key, ts);
-        let Some(conn) = self.flows.get_mut(&key) else {
-            return;
-        };
+        // Delivering, classifying and finishing TLS remove no connection (only `remove_conn`
+        // does, below and in `admit`, `evict_empty` and `sweep`).
+        let conn = present!(self.flows.get_mut(&key), "closing connection");
         let role = std::mem::replace(&mut conn.role, Role::Ignored);
         let fins = PerDir::new(
             conn.dirs.get(Dir::FromInitiator).fin_seen(),
