@@ -20,6 +20,8 @@ use std::time::Instant;
 /// what memory grows with; 256 KiB keeps writes large (4096 per GiB) for a quarter of the
 /// memory of 1 MiB, at the same speed (BENCHMARKS.md).
 const FILE_BUFFER: usize = 256 << 10;
+/// Runs of bytes at least this long bypass the file's buffer: they are written as they are.
+const DIRECT_WRITE: usize = 64 << 10;
 
 /// A transfer's temporary file (in the private folder of partial files) while its bytes are
 /// written, or why it could not be written.
@@ -46,9 +48,19 @@ impl FileSink {
     }
 
     pub(super) fn write(&mut self, bytes: &[u8]) {
-        if let Some(out) = self.out.as_mut()
-            && let Err(e) = out.write_all(bytes)
-        {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        // A long run goes straight to the file, after what the buffer holds: copying it into
+        // the buffer first was 4.6 % of the CPU samples of `-x` on a capture of large files
+        // sent one at a time (BENCHMARKS.md). Many transfers at once leave short runs, which
+        // the buffer gathers into large writes.
+        let written = if bytes.len() >= DIRECT_WRITE {
+            out.flush().and_then(|()| out.get_mut().write_all(bytes))
+        } else {
+            out.write_all(bytes)
+        };
+        if let Err(e) = written {
             self.fail(e);
         }
     }
@@ -113,8 +125,10 @@ pub(super) fn finish_file(
     }
 }
 
-/// Bytes batched before they go to the threads.
-const BATCH_BYTES: usize = 256 << 10;
+/// Bytes batched before they go to the threads. Twice 256 KiB halves the hand-overs between
+/// threads (each may wake one): `-x` on many files took about 5 % less time, for 3 MiB more
+/// peak memory (BENCHMARKS.md).
+const BATCH_BYTES: usize = 512 << 10;
 /// Operations batched before they go, whatever their bytes (many tiny transfers).
 const BATCH_OPS: usize = 4096;
 /// Batches on their way to each thread; beyond them the sender waits for it.
@@ -141,18 +155,25 @@ struct Batch {
 }
 
 impl Batch {
-    /// Each operation with its bytes.
+    /// Each operation with its bytes. Consecutive `Data` of one transfer come as one: their
+    /// bytes follow each other in the batch, so a run of a transfer's segments is one slice,
+    /// which the writing thread can write with one call and no copy.
     fn each(&self, mut f: impl FnMut(Op, &[u8])) {
         let mut at = 0;
-        for &op in &self.ops {
-            let bytes = match op {
-                Op::Data(_, len) => {
-                    let bytes = self.data.get(at..at + len).unwrap_or_default();
-                    at += len;
-                    bytes
+        let mut ops = self.ops.iter().copied().peekable();
+        while let Some(mut op) = ops.next() {
+            let mut bytes: &[u8] = &[];
+            if let Op::Data(id, mut len) = op {
+                while let Some(&Op::Data(next, more)) = ops.peek()
+                    && next == id
+                {
+                    len += more;
+                    ops.next();
                 }
-                Op::Start(_) | Op::End(_) | Op::DropFile(_) => &[],
-            };
+                bytes = self.data.get(at..at + len).unwrap_or_default();
+                at += len;
+                op = Op::Data(id, len);
+            }
             f(op, bytes);
         }
     }
@@ -176,7 +197,8 @@ enum AfterHashing {
 /// SHA-256 of every transfer on a thread of its own and, when extracting, the files on
 /// another. Bytes and operations go over in batches, in order: the parsing thread copies each
 /// data event's bytes into a batch once; the hashing thread hashes it, then hands it to the
-/// writing thread, which writes the bytes into each transfer's temporary file and, when the
+/// writing thread, which writes the bytes into each transfer's temporary file (a long run of
+/// one transfer straight from the batch, short ones through the file's buffer) and, when the
 /// transfer ends, places the file under its final name. Neither the copy into a file buffer,
 /// nor the kernel's copy into the page cache, nor any file system call is on the parsing
 /// thread. (Creating files on one thread and renaming them on another made both spin on the
@@ -419,8 +441,9 @@ mod tests {
         for extract in [None, Some(dirs())] {
             let extracting = extract.is_some();
             let mut w = Workers::spawn(extract, HashChoice::default()).unwrap();
-            // Big enough to cross batches, interleaved with another transfer, plus one
-            // without a byte; they end in another order than they started.
+            // Big enough to cross batches, interleaved with another transfer at first (short
+            // runs, through the file's buffer) then alone (runs long enough to be written
+            // straight), plus one without a byte; they end in another order than they started.
             let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
             let mut small = Vec::new();
             w.started(1);
@@ -429,7 +452,7 @@ mod tests {
             w.started(5);
             for chunk in big.chunks(1460) {
                 w.data(1, chunk);
-                if small.len() < 5000 {
+                if small.len() < 1000 {
                     w.data(2, b"hello");
                     small.extend_from_slice(b"hello");
                 }
