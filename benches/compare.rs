@@ -271,6 +271,9 @@ struct Runner {
     child: std::process::Child,
     to: std::process::ChildStdin,
     from: BufReader<std::process::ChildStdout>,
+    /// The captures the runs read, read again into the page cache after it is dropped
+    /// ([`Runner::settle`]).
+    warm: Vec<PathBuf>,
 }
 
 impl Runner {
@@ -287,7 +290,29 @@ impl Runner {
             child,
             to,
             from: BufReader::new(from),
+            warm: Vec::new(),
         })
+    }
+
+    /// The captures the next runs read.
+    fn keep_warm(&mut self, captures: &[&Path]) {
+        self.warm = captures.iter().map(|c| c.to_path_buf()).collect();
+    }
+
+    /// Before a run: the dirty pages the run before left are written out, so that no run
+    /// pays for another's writeback; then, when the harness may (root), the clean page cache
+    /// is dropped and the captures read back into it. Each run writes a capture's worth of
+    /// files: with the memory full of the runs before, the kernel reclaimed pages while the
+    /// next run wrote, which cost it up to twice the system time.
+    fn settle(&self) {
+        let _ = Command::new("sync").status();
+        if fs::write("/proc/sys/vm/drop_caches", "1").is_ok() {
+            for capture in &self.warm {
+                if let Ok(mut f) = File::open(capture) {
+                    let _ = io::copy(&mut f, &mut io::sink());
+                }
+            }
+        }
     }
 
     fn run(&mut self, cmd: &Command) -> io::Result<Usage> {
@@ -568,8 +593,8 @@ fn remove_dir(dir: &Path) {
 /// are passed over, an inode-table lookup each, whenever a new inode is allocated (the
 /// kernel's `recently_deleted`), so a run started right after the previous run's thousands of
 /// files were deleted measured the file system's memory of them (2-3 times the system time),
-/// not the tool. Before each run the dirty pages left by the one before are written out
-/// ([`sync_disks`]), so that no run pays for another's writeback.
+/// not the tool. Before each run, [`Runner::settle`] writes out and drops what the run before
+/// left in the page cache.
 struct Scratch {
     dir: PathBuf,
     made: Vec<PathBuf>,
@@ -610,11 +635,6 @@ impl Drop for Scratch {
             }
         }
     }
-}
-
-/// Writes out the page cache's dirty pages, so that the next run starts without another's.
-fn sync_disks() {
-    let _ = Command::new("sync").status();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,7 +710,7 @@ fn best_of(
     let mut last = None;
     for _ in 0..runs.max(1) {
         let dir = out.as_mut().map(|(scratch, name)| scratch.folder(name));
-        sync_disks();
+        runner.settle();
         let u = runner.run(&make(dir.as_deref()))?;
         if best.is_none_or(|b| u.wall < b.wall) {
             best = Some(u);
@@ -717,6 +737,7 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         Err(e) => return Err(e),
     };
     // Warm the page cache (and measure how fast the file reads from it).
+    runner.keep_warm(&[capture]);
     let mut rows = Vec::new();
     let (cat, _) = best_of(runner, 2, None, |_| {
         let mut c = measured(o, "cat");
@@ -1011,6 +1032,7 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
     let mut scratch = Scratch::new(o)?;
     let tmp = scratch.dir.clone();
     let want = |t: &str| o.tools.iter().any(|x| x == t);
+    runner.keep_warm(&[clear.as_path(), ftps.as_path(), keys.as_path()]);
     let mut rows = Vec::new();
     for (name, path, bytes) in [("clear", &clear, clear_bytes), ("FTPS", &ftps, ftps_bytes)] {
         let (usage, _) = best_of(runner, 2, None, |_| {
@@ -1059,7 +1081,7 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
                 if extract {
                     dirs[i] = scratch.folder(["clear-x", "ftps-x"][i]);
                 }
-                sync_disks();
+                runner.settle();
                 let out = extract.then_some(dirs[i].as_path());
                 let u = runner.run(&ftpscope(capture, *with_keys, out))?;
                 if best[i].is_none_or(|b| u.wall < b.wall) {
