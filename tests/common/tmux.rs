@@ -25,18 +25,35 @@ impl Tmux {
         false
     }
 
-    /// Runs the shell command `cmd` in a `width`×`height` terminal.
+    /// Runs the shell command `cmd` in a `width`×`height` terminal. Its TMPDIR is a folder
+    /// inside the server's own, so whatever the program makes there (the UI's private folder)
+    /// goes with it, even when the program is killed before it cleans up.
     pub fn start(tag: &str, cmd: &str, width: u16, height: u16) -> Tmux {
         let folder = tempfile::Builder::new()
             .prefix(&format!("ftpscope-tmux-{tag}-"))
             .tempdir()
             .unwrap();
+        let tmpdir = folder.path().join("tmp");
+        std::fs::create_dir(&tmpdir).unwrap();
         let tmux = Tmux {
             socket: folder.path().join("socket"),
             _folder: folder,
         };
         let (w, h) = (width.to_string(), height.to_string());
-        tmux.run(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, cmd]);
+        let env = format!("TMPDIR={}", tmpdir.display());
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-e",
+            &env,
+            "-s",
+            "t",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            cmd,
+        ]);
         tmux
     }
 
