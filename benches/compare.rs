@@ -267,6 +267,9 @@ fn run_measured(cmd: &mut Command) -> io::Result<Usage> {
 /// to use at least that much. The runner is this same program started with `--runner` while
 /// it is still small; it reads one command per line (JSON argv), runs it with standard output
 /// and error to /dev/null, and answers with what `wait4` said.
+/// Writing 1 there drops the clean page cache (root only).
+const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
+
 struct Runner {
     child: std::process::Child,
     to: std::process::ChildStdin,
@@ -274,6 +277,8 @@ struct Runner {
     /// The captures the runs read, read again into the page cache after it is dropped
     /// ([`Runner::settle`]).
     warm: Vec<PathBuf>,
+    /// Whether this process may drop the page cache (root).
+    drops_cache: bool,
 }
 
 impl Runner {
@@ -291,6 +296,7 @@ impl Runner {
             to,
             from: BufReader::new(from),
             warm: Vec::new(),
+            drops_cache: fs::OpenOptions::new().write(true).open(DROP_CACHES).is_ok(),
         })
     }
 
@@ -306,7 +312,7 @@ impl Runner {
     /// next run wrote, which cost it up to twice the system time.
     fn settle(&self) {
         let _ = Command::new("sync").status();
-        if fs::write("/proc/sys/vm/drop_caches", "1").is_ok() {
+        if self.drops_cache && fs::write(DROP_CACHES, "1").is_ok() {
             for capture in &self.warm {
                 if let Ok(mut f) = File::open(capture) {
                     let _ = io::copy(&mut f, &mut io::sink());
@@ -698,26 +704,38 @@ fn manifest_path(capture: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Runs `make()` `runs` times and keeps the fastest. When `out` names an output, each run
-/// writes into a new folder of `scratch` ([`Scratch`]); the last one is returned.
+/// Runs `make()` `runs` times, each after [`Runner::settle`], and keeps the fastest.
 fn best_of(
     runner: &mut Runner,
     runs: usize,
-    mut out: Option<(&mut Scratch, &str)>,
-    mut make: impl FnMut(Option<&Path>) -> Command,
-) -> io::Result<(Usage, Option<PathBuf>)> {
+    mut make: impl FnMut() -> Command,
+) -> io::Result<Usage> {
     let mut best: Option<Usage> = None;
-    let mut last = None;
     for _ in 0..runs.max(1) {
-        let dir = out.as_mut().map(|(scratch, name)| scratch.folder(name));
         runner.settle();
-        let u = runner.run(&make(dir.as_deref()))?;
+        let u = runner.run(&make())?;
         if best.is_none_or(|b| u.wall < b.wall) {
             best = Some(u);
         }
-        last = dir;
     }
-    Ok((best.unwrap_or(NOT_RUN), last))
+    Ok(best.unwrap_or(NOT_RUN))
+}
+
+/// Like [`best_of`] for a command that writes into a folder: each run gets a new one from
+/// `scratch`, named after `name` ([`Scratch`]). Returns the last run's folder too.
+fn best_of_into(
+    runner: &mut Runner,
+    runs: usize,
+    scratch: &mut Scratch,
+    name: &str,
+    mut make: impl FnMut(&Path) -> Command,
+) -> io::Result<(Usage, PathBuf)> {
+    let mut last = PathBuf::new();
+    let usage = best_of(runner, runs, || {
+        last = scratch.folder(name);
+        make(&last)
+    })?;
+    Ok((usage, last))
 }
 
 /// The usage of a command that never ran.
@@ -739,7 +757,7 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
     // Warm the page cache (and measure how fast the file reads from it).
     runner.keep_warm(&[capture]);
     let mut rows = Vec::new();
-    let (cat, _) = best_of(runner, 2, None, |_| {
+    let cat = best_of(runner, 2, || {
         let mut c = measured(o, "cat");
         c.arg(capture).stdout(Stdio::null());
         c
@@ -757,7 +775,7 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
     let want = |t: &str| o.tools.iter().any(|x| x == t);
 
     if want("json") {
-        let (usage, _) = best_of(runner, o.runs, None, |_| {
+        let usage = best_of(runner, o.runs, || {
             let mut c = measured(o, FTPSCOPE);
             c.args(["--no-progress", "--json", "-r"])
                 .arg(capture)
@@ -790,17 +808,15 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("extract") {
-        let out = Some((&mut scratch, "ftpscope-x"));
-        let (usage, dir) = best_of(runner, o.runs, out, |dir| {
+        let (usage, dir) = best_of_into(runner, o.runs, &mut scratch, "ftpscope-x", |dir| {
             let mut c = measured(o, FTPSCOPE);
-            c.args(["--no-progress", "--json", "-r"]).arg(capture);
-            if let Some(d) = dir {
-                c.arg("-x").arg(d);
-            }
-            c.stdout(Stdio::null());
+            c.args(["--no-progress", "--json", "-r"])
+                .arg(capture)
+                .arg("-x")
+                .arg(dir)
+                .stdout(Stdio::null());
             c
         })?;
-        let dir = dir.unwrap_or_default();
         let (exact, note) = match &manifest {
             Some(m) => {
                 let (found, disagree) = extract_found(&dir)?;
@@ -827,19 +843,17 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("tshark") && installed("tshark") {
-        let out = Some((&mut scratch, "tshark"));
-        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
+        let (usage, dir) = best_of_into(runner, o.other_runs, &mut scratch, "tshark", |dir| {
             let mut c = measured(o, "tshark");
             c.arg("-q")
                 .arg("-r")
                 .arg(capture)
                 .arg("--export-objects")
-                .arg(format!("ftp-data,{}", dir.unwrap_or(&tmp).display()))
+                .arg(format!("ftp-data,{}", dir.display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             c
         })?;
-        let dir = dir.unwrap_or_default();
         let exact = match &manifest {
             Some(m) if dir.exists() => {
                 let mut found = HashMap::new();
@@ -863,18 +877,16 @@ fn bench_capture(o: &Options, runner: &mut Runner, capture: &Path) -> io::Result
         });
     }
     if want("tcpflow") && installed("tcpflow") {
-        let out = Some((&mut scratch, "tcpflow"));
-        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
+        let (usage, dir) = best_of_into(runner, o.other_runs, &mut scratch, "tcpflow", |dir| {
             let mut c = measured(o, "tcpflow");
             c.arg("-r")
                 .arg(capture)
                 .arg("-o")
-                .arg(dir.unwrap_or(&tmp))
+                .arg(dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             c
         })?;
-        let dir = dir.unwrap_or_default();
         let exact = match &manifest {
             Some(m) if dir.exists() => {
                 let mut found = HashMap::new();
@@ -1035,7 +1047,7 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
     runner.keep_warm(&[clear.as_path(), ftps.as_path(), keys.as_path()]);
     let mut rows = Vec::new();
     for (name, path, bytes) in [("clear", &clear, clear_bytes), ("FTPS", &ftps, ftps_bytes)] {
-        let (usage, _) = best_of(runner, 2, None, |_| {
+        let usage = best_of(runner, 2, || {
             let mut c = measured(o, "cat");
             c.arg(path).stdout(Stdio::null());
             c
@@ -1137,22 +1149,20 @@ fn bench_ftps(o: &Options, runner: &mut Runner, size: &str, suite: &str) -> io::
         }
     }
     if want("tshark") && installed("tshark") {
-        let out = Some((&mut scratch, "tshark-ftps"));
-        let (usage, dir) = best_of(runner, o.other_runs, out, |dir| {
-            let dir = dir.unwrap_or(&tmp);
-            let mut c = measured(o, "tshark");
-            c.arg("-q")
-                .arg("-r")
-                .arg(&ftps)
-                .arg("-o")
-                .arg(format!("tls.keylog_file:{}", keys.display()))
-                .arg("--export-objects")
-                .arg(format!("ftp-data,{}", dir.display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            c
-        })?;
-        let dir = dir.unwrap_or_default();
+        let (usage, dir) =
+            best_of_into(runner, o.other_runs, &mut scratch, "tshark-ftps", |dir| {
+                let mut c = measured(o, "tshark");
+                c.arg("-q")
+                    .arg("-r")
+                    .arg(&ftps)
+                    .arg("-o")
+                    .arg(format!("tls.keylog_file:{}", keys.display()))
+                    .arg("--export-objects")
+                    .arg(format!("ftp-data,{}", dir.display()))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                c
+            })?;
         let mut found = HashMap::new();
         if dir.exists() {
             hash_tree(&dir, &[], &mut found)?;
@@ -1291,6 +1301,15 @@ fn main() -> ExitCode {
             }
         );
     }
+    println!(
+        "{}",
+        if runner.drops_cache {
+            "before each run: sync, the clean page cache dropped, the capture read back in"
+        } else {
+            "before each run: sync (not root: the page cache is not dropped, so a run may pay \
+             for reclaiming the pages of the runs before)"
+        }
+    );
     let tools: Vec<String> = ["tshark", "tcpflow"]
         .iter()
         .filter(|t| o.tools.iter().any(|x| x == *t))
