@@ -14,6 +14,7 @@
 //! [`TransferTracker::try_done`] / [`TransferTracker::wait_done`], to be filled in with
 //! [`TransferTracker::complete`].
 
+mod aligned;
 mod digest;
 mod resume;
 mod workers;

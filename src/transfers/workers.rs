@@ -3,31 +3,26 @@
 //! batches; and the [`FileSink`] each transfer's bytes are written to.
 
 use super::Done;
+use super::aligned::AlignedFile;
 use super::digest::{Digester, Digests, HashChoice};
 use crate::output::extract::{ExtractDirs, Placement, place_or_flatten};
 use crate::output::outdir::OutDir;
 use ftpscope_core::TransferId;
 use ftpscope_core::fasthash::FastState;
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Write buffer of each file being extracted: every transfer in flight has one, so it is
-/// what memory grows with; 256 KiB keeps writes large (4096 per GiB) for a quarter of the
-/// memory of 1 MiB, at the same speed (BENCHMARKS.md).
-const FILE_BUFFER: usize = 256 << 10;
-/// Runs of bytes at least this long bypass the file's buffer: they are written as they are.
-const DIRECT_WRITE: usize = 64 << 10;
-
 /// A transfer's temporary file (in the private folder of partial files) while its bytes are
 /// written, or why it could not be written.
 pub(super) struct FileSink {
     name: String,
-    out: Option<BufWriter<File>>,
+    /// Every transfer in flight has one, with a buffer of [`super::aligned::CHUNK`] bytes
+    /// once it has bytes: it is what memory grows with.
+    out: Option<AlignedFile>,
     error: Option<String>,
 }
 
@@ -35,7 +30,7 @@ impl FileSink {
     pub(super) fn create(partial: &OutDir, id: TransferId) -> Self {
         let name = format!("transfer-{id}");
         let (out, error) = match partial.create_new(&name, true) {
-            Ok(f) => (Some(BufWriter::with_capacity(FILE_BUFFER, f)), None),
+            Ok(f) => (Some(AlignedFile::new(f)), None),
             Err(e) => (
                 None,
                 Some(format!(
@@ -51,16 +46,7 @@ impl FileSink {
         let Some(out) = self.out.as_mut() else {
             return;
         };
-        // A long run goes straight to the file, after what the buffer holds: copying it into
-        // the buffer first was 4.6 % of the CPU samples of `-x` on a capture of large files
-        // sent one at a time (BENCHMARKS.md). Many transfers at once leave short runs, which
-        // the buffer gathers into large writes.
-        let written = if bytes.len() >= DIRECT_WRITE {
-            out.flush().and_then(|()| out.get_mut().write_all(bytes))
-        } else {
-            out.write_all(bytes)
-        };
-        if let Err(e) = written {
+        if let Err(e) = out.write_all(bytes) {
             self.fail(e);
         }
     }
@@ -79,12 +65,10 @@ impl FileSink {
     /// Flushes and closes the file: its name in `partial`, or why it could not be written (it
     /// is then removed).
     fn finish(mut self, partial: &OutDir) -> Result<String, String> {
-        if let Some(mut out) = self.out.take() {
-            let flushed = out.flush();
-            drop(out);
-            if let Err(e) = flushed {
-                self.fail(e);
-            }
+        if let Some(out) = self.out.take()
+            && let Err(e) = out.finish()
+        {
+            self.fail(e);
         }
         match self.error {
             Some(e) => {
