@@ -4,7 +4,8 @@
 //! ([`CommandWire`], [`DialogueAction`]s in order) and where the dialogue stands.
 //!
 //! - RFC 959 §4.1 commands (CWD, PWD, TYPE, PORT, the transfer commands, ABOR) and §4.2
-//!   replies: pipelined commands are answered in order, a 1yz leaves its command waiting;
+//!   replies: pipelined commands are answered in order, a 1yz leaves its command waiting, a
+//!   pipelined transfer command is bound once the commands before it are answered;
 //!   §5.4 the greeting and the replies a transfer command may get.
 //! - RFC 2428 §2-3: EPRT and the 229 reply to EPSV (the host is the control server).
 //! - RFC 1639: LPRT and the 228 reply to LPSV.
@@ -73,6 +74,11 @@ fn shown(action: &DialogueAction) -> String {
         DialogueAction::StartTls => "start_tls".into(),
         DialogueAction::ClearAfterCcc => "clear_after_ccc".into(),
         DialogueAction::TransferReply(tid, r) => format!("transfer {tid} {}", r.code),
+        DialogueAction::BindTransfer { number, bound, .. } => format!(
+            "bind {number} {} offset {}",
+            String::from_utf8_lossy(&bound.verb),
+            bound.offset
+        ),
     }
 }
 
@@ -548,6 +554,154 @@ fn pipelined_commands_are_answered_in_order() {
     assert_eq!(all_shown(&d.reply(250, "\"/pub\"")), ["exchange CWD [250]"]);
     assert_eq!(d.s.state(), SessionState::Clear(LoginStage::LoggedIn));
     assert_eq!(d.s.cwd(), Some(&b"/pub"[..]));
+}
+
+/// The `BindTransfer` among `actions`: its number, command, expected size, whether an
+/// endpoint was announced before it, and when it was sent.
+fn the_binding(
+    actions: &[DialogueAction],
+) -> (
+    u64,
+    &ftpscope_core::ftp::transfer::BoundCommand,
+    Option<u64>,
+    bool,
+    Timestamp,
+) {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            DialogueAction::BindTransfer {
+                number,
+                bound,
+                expected,
+                announced_any,
+                sent,
+            } => Some((*number, bound, *expected, *announced_any, *sent)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no binding in {:?}", all_shown(actions)))
+}
+
+#[test]
+fn a_pipelined_transfer_command_is_bound_once_the_commands_before_it_are_answered() {
+    // lftp with `ftp:sync-mode off`: TYPE, SIZE, PASV, REST and RETR in one segment.
+    let mut d = logged_in();
+    d.exchange("PWD", 257, "\"/\" is the current directory.");
+    let mut sent = Vec::new();
+    for line in ["TYPE I", "SIZE f.bin", "PASV", "REST 50000", "RETR f.bin"] {
+        let (wire, queued) = d.command(line);
+        assert_eq!(wire_shown(&wire), "nothing", "{line}");
+        assert!(queued.is_empty(), "{line}: {:?}", all_shown(&queued));
+        sent.push(d.now);
+    }
+    assert_eq!(all_shown(&d.reply(200, "Binary")), ["exchange TYPE [200]"]);
+    assert_eq!(all_shown(&d.reply(213, "200000")), ["exchange SIZE [213]"]);
+    assert_eq!(
+        all_shown(&d.reply(227, "Entering passive mode (192,0,2,21,117,48)")),
+        [
+            "announce passive PASV 192.0.2.21:30000",
+            "exchange PASV [227]"
+        ]
+    );
+    // RETR's turn comes with REST's reply: the server runs it with the offset, the type, the
+    // size and the endpoint those replies gave.
+    let out = d.reply(350, "Restarting at position 50000.");
+    assert_eq!(
+        all_shown(&out),
+        ["exchange REST [350]", "bind 1 RETR offset 50000"]
+    );
+    let (number, bound, expected, announced_any, at) = the_binding(&out);
+    assert_eq!(bound.command, TransferCommand::Retr);
+    assert_eq!(bound.full_path.as_deref(), Some(&b"/f.bin"[..]));
+    assert_eq!(bound.transfer_type, Some(b'I'));
+    assert_eq!(expected, Some(200_000));
+    assert!(announced_any, "PASV was answered before it");
+    assert_eq!(at, sent[4], "the transfer starts when RETR was sent");
+    // The analyzer gives the transfer back: RETR's replies go to it.
+    d.s.bound_deferred(number, 7);
+    assert_eq!(all_shown(&d.reply(150, "here")), ["transfer 7 150"]);
+    assert_eq!(
+        all_shown(&d.reply(226, "done")),
+        ["exchange RETR [150 226]", "transfer 7 226"]
+    );
+}
+
+#[test]
+fn a_pipelined_rest_refused_leaves_the_offset_at_zero_and_transfers_wait_their_turn() {
+    let mut d = logged_in();
+    for line in ["REST 100", "RETR a", "RETR b"] {
+        assert_eq!(wire_shown(&d.command(line).0), "nothing", "{line}");
+    }
+    let out = d.reply(502, "REST not implemented");
+    assert_eq!(
+        all_shown(&out),
+        ["exchange REST [502]", "bind 1 RETR offset 0"]
+    );
+    d.s.bound_deferred(1, 7);
+    // b runs after a: it is bound when a is answered (its 150), not before.
+    let out = d.reply(150, "a comes");
+    assert_eq!(all_shown(&out), ["transfer 7 150", "bind 2 RETR offset 0"]);
+    let (_, bound, ..) = the_binding(&out);
+    assert_eq!(bound.path.as_deref(), Some(&b"b"[..]));
+    d.s.bound_deferred(2, 8);
+    assert_eq!(
+        all_shown(&d.reply(226, "a done")),
+        ["exchange RETR [150 226]", "transfer 7 226"]
+    );
+    assert_eq!(all_shown(&d.reply(150, "b comes")), ["transfer 8 150"]);
+}
+
+#[test]
+fn without_a_reply_heard_a_transfer_command_is_bound_when_read() {
+    // Only the client's side in the capture: no reply will ever come to wait for.
+    let mut d = Dialogue::starting(false);
+    d.command("USER alice");
+    d.command("PASV");
+    let (wire, _) = d.command("RETR a");
+    assert_eq!(wire_shown(&wire), "transfer RETR");
+}
+
+#[test]
+fn a_transfer_command_still_waiting_at_the_end_or_given_up_is_bound_then() {
+    let mut d = logged_in();
+    d.command("PASV");
+    d.command("RETR a");
+    let mut out = Vec::new();
+    d.s.bind_deferred_at_end(&mut out);
+    assert_eq!(all_shown(&out), ["bind 1 RETR offset 0"]);
+    out.clear();
+    d.s.bind_deferred_at_end(&mut out);
+    assert!(out.is_empty(), "bound once");
+
+    // Given up past `max_pending` before its turn: bound as it goes.
+    let mut d = logged_in();
+    let max = 2;
+    for line in ["PASV", "RETR a", "NOOP"] {
+        let ts = d.tick();
+        let (read, _) = d.s.read_command(ts, line.as_bytes());
+        let mut out = Vec::new();
+        d.s.queue_command(read, max, &mut out);
+        let want: &[&str] = match line {
+            "NOOP" => &["exchange PASV []", "anomaly pending_commands_overflow"],
+            _ => &[],
+        };
+        assert_eq!(all_shown(&out), want, "{line}");
+    }
+    let ts = d.tick();
+    let (read, _) = d.s.read_command(ts, b"SYST");
+    let mut out = Vec::new();
+    d.s.queue_command(read, max, &mut out);
+    assert_eq!(
+        all_shown(&out),
+        [
+            "bind 1 RETR offset 0",
+            "exchange RETR []",
+            "anomaly pending_commands_overflow"
+        ]
+    );
+    // Its number is no command's any more: giving its transfer back changes nothing.
+    d.s.bound_deferred(1, 7);
+    assert_eq!(all_shown(&d.reply(200, "noop")), ["exchange NOOP [200]"]);
 }
 
 #[test]

@@ -166,6 +166,17 @@ impl Analyzer {
                 DialogueAction::StartTls => self.start_tls(key),
                 DialogueAction::ClearAfterCcc => self.ccc_accepted(key),
                 DialogueAction::TransferReply(tid, reply) => self.transfer_reply(tid, &reply),
+                DialogueAction::BindTransfer {
+                    number,
+                    bound,
+                    expected,
+                    announced_any,
+                    sent,
+                } => {
+                    let tid = self.data_command(sid, bound, expected, announced_any, sent);
+                    present!(self.sessions.get_mut(&sid), "session", continue)
+                        .bound_deferred(number, tid);
+                }
             }
         }
         self.dialogue = actions;
@@ -180,6 +191,10 @@ impl Analyzer {
         if let Some(reply) = self.sessions.get_mut(&sid).and_then(|s| s.finish_reply()) {
             self.on_reply(sid, reply);
         }
+        // Pipelined transfer commands whose turn never came still get their transfers.
+        let mut out = std::mem::take(&mut self.dialogue);
+        present!(self.sessions.get_mut(&sid), "ending session").bind_deferred_at_end(&mut out);
+        self.apply_dialogue(sid, ts, out);
         let session = present!(self.sessions.remove(&sid), "ending session");
         let pair = host_pair(session.client.ip(), session.server.ip());
         if let Some(n) = self.ftp_host_pairs.get_mut(&pair) {

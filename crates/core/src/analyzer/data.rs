@@ -382,7 +382,14 @@ impl Analyzer {
             }
         });
         let tid = match claimed {
-            Some(tid) => tid,
+            Some(tid) => {
+                // A pipelined command, bound once the replies before it came, may claim a
+                // connection opened after it was sent: the transfer began with the command.
+                if let Some(t) = self.transfers.get_mut(&tid) {
+                    t.start = t.start.min(ts);
+                }
+                tid
+            }
             None => {
                 self.notify_waiting(sid, ts, || TransferInput::AnotherCommand);
                 if !announced_any {

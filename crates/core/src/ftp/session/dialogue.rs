@@ -15,8 +15,15 @@
 //! wires it and binds the transfer ([`ReadCommand::bind`]), and [`Session::queue_command`]
 //! queues it for its replies. A reply is read in one step, [`Session::reply`], whose
 //! [`DialogueAction`]s the analyzer applies in order.
+//!
+//! Pipelining (§4.2: the server runs commands, and answers them, in order): a transfer command
+//! sent while a command before it has no reply yet waits, and is bound when every command
+//! before it has one ([`DialogueAction::BindTransfer`]), in the state the server ran it in:
+//! the endpoint of a 227 that came after it was sent, the offset of a 350, the type of a 200.
+//! Only once the server was heard: with the client's side alone no reply would ever come.
+//! What still waits at the end is bound then.
 
-use super::{Pending, Session, SessionInput, SessionOutput};
+use super::{Deferred, Pending, Session, SessionInput, SessionOutput};
 use crate::event::{
     AnnouncedBy, AnomalyKind, CommandLine, DataMode, EndReason, Exchange, Reply, SessionId,
     SessionSummary, TransferId,
@@ -49,6 +56,16 @@ pub enum DialogueAction {
     ClearAfterCcc,
     /// A reply (1yz or final) to the command of this transfer.
     TransferReply(TransferId, Reply),
+    /// A transfer command sent before the replies to the commands ahead of it (pipelined) is
+    /// bound now that they came: wire it as [`CommandWire::Transfer`] at the time it was sent,
+    /// and give its transfer back with [`Session::bound_deferred`] and `number`.
+    BindTransfer {
+        number: u64,
+        bound: BoundCommand,
+        expected: Option<u64>,
+        announced_any: bool,
+        sent: Timestamp,
+    },
 }
 
 /// What the analyzer must wire for a command before it is queued.
@@ -146,6 +163,7 @@ impl Pending {
             transfer: None,
             target: None,
             number: None,
+            deferred: Deferred::No,
         }
     }
 
@@ -205,10 +223,14 @@ impl Session {
             return false;
         }
         // A place held for a greeting or a lost command that got no reply is no exchange.
-        if let Some(dropped) = self.pending.pop_front()
-            && (dropped.command.is_some() || !dropped.replies.is_empty())
-        {
-            out.push(DialogueAction::Exchange(dropped.exchange(self.id)));
+        if let Some(dropped) = self.pending.pop_front() {
+            // A transfer command given up still gets its transfer, as one bound when read.
+            if let (Deferred::Waiting(tc), Some(command)) = (dropped.deferred, &dropped.command) {
+                self.bind_now(tc, command, out);
+            }
+            if dropped.command.is_some() || !dropped.replies.is_empty() {
+                out.push(DialogueAction::Exchange(dropped.exchange(self.id)));
+            }
         }
         true
     }
@@ -318,6 +340,10 @@ impl Session {
                 }
             }
             CommandKind::Abor => CommandWire::AbortTransfers,
+            CommandKind::Transfer(tc) if self.runs_after_unanswered() => {
+                entry.deferred = Deferred::Waiting(tc);
+                CommandWire::Nothing
+            }
             CommandKind::Transfer(tc) => {
                 let announced_any = self.announced_any;
                 let (bound, expected) = self.bind_command(tc, &verb, &arg);
@@ -361,6 +387,88 @@ impl Session {
     /// Applies a complete reply: it answers the command it pairs with (or none), moves the
     /// session's state, and says what the analyzer must do, in order.
     pub fn reply(&mut self, reply: Reply, limits: &Limits, out: &mut Vec<DialogueAction>) {
+        self.heard_server = true;
+        self.pair_reply(reply, limits, out);
+        self.bind_answered(out);
+    }
+
+    /// Whether a transfer command read now is sent before the reply to a command ahead of it
+    /// (pipelined). Only once the server was heard: in a capture of the client's side alone,
+    /// no reply will ever come, and the command is bound as it is read.
+    fn runs_after_unanswered(&self) -> bool {
+        self.heard_server && self.pending.iter().any(|p| p.replies.is_empty())
+    }
+
+    /// Binds the deferred transfer commands that every command ahead of has a reply now.
+    fn bind_answered(&mut self, out: &mut Vec<DialogueAction>) {
+        for index in 0..self.pending.len() {
+            self.bind_waiting(index, out);
+            if self.pending.get(index).is_none_or(|p| p.replies.is_empty()) {
+                break;
+            }
+        }
+    }
+
+    /// The connection ended: the transfer commands still waiting are bound as things stand,
+    /// so that each still gets its transfer.
+    pub fn bind_deferred_at_end(&mut self, out: &mut Vec<DialogueAction>) {
+        for index in 0..self.pending.len() {
+            self.bind_waiting(index, out);
+        }
+    }
+
+    /// Binds the command at `index` of the queue if it is a transfer command waiting.
+    fn bind_waiting(&mut self, index: usize, out: &mut Vec<DialogueAction>) {
+        let Some(p) = self.pending.get(index) else {
+            return;
+        };
+        let (Deferred::Waiting(tc), Some(command)) = (p.deferred, &p.command) else {
+            return;
+        };
+        let command = command.clone();
+        let number = self.bind_now(tc, &command, out);
+        if let Some(p) = self.pending.get_mut(index) {
+            p.deferred = Deferred::Binding(number);
+        }
+    }
+
+    /// Binds a deferred transfer command in the session's state now and hands it to the
+    /// analyzer: the number its transfer comes back with.
+    fn bind_now(
+        &mut self,
+        tc: TransferCommand,
+        command: &CommandLine,
+        out: &mut Vec<DialogueAction>,
+    ) -> u64 {
+        self.deferred_bound += 1;
+        let number = self.deferred_bound;
+        let announced_any = self.announced_any;
+        let (bound, expected) = self.bind_command(tc, &command.verb, &command.arg);
+        out.push(DialogueAction::BindTransfer {
+            number,
+            bound,
+            expected,
+            announced_any,
+            sent: command.ts,
+        });
+        number
+    }
+
+    /// The transfer the analyzer bound deferred command `number` to: its replies go there.
+    pub fn bound_deferred(&mut self, number: u64, transfer: TransferId) {
+        // Not found: given up (`enqueue`) before it was bound, so no reply will be its.
+        if let Some(p) = self
+            .pending
+            .iter_mut()
+            .find(|p| p.deferred == Deferred::Binding(number))
+        {
+            p.deferred = Deferred::No;
+            p.transfer = Some(transfer);
+        }
+    }
+
+    /// Pairs a complete reply with its command (see [`Session::reply`]).
+    fn pair_reply(&mut self, reply: Reply, limits: &Limits, out: &mut Vec<DialogueAction>) {
         if reply.lines_dropped > 0 {
             let detail = format!("{} lines not kept", reply.lines_dropped);
             out.push(DialogueAction::Anomaly(AnomalyKind::ReplyTooLong, detail));

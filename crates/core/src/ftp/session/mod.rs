@@ -18,7 +18,7 @@ use crate::event::{
 };
 use crate::flow::{Dir, FlowKey};
 use crate::frame::Timestamp;
-use crate::ftp::command::CommandKind;
+use crate::ftp::command::{CommandKind, TransferCommand};
 use crate::ftp::expect::ExpectationId;
 use crate::ftp::line::LineFramer;
 use crate::ftp::reply::ReplyAssembler;
@@ -131,6 +131,23 @@ struct Pending {
     target: Option<Vec<u8>>,
     /// The command's argument as a number (REST).
     number: Option<u64>,
+    /// A transfer command sent before the commands ahead of it were answered (pipelined).
+    deferred: Deferred,
+}
+
+/// A transfer command runs in the server's state after every command sent before it (RFC 959
+/// §4.2: the server answers commands in order). A client that pipelines (`PASV`, `REST n`,
+/// `RETR f` in one segment, as lftp does with `ftp:sync-mode off`) sends it before those
+/// replies: its endpoint, REST offset and type are known only once they came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deferred {
+    /// Bound when it was read (the commands ahead of it were answered), or no transfer command.
+    No,
+    /// Waits for every command ahead of it to have a reply before it is bound.
+    Waiting(TransferCommand),
+    /// Bound: the analyzer is given it with this number, and gives its transfer back
+    /// ([`Session::bound_deferred`]).
+    Binding(u64),
 }
 
 /// One FTP control connection. What the dialogue says is private to it: the analyzer reads it
@@ -182,6 +199,11 @@ pub struct Session {
     commands: u64,
     /// Transfers counted for the summary.
     pub(crate) transfers: u64,
+    /// A reply came: the server's side is in the capture, so a transfer command sent before
+    /// the replies ahead of it can wait for them ([`Deferred`]).
+    heard_server: bool,
+    /// Numbers the deferred transfer commands handed to the analyzer.
+    deferred_bound: u64,
     /// AUTH TLS was accepted, or the session was TLS from its first byte.
     under_tls: bool,
     /// What its TLS showed (set when the handshake is done).
@@ -235,6 +257,8 @@ impl Session {
             in_flight: Vec::new(),
             commands: 0,
             transfers: 0,
+            heard_server: false,
+            deferred_bound: 0,
             under_tls: false,
             tls_info: None,
         }
