@@ -4,8 +4,9 @@
 //! transfer's path and verdict are known. No file is ever held whole in memory; only listings
 //! keep up to [`LISTING_CAP`] bytes to be parsed into entries.
 //!
-//! REST resumes are in `resume`; the hashing and writing threads in `workers`; where each
-//! file goes in [`crate::output::extract`].
+//! REST resumes are in `resume`; the hashing and writing threads in `workers`, and the
+//! aligned writes of each file in `aligned`; where each file goes in
+//! [`crate::output::extract`].
 //!
 //! SHA-256 and the file writes are the largest costs of a run. With
 //! [`TransferTracker::start_threads`] they run on `Workers` threads of their own, overlapping

@@ -181,8 +181,9 @@ enum AfterHashing {
 /// SHA-256 of every transfer on a thread of its own and, when extracting, the files on
 /// another. Bytes and operations go over in batches, in order: the parsing thread copies each
 /// data event's bytes into a batch once; the hashing thread hashes it, then hands it to the
-/// writing thread, which writes the bytes into each transfer's temporary file (a long run of
-/// one transfer straight from the batch, short ones through the file's buffer) and, when the
+/// writing thread, which writes the bytes into each transfer's temporary file (in whole
+/// 256 KiB chunks aligned in the file, a long run of one transfer straight from the batch:
+/// `aligned.rs`) and, when the
 /// transfer ends, places the file under its final name. Neither the copy into a file buffer,
 /// nor the kernel's copy into the page cache, nor any file system call is on the parsing
 /// thread. (Creating files on one thread and renaming them on another made both spin on the
