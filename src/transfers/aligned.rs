@@ -1,14 +1,14 @@
 //! A write buffer for extracted files whose writes are all whole, aligned chunks.
 //!
 //! `BufWriter` writes when its buffer cannot take the next piece, so with segments of about
-//! 1 448 bytes each write was a little under 256 KiB and every one after the first started in
-//! the middle of a page. The kernel then works page by page (partly written pages, no large
-//! folio): on this machine's ext4, `dd` writing 1.35 GB took 0.66 s of system time with
-//! writes of 261 000 bytes against 0.46-0.55 s with writes of 256 KiB. [`AlignedFile`] writes
-//! when it has at least a whole [`CHUNK`], and then as many whole chunks as it has: what its
-//! buffer holds and the caller's bytes up to the last chunk boundary, in one `writev`. Every
-//! write but the file's last starts and ends on a chunk boundary of the file, and a long run
-//! of bytes is not copied into the buffer first (BENCHMARKS.md).
+//! 1 448 bytes each write was a little under 256 KiB and every one after the first started in the
+//! middle of a page, and the kernel took longer for the same bytes: on this machine's ext4,
+//! `dd` writing 1.35 GB took 0.66 s of system time with writes of 261 000 bytes against
+//! 0.46-0.55 s with writes of 256 KiB. [`AlignedFile`] writes when it has at least a whole
+//! [`CHUNK`], and then as many whole chunks as it has: what its buffer holds and the caller's
+//! bytes up to the last chunk boundary, in one `writev`. Every write but the file's last starts
+//! and ends on a chunk boundary of the file, and a long run of bytes is not copied into the
+//! buffer first (BENCHMARKS.md).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
@@ -51,10 +51,7 @@ impl<W: Write> AlignedFile<W> {
         let held = self.buf.len();
         let total = held + bytes.len();
         if total < CHUNK {
-            if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(CHUNK);
-            }
-            self.buf.extend_from_slice(bytes);
+            self.hold(bytes);
             return Ok(());
         }
         // What the buffer holds and the caller's bytes up to the last chunk boundary, in one
@@ -66,8 +63,17 @@ impl<W: Write> AlignedFile<W> {
             &mut [IoSlice::new(&self.buf), IoSlice::new(now)],
         )?;
         self.buf.clear();
-        self.buf.extend_from_slice(rest);
+        self.hold(rest);
         Ok(())
+    }
+
+    /// Keeps `bytes` (less than a chunk with what is held) for the next write. The buffer is
+    /// made once, a chunk large, when the file first has bytes to keep.
+    fn hold(&mut self, bytes: &[u8]) {
+        if self.buf.capacity() == 0 && !bytes.is_empty() {
+            self.buf.reserve_exact(CHUNK);
+        }
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Writes what the buffer holds (the file's last, short write) and hands the file back.

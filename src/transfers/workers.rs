@@ -1,6 +1,6 @@
-//! The digests (and MIME type) of every transfer on a thread of its own and, when extracting, the files written
-//! and placed on another: the [`Workers`] the [`super::TransferTracker`] hands its bytes to, in
-//! batches; and the [`FileSink`] each transfer's bytes are written to.
+//! The digests (and MIME type) of every transfer on a thread of its own and, when extracting,
+//! the files written and placed on another: the [`Workers`] the [`super::TransferTracker`]
+//! hands its bytes to, in batches; and the [`FileSink`] each transfer's bytes are written to.
 
 use super::Done;
 use super::aligned::AlignedFile;
