@@ -261,15 +261,15 @@ fn run_measured(cmd: &mut Command) -> io::Result<Usage> {
     }
 }
 
+/// The kernel's switch: writing 1 drops the clean page cache (root only).
+const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
+
 /// Runs the measured commands from a small process of its own. A child's peak RSS counts its
 /// parent's memory until `exec` (Linux keeps the larger of the two), and this harness holds
 /// the manifest (tens of MB for 100 000 sessions): measured directly, every tool would seem
 /// to use at least that much. The runner is this same program started with `--runner` while
 /// it is still small; it reads one command per line (JSON argv), runs it with standard output
 /// and error to /dev/null, and answers with what `wait4` said.
-/// Writing 1 there drops the clean page cache (root only).
-const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
-
 struct Runner {
     child: std::process::Child,
     to: std::process::ChildStdin,

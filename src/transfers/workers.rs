@@ -43,10 +43,9 @@ impl FileSink {
     }
 
     pub(super) fn write(&mut self, bytes: &[u8]) {
-        let Some(out) = self.out.as_mut() else {
-            return;
-        };
-        if let Err(e) = out.write_all(bytes) {
+        if let Some(out) = self.out.as_mut()
+            && let Err(e) = out.write_all(bytes)
+        {
             self.fail(e);
         }
     }
@@ -178,19 +177,18 @@ enum AfterHashing {
     Done(Sender<Done>, Sender<Batch>),
 }
 
-/// SHA-256 of every transfer on a thread of its own and, when extracting, the files on
-/// another. Bytes and operations go over in batches, in order: the parsing thread copies each
-/// data event's bytes into a batch once; the hashing thread hashes it, then hands it to the
-/// writing thread, which writes the bytes into each transfer's temporary file (in whole
-/// 256 KiB chunks aligned in the file, a long run of one transfer straight from the batch:
-/// `aligned.rs`) and, when the
-/// transfer ends, places the file under its final name. Neither the copy into a file buffer,
-/// nor the kernel's copy into the page cache, nor any file system call is on the parsing
-/// thread. (Creating files on one thread and renaming them on another made both spin on the
-/// temporary folder's lock: 115 s of system time instead of 32 s for 200 000 files.)
-/// At most `BATCHES_IN_FLIGHT` batches of about `BATCH_BYTES` wait for each thread, so
-/// memory stays bounded and a slow thread holds the parser back. What was done for each
-/// transfer comes back in the order the transfers ended. Dropping it stops the threads.
+/// SHA-256 of every transfer on a thread of its own and, when extracting, the files on another.
+/// Bytes and operations go over in batches, in order: the parsing thread copies each data
+/// event's bytes into a batch once; the hashing thread hashes it, then hands it to the writing
+/// thread, which writes the bytes into each transfer's temporary file (in whole 256 KiB chunks
+/// aligned in the file, a long run of one transfer straight from the batch: `aligned.rs`) and,
+/// when the transfer ends, places the file under its final name. Neither the copy into a file
+/// buffer, nor the kernel's copy into the page cache, nor any file system call is on the
+/// parsing thread. (Creating files on one thread and renaming them on another made both spin on
+/// the temporary folder's lock: 115 s of system time instead of 32 s for 200 000 files.) At
+/// most `BATCHES_IN_FLIGHT` batches of about `BATCH_BYTES` wait for each thread, so memory
+/// stays bounded and a slow thread holds the parser back. What was done for each transfer comes
+/// back in the order the transfers ended. Dropping it stops the threads.
 pub struct Workers {
     batch: Batch,
     pub(super) last_flush: Instant,
